@@ -1,0 +1,117 @@
+"""An experiment's hyperparameters, checked at the boundary, and the key that names its result.
+
+Every field changes what training produces, so together they form the results key; ``device``
+is the one exception (a stored CPU result is reused on a GPU machine and the other way round).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import json
+from dataclasses import asdict, dataclass, fields
+
+from .data import TEST_SIZE, TRAIN_SIZE
+from .models import MODELS
+
+OPTIMIZERS = ("sgd", "adam")
+SCHEDULES = ("constant", "onecycle")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+NOT_IN_KEY = ("device",)
+
+
+class ConfigError(ValueError):
+    """A parameter has the wrong type or an invalid value."""
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    model: str = "alexnet"        # "baseline" or "alexnet"
+    dropout: float = 0.0          # dropout probability after each hidden FC layer
+    optimizer: str = "sgd"        # "sgd" or "adam"
+    lr: float = 0.01              # peak learning rate
+    momentum: float = 0.9         # SGD momentum (Adam: beta1)
+    nesterov: bool = False        # SGD only
+    weight_decay: float = 0.0     # L2 penalty added to the gradient
+    epochs: int = 10              # passes over the training set
+    batch_size: int = 256         # training minibatch size
+    schedule: str = "constant"    # "constant" or "onecycle" (linear warm-up, then linear decay to 0)
+    warmup: float = 0.0           # fraction of all steps spent warming up (onecycle only)
+    label_smoothing: float = 0.0  # cross-entropy label smoothing
+    flip: bool = False            # random horizontal flips of training images
+    crop_pad: int = 0             # random crops of images zero-padded by this many pixels (0 = none)
+    train_subset: int = 0         # stratified subset of the training set (0 = all 50,000)
+    test_subset: int = 0          # stratified subset of the test set (0 = all 10,000)
+    seed: int = 0                 # seed for initialisation, shuffling, augmentation and dropout
+    precision: str = "auto"       # "auto" (bf16 where fast, else fp32), "fp32", "bf16", "fp16" (CUDA)
+    device: str = "auto"          # "auto" (cuda, else mps, else cpu), "cpu", "cuda", "mps"
+
+    @classmethod
+    def from_parameters(cls, params: dict) -> "ExperimentConfig":
+        """Build from a notebook's globals (or any dict), taking only the fields, and validate."""
+        config = cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
+        config.validate()
+        return config
+
+    def key(self) -> str:
+        """12 hex digits naming this configuration's result."""
+        relevant = {k: v for k, v in asdict(self).items() if k not in NOT_IN_KEY}
+        blob = json.dumps(relevant, sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:12]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def validate(self, n_train: int = TRAIN_SIZE, n_test: int = TEST_SIZE) -> None:
+        """Raise ConfigError with one sentence naming the first bad value and the fix."""
+        _choice("model", self.model, tuple(MODELS))
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("precision", self.precision, PRECISIONS)
+        _choice("device", self.device, DEVICES)
+        for name in ("nesterov", "flip"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"{name} = {getattr(self, name)!r} is not a boolean; use True or False.")
+        _number("epochs", self.epochs, int, low=1)
+        _number("batch_size", self.batch_size, int, low=1)
+        _number("crop_pad", self.crop_pad, int, low=0, high=16)
+        _number("seed", self.seed, int, low=0)
+        _number("train_subset", self.train_subset, int, low=0, high=n_train,
+                hint=f"0 means all {n_train:,} training images")
+        _number("test_subset", self.test_subset, int, low=0, high=n_test,
+                hint=f"0 means all {n_test:,} test images")
+        _number("lr", self.lr, float, low=0, low_open=True)
+        _number("momentum", self.momentum, float, low=0, high=1, high_open=True)
+        _number("dropout", self.dropout, float, low=0, high=1, high_open=True)
+        _number("weight_decay", self.weight_decay, float, low=0)
+        _number("label_smoothing", self.label_smoothing, float, low=0, high=1, high_open=True)
+        _number("warmup", self.warmup, float, low=0, high=1, high_open=True)
+        usable = self.train_subset or n_train
+        if self.batch_size > usable:
+            raise ConfigError(f"batch_size = {self.batch_size} is larger than the {usable:,} training images; "
+                              f"use a batch_size of at most {usable:,}.")
+        if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
+            raise ConfigError("nesterov = True needs optimizer 'sgd' with momentum > 0; set nesterov = False.")
+
+
+def _choice(name: str, value, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{name} = {value!r} is not known; use one of {', '.join(map(repr, allowed))}.")
+
+
+def _number(name, value, kind, low=None, high=None, low_open=False, high_open=False, hint=""):
+    ok_types = (int,) if kind is int else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_types):
+        wanted = "an integer" if kind is int else "a number"
+        raise ConfigError(f"{name} = {value!r} is not {wanted}; pass {wanted} such as "
+                          f"{'-p ' + name + (' 10' if kind is int else ' 0.01')}.")
+    too_low = low is not None and (value <= low if low_open else value < low)
+    too_high = high is not None and (value >= high if high_open else value > high)
+    if too_low or too_high or not math.isfinite(value):
+        bounds = []
+        if low is not None:
+            bounds.append(f"{'>' if low_open else '>='} {low}")
+        if high is not None:
+            bounds.append(f"{'<' if high_open else '<='} {high}")
+        extra = f" ({hint})" if hint else ""
+        raise ConfigError(f"{name} = {value!r} is out of range; it must be {' and '.join(bounds)}{extra}.")

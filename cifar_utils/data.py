@@ -1,0 +1,241 @@
+"""CIFAR-10 as whole uint8 tensors, and batches made from them.
+
+The dataset is held as four tensors (images N x 3 x 32 x 32 uint8, labels N int64) and never goes
+through PIL or a DataLoader: normalisation and augmentation run on whole batches (the approach of
+KellerJordan/cifar10-airbench).
+
+Where the data comes from, in order, inside ``data_dir``:
+
+1. ``cifar10_uint8.pt``: a tensor cache this module writes after the first load (loaded with
+   ``torch.load(weights_only=True)``, which cannot run code);
+2. the torchvision layout ``cifar-10-batches-py/`` (downloaded by ``torchvision.datasets.CIFAR10``
+   when ``download=True``); every file's md5 must equal the official one before it is unpickled;
+3. ``cifar10.npz``: an array copy (x_train, y_train, x_test, y_test as in ``../shared/cifar10``),
+   loaded with ``allow_pickle=False``.
+
+``data_dir`` is the argument, else the ``CIFAR10_ROOT`` environment variable, else
+``~/.cache/cifar-report/cifar10``.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .io import atomic_write_with
+
+CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
+           "dog", "frog", "horse", "ship", "truck")
+TRAIN_SIZE, TEST_SIZE = 50_000, 10_000
+CACHE_NAME = "cifar10_uint8.pt"
+NPZ_NAME = "cifar10.npz"
+TORCHVISION_FOLDER = "cifar-10-batches-py"
+ENV_VAR = "CIFAR10_ROOT"
+# Per-channel mean and standard deviation of the training images, in [0, 1] units.
+MEAN = (0.4914, 0.4822, 0.4465)
+STD = (0.2470, 0.2435, 0.2616)
+
+
+class DataError(RuntimeError):
+    """The dataset is missing, unreadable or not CIFAR-10 shaped."""
+
+
+@dataclass
+class Cifar10:
+    """The two splits as uint8 image tensors (N, 3, 32, 32) and int64 label tensors (N,)."""
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    source: str   # which layout the arrays came from, e.g. "npz:/path/cifar10.npz"
+    sha256: str   # sha256 of the source file (of the concatenated batch files for torchvision)
+
+    def subset(self, train_subset: int | None, test_subset: int | None, seed: int = 0) -> "Cifar10":
+        """Return a copy restricted to deterministic class-stratified subsets (None = all)."""
+        tr = stratified_indices(self.y_train, train_subset, seed) if train_subset else None
+        te = stratified_indices(self.y_test, test_subset, seed) if test_subset else None
+        return Cifar10(
+            self.x_train if tr is None else self.x_train[tr], self.y_train if tr is None else self.y_train[tr],
+            self.x_test if te is None else self.x_test[te], self.y_test if te is None else self.y_test[te],
+            self.source, self.sha256)
+
+
+def default_data_dir() -> Path:
+    """The folder used when no data_dir is given: $CIFAR10_ROOT, else the user cache folder."""
+    if os.environ.get(ENV_VAR):
+        return Path(os.environ[ENV_VAR]).expanduser()
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    return cache / "cifar-report" / "cifar10"
+
+
+def sha256_of(*paths: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def stratified_indices(labels: torch.Tensor, n: int, seed: int = 0) -> torch.Tensor:
+    """Indices of ``n`` examples with (as nearly as possible) equal counts per class.
+
+    The choice depends only on ``labels``, ``n`` and ``seed``; the returned indices are sorted, so
+    a subset keeps the original order (the test set's first images stay first).
+    """
+    total = len(labels)
+    if not 1 <= n <= total:
+        raise ValueError(f"subset size {n} is outside 1..{total}; pick a size in that range or 0 for all data.")
+    classes = torch.unique(labels)
+    generator = torch.Generator().manual_seed(seed)
+    base, extra = divmod(n, len(classes))
+    chosen = []
+    for rank, cls in enumerate(classes.tolist()):
+        members = torch.nonzero(labels == cls).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        chosen.append(members[: base + (1 if rank < extra else 0)])
+    return torch.sort(torch.cat(chosen)).values
+
+
+def _check_arrays(x: np.ndarray, y: np.ndarray, name: str, where: Path) -> None:
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
+        raise DataError(f"{where}: {name} images have dtype {x.dtype} and shape {x.shape}, expected uint8 "
+                        f"(N, 32, 32, 3); rebuild the file in the format of the shared copy's README.")
+    if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"{where}: {name} labels have dtype {y.dtype} and shape {y.shape}, expected "
+                        f"{len(x)} integers; rebuild the file in the format of the shared copy's README.")
+    if len(y) and (y.min() < 0 or y.max() > 9):
+        raise DataError(f"{where}: {name} labels range over {y.min()}..{y.max()}, expected 0..9; "
+                        f"rebuild the file in the format of the shared copy's README.")
+
+
+def _from_arrays(x_train, y_train, x_test, y_test, source: str, sha: str, where: Path) -> Cifar10:
+    _check_arrays(x_train, y_train, "training", where)
+    _check_arrays(x_test, y_test, "test", where)
+
+    def images(x):  # HWC -> CHW, contiguous uint8
+        return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+
+    def labels(y):
+        return torch.from_numpy(y.astype(np.int64))
+
+    return Cifar10(images(x_train), labels(y_train), images(x_test), labels(y_test), source, sha)
+
+
+def _load_npz(path: Path) -> Cifar10:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            missing = {"x_train", "y_train", "x_test", "y_test"} - set(archive.files)
+            if missing:
+                raise DataError(f"{path} lacks the arrays {sorted(missing)}; rebuild it with x_train, y_train, "
+                                f"x_test and y_test as described in the shared copy's README.")
+            arrays = [archive[k] for k in ("x_train", "y_train", "x_test", "y_test")]
+    except DataError:
+        raise
+    except Exception as exc:  # zipfile.BadZipFile, ValueError (pickled arrays), OSError (truncated)
+        raise DataError(f"{path} cannot be read as a NumPy archive ({type(exc).__name__}: {exc}); "
+                        f"replace it with an intact copy.") from exc
+    return _from_arrays(*arrays, source=f"npz:{path}", sha=sha256_of(path), where=path)
+
+
+def _load_torchvision(root: Path, download: bool) -> Cifar10:
+    """Load through torchvision, which checks every file's md5 before unpickling it."""
+    from torchvision.datasets import CIFAR10
+
+    try:
+        train = CIFAR10(str(root), train=True, download=download)
+        test = CIFAR10(str(root), train=False, download=False)
+    except RuntimeError as exc:  # "Dataset not found or corrupted." (md5 mismatch or missing files)
+        raise DataError(f"{root / TORCHVISION_FOLDER} is missing files or their md5 does not match the official "
+                        f"CIFAR-10 release, so they were not unpickled; delete the folder and download again.") from exc
+    except OSError as exc:  # no network
+        raise DataError(f"downloading CIFAR-10 into {root} failed ({exc}); connect to the internet or "
+                        f"put cifar10.npz or {TORCHVISION_FOLDER}/ there.") from exc
+    folder = root / TORCHVISION_FOLDER
+    files = [folder / name for name, _ in CIFAR10.train_list + CIFAR10.test_list]
+    return _from_arrays(train.data, np.asarray(train.targets), test.data, np.asarray(test.targets),
+                        source=f"torchvision:{folder}", sha=sha256_of(*files), where=folder)
+
+
+def _load_cache(path: Path) -> Cifar10:
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        return Cifar10(**blob)
+    except Exception as exc:
+        raise DataError(f"the tensor cache {path} is unreadable ({type(exc).__name__}); delete it and it will "
+                        f"be rebuilt from the other files in that folder.") from exc
+
+
+def _write_cache(data: Cifar10, path: Path) -> None:
+    """Best effort: a read-only data folder (like ../shared/cifar10) simply gets no cache."""
+    try:
+        atomic_write_with(path, lambda tmp: torch.save(vars(data), tmp))
+    except OSError:
+        pass
+
+
+def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = False) -> Cifar10:
+    """Load CIFAR-10 from ``data_dir`` (see the module docstring for the accepted layouts)."""
+    root = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    cache = root / CACHE_NAME
+    if cache.is_file():
+        return _load_cache(cache)
+    if (root / TORCHVISION_FOLDER).is_dir() or download:
+        data = _load_torchvision(root, download)
+    elif (root / NPZ_NAME).is_file():
+        data = _load_npz(root / NPZ_NAME)
+    else:
+        raise DataError(
+            f"no CIFAR-10 data in {root}: expected {CACHE_NAME}, {TORCHVISION_FOLDER}/ (torchvision layout) or "
+            f"{NPZ_NAME}; pass data_dir, set {ENV_VAR}, or allow download=True on a machine with internet.")
+    _write_cache(data, cache)
+    return data
+
+
+# ---------------------------------------------------------------------------------------------
+# Batches: normalisation and augmentation on whole tensors.
+
+def normalise(images: torch.Tensor, dtype: torch.dtype = torch.float32,
+              channels_last: bool = False) -> torch.Tensor:
+    """uint8 (N, 3, 32, 32) -> float, standardised per channel with the training-set statistics."""
+    mean = torch.tensor(MEAN, device=images.device, dtype=dtype).view(1, 3, 1, 1) * 255
+    std = torch.tensor(STD, device=images.device, dtype=dtype).view(1, 3, 1, 1) * 255
+    out = (images.to(dtype) - mean) / std
+    return out.contiguous(memory_format=torch.channels_last) if channels_last else out
+
+
+def flip_and_crop(images: torch.Tensor, generator: torch.Generator, flip: bool, pad: int) -> torch.Tensor:
+    """Random horizontal flips and/or random crops (zero padding of ``pad`` pixels) of a uint8 batch."""
+    n, dev = len(images), images.device
+    if flip:
+        flipped = (torch.rand(n, generator=generator) < 0.5).to(dev)
+        images = torch.where(flipped.view(-1, 1, 1, 1), images.flip(3), images)
+    if pad == 0:
+        return images
+    padded = torch.nn.functional.pad(images, (pad, pad, pad, pad))
+    dx = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    dy = torch.randint(0, 2 * pad + 1, (n,), generator=generator).to(dev)
+    # Gather each image's 32x32 window with one advanced-indexing call (no Python loop per image).
+    window = torch.arange(32, device=dev)
+    rows = (dy.view(n, 1) + window).view(n, 1, 32, 1)
+    cols = (dx.view(n, 1) + window).view(n, 1, 1, 32)
+    return padded[torch.arange(n, device=dev).view(n, 1, 1, 1), torch.arange(3, device=dev).view(1, 3, 1, 1),
+                  rows, cols]
+
+
+def batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, *, shuffle: bool = False,
+            seed: int = 0, epoch: int = 0, flip: bool = False, crop_pad: int = 0):
+    """Yield (uint8 images, labels) batches. Shuffling and augmentation depend only on seed and epoch,
+    so a resumed run sees the same batches as an uninterrupted one."""
+    generator = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(len(images), generator=generator) if shuffle else torch.arange(len(images))
+    for start in range(0, len(images), batch_size):
+        idx = order[start:start + batch_size]
+        x = images[idx]
+        if flip or crop_pad:
+            x = flip_and_crop(x, generator, flip, crop_pad)
+        yield x, labels[idx]

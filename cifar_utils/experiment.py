@@ -1,0 +1,210 @@
+"""What a report notebook calls: validate its parameters, load the stored result or train, draw.
+
+    exp = Experiment.from_parameters("alexnet_sgd", globals())   # checks every parameter first
+    result = exp.run()                                          # stored result, or train + store
+    exp.figure("confusion_matrix")                               # draw + save figures/fig07_...png
+
+Relative paths (data_dir, results_dir, figures_dir) are taken from the repository root, so a
+notebook behaves the same whether its kernel starts in notebooks/ or in the root.
+"""
+from __future__ import annotations
+
+import os
+import platform
+import shutil
+import time
+from pathlib import Path
+
+import pandas as pd
+import torch
+import yaml
+
+from . import plots
+from .config import ConfigError, ExperimentConfig
+from .data import CLASSES, load_cifar10
+from .evaluate import confusion_matrix, first_images, per_class_table, predict, seed_format_table
+from .io import ensure_writable_dir
+from .models import build_model, count_parameters
+from .results import ResultError, load_result, overall_accuracy, result_path, save_result
+from .train import autocast_dtype, resolve_device, train
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PROFILES_DIR = REPO_ROOT / "profiles"
+REPORT_FIGURES = "figures"
+
+# name -> notebook, number of its first figure (the seed's Fig. 1, 5, 9), title, the seed's numbers
+EXPERIMENTS = {
+    "baseline": {"notebook": "01_baseline", "first_figure": 1, "title": "baseline CNN + SGD",
+                 "seed": {"accuracy": 67.0, "batch_size": 10, "epochs": 300, "optimizer": "sgd",
+                          "lr": 1e-4, "momentum": 0.9}},
+    "alexnet_sgd": {"notebook": "02_alexnet_sgd", "first_figure": 5, "title": "AlexNet + SGD",
+                    "seed": {"accuracy": 71.99, "batch_size": 10, "epochs": 300, "optimizer": "sgd",
+                             "lr": 1e-4, "momentum": 0.9}},
+    "alexnet_adam_dropout": {"notebook": "03_alexnet_adam_dropout", "first_figure": 9,
+                             "title": "AlexNet + Adam + Dropout 0.5",
+                             "seed": {"accuracy": 74.30, "batch_size": 10, "epochs": 300, "optimizer": "adam",
+                                      "lr": 1e-4, "dropout": 0.5}},
+}
+FIGURE_KINDS = ("per_class_accuracy", "loss_curves", "confusion_matrix", "first_ten")
+
+
+def repo_path(path: str | os.PathLike) -> Path:
+    """``path`` itself when absolute, else taken from the repository root."""
+    path = Path(path).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def load_profile(profile: str, notebook: str) -> dict:
+    """The parameters of ``profiles/<profile>/<notebook>.yaml`` (empty when the file does not exist)."""
+    folder = PROFILES_DIR / profile
+    if not folder.is_dir():
+        known = sorted(p.name for p in PROFILES_DIR.iterdir() if p.is_dir())
+        raise ConfigError(f"profile {profile!r} does not exist; use one of {', '.join(known)}.")
+    path = folder / f"{notebook}.yaml"
+    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+
+
+def profile_config(profile: str, experiment: str) -> ExperimentConfig:
+    return ExperimentConfig.from_parameters(load_profile(profile, EXPERIMENTS[experiment]["notebook"]))
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+class Experiment:
+    """One experiment of the report: its validated configuration, stored result and figures."""
+
+    def __init__(self, name: str, config: ExperimentConfig, *, data_dir: str = "", download: bool = False,
+                 retrain: bool = False, results_dir: str = "results", figures_dir: str = "auto"):
+        if name not in EXPERIMENTS:
+            raise ConfigError(f"experiment {name!r} is not known; use one of {', '.join(EXPERIMENTS)}.")
+        for flag, value in (("download", download), ("retrain", retrain)):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{flag} = {value!r} is not a boolean; use True or False.")
+        for label, value in (("data_dir", data_dir), ("results_dir", results_dir), ("figures_dir", figures_dir)):
+            if not isinstance(value, str):
+                raise ConfigError(f"{label} = {value!r} is not a path string; pass a folder such as 'results'.")
+        config.validate()
+        self.name, self.config, self.info = name, config, EXPERIMENTS[name]
+        self.key = config.key()
+        self.data_dir = repo_path(data_dir) if data_dir else None
+        self.download, self.retrain = download, retrain
+        self.results_dir = repo_path(results_dir)
+        self.path = result_path(self.results_dir, name, self.key)
+        if figures_dir == "auto":
+            is_report = self.key == profile_config("report", name).key()
+            figures_dir = REPORT_FIGURES if is_report else f"build/figures/{name}-{self.key}"
+        self.figures_dir = repo_path(figures_dir)
+        self.checkpoint = REPO_ROOT / "runs" / f"{name}-{self.key}" / "checkpoint.pt"
+        self.result: dict | None = None
+
+    @classmethod
+    def from_parameters(cls, name: str, params: dict) -> "Experiment":
+        """Build from a notebook's globals: the ExperimentConfig fields plus the run options."""
+        options = ("data_dir", "download", "retrain", "results_dir", "figures_dir")
+        return cls(name, ExperimentConfig.from_parameters(params),
+                   **{k: params[k] for k in options if k in params})
+
+    def _show(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(REPO_ROOT))
+        except ValueError:
+            return str(path)
+
+    def describe(self) -> pd.DataFrame:
+        """The configuration as a table, with the result file and figures folder named."""
+        model = build_model(self.config.model, self.config.dropout)
+        rows = dict(self.config.to_dict())
+        rows.update({"parameters (trainable)": f"{count_parameters(model):,}", "results key": self.key,
+                     "result file": self._show(self.path), "figures folder": self._show(self.figures_dir)})
+        return pd.DataFrame({"value": [str(v) for v in rows.values()]}, index=list(rows))
+
+    def model_summary(self) -> str:
+        model = build_model(self.config.model, self.config.dropout)
+        return f"{model}\ntrainable parameters: {count_parameters(model):,}"
+
+    def run(self, log=print) -> dict:
+        """Load the stored result for this configuration, or train (and store) when there is none."""
+        if not self.retrain:
+            try:
+                self.result = load_result(self.path)
+            except ResultError as exc:
+                log(f"Warning: {exc} Training again now.")
+            if self.result is not None:
+                env = self.result["environment"]
+                log(f"Loaded stored result {self._show(self.path)} (trained on {env['device']}, "
+                    f"{self.result['train_seconds']:.0f} s; data: {env['data_source']}).")
+                return self.result
+        ensure_writable_dir(self.results_dir)
+        ensure_writable_dir(self.figures_dir)
+        self.result = self._train(log)
+        save_result(self.path, self.result)
+        shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
+        log(f"Saved {self._show(self.path)}.")
+        return self.result
+
+    def _train(self, log) -> dict:
+        started = time.perf_counter()
+        data = load_cifar10(self.data_dir, download=self.download)
+        data = data.subset(self.config.train_subset, self.config.test_subset, seed=self.config.seed)
+        model, history = train(self.config, data, checkpoint_path=self.checkpoint, log=log)
+        device = resolve_device(self.config.device)
+        dtype = autocast_dtype(self.config.precision, device)
+        probs = predict(model, data.x_test, device=device, dtype=dtype).softmax(dim=1)
+        confusion = confusion_matrix(data.y_test, probs.argmax(dim=1))
+        return {
+            "schema_version": 1, "experiment": self.name, "key": self.key, "config": self.config.to_dict(),
+            "history": history, "classes": list(CLASSES), "confusion": confusion.tolist(),
+            "first_ten": first_images(probs, data.y_test, data.x_test),
+            "train_seconds": round(sum(h["seconds"] for h in history), 2),
+            "wall_seconds": round(time.perf_counter() - started, 2),
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "environment": {
+                "torch": torch.__version__, "python": platform.python_version(), "platform": platform.platform(),
+                "cpu": cpu_model(), "threads": torch.get_num_threads(), "device": str(device),
+                "autocast": str(dtype).replace("torch.", "") if dtype else "fp32",
+                "data_source": data.source, "data_sha256": data.sha256,
+                "train_images": len(data.y_train), "test_images": len(data.y_test)},
+        }
+
+    # -- what the notebook shows ---------------------------------------------------------------
+    def _need_result(self) -> dict:
+        if self.result is None:
+            raise RuntimeError("no result yet; call run() first.")
+        return self.result
+
+    def seed_table(self) -> str:
+        return seed_format_table(self._need_result()["confusion"], self._need_result()["classes"])
+
+    def per_class_table(self) -> pd.DataFrame:
+        return per_class_table(self._need_result()["confusion"], self._need_result()["classes"])
+
+    def history_table(self) -> pd.DataFrame:
+        frame = pd.DataFrame(self._need_result()["history"]).set_index("epoch")
+        return frame.round({"train_loss": 4, "test_loss": 4, "train_accuracy": 4, "test_accuracy": 4,
+                            "lr": 6, "seconds": 1})
+
+    def accuracy(self) -> float:
+        correct, total = overall_accuracy(self._need_result())
+        return 100 * correct / total
+
+    def figure_path(self, kind: str) -> Path:
+        number = self.info["first_figure"] + FIGURE_KINDS.index(kind)
+        return self.figures_dir / f"fig{number:02d}_{self.name}_{kind}.png"
+
+    def figure(self, kind: str):
+        """Draw one of FIGURE_KINDS from the result, save it under its stable name, return the figure."""
+        if kind not in FIGURE_KINDS:
+            raise ValueError(f"figure kind {kind!r} is not known; use one of {', '.join(FIGURE_KINDS)}.")
+        result, title = self._need_result(), self.info["title"]
+        fig = (plots.loss_curves({title: result}, f"Loss and accuracy per epoch: {title}") if kind == "loss_curves"
+               else getattr(plots, kind)(result, title))
+        plots.save_figure(fig, self.figure_path(kind))
+        return fig

@@ -1,0 +1,151 @@
+"""Regenerate the report: execute the notebooks in order with papermill.
+
+    python -m cifar_utils.report                       # the report profile: load stored results, redraw
+    python -m cifar_utils.report --profile smoke -p data_dir /tmp/tiny -p results_dir /tmp/r
+    python -m cifar_utils.report --only 02_alexnet_sgd -p retrain True
+
+Executed copies go to ``build/notebooks/`` (pytest does not collect ``build/``). With the report
+profile and no ``-p`` overrides, each notebook that succeeds also replaces ``notebooks/<name>.ipynb``
+(its outputs are the report), with papermill's timestamps removed so an unchanged run leaves no diff.
+Prints one line per notebook (status, seconds, test accuracy); exits 1 naming the notebook and cell
+that failed, 2 for bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+
+from .config import ConfigError
+from .experiment import REPO_ROOT, load_profile
+from .io import atomic_write_bytes, ensure_writable_dir
+
+NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
+OVERALL = re.compile(r"Test Accuracy \(Overall\): \d+% \((\d+)/(\d+)\)")
+
+
+def parse_value(text: str):
+    """A command-line value the way papermill's ``-p`` reads it: bool, None, int, float, else str."""
+    if text in ("True", "true"):
+        return True
+    if text in ("False", "false"):
+        return False
+    if text in ("None", "none"):
+        return None
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def notebook_names(only: list[str] | None) -> list[str]:
+    names = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
+    if not only:
+        return names
+    unknown = [n for n in only if n not in names]
+    if unknown:
+        raise ConfigError(f"--only names unknown notebooks {unknown}; use some of {', '.join(names)}.")
+    return [n for n in names if n in only]
+
+
+def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
+    """Parameters for each notebook: its profile file, then the overrides it declares.
+
+    A name that none of the notebooks declares is refused (papermill itself would only warn)."""
+    declared = {n: set(papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{n}.ipynb"))) for n in names}
+    unused = sorted(set(overrides) - set().union(*declared.values()))
+    if unused:
+        known = sorted(set().union(*declared.values()))
+        raise ConfigError(f"parameter {unused[0]!r} is not a parameter of {', '.join(names)}; "
+                          f"use one of {', '.join(known)}.")
+    params = {}
+    for name in names:
+        values = load_profile(profile, name)
+        stray = sorted(set(values) - declared[name])
+        if stray:
+            raise ConfigError(f"profiles/{profile}/{name}.yaml sets {stray[0]!r}, which {name} does not declare; "
+                              f"remove it from the profile.")
+        values.update({k: v for k, v in overrides.items() if k in declared[name]})
+        params[name] = values
+    return params
+
+
+def strip_volatile(nb) -> None:
+    """Drop papermill's and nbclient's timestamps so re-running unchanged work leaves no diff."""
+    nb.metadata.pop("papermill", None)
+    nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+
+
+def accuracy_summary(nb) -> str:
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            match = OVERALL.search(output.get("text", ""))
+            if match:
+                correct, total = map(int, match.groups())
+                return f"test accuracy {100 * correct / total:.2f}% ({correct}/{total})"
+    return ""
+
+
+def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str]:
+    source, target = NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
+    try:
+        papermill.execute_notebook(str(source), str(target), parameters=params, kernel_name="python3",
+                                   progress_bar=False, cwd=str(NOTEBOOKS_DIR))
+    except papermill.PapermillExecutionError as exc:
+        return False, f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}"
+    return True, accuracy_summary(nbformat.read(target, as_version=4))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cifar_utils.report", description=__doc__.split("\n")[0])
+    parser.add_argument("--profile", default="report", help="profiles/<name>/ to run (report, faithful, smoke)")
+    parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks (e.g. 01_baseline)")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                        help="override a notebook parameter, as papermill -p does")
+    parser.add_argument("--output-dir", default="build/notebooks", help="where executed copies go")
+    parser.add_argument("--keep-going", action="store_true", help="run the next notebooks after a failure")
+    args = parser.parse_args(argv)
+
+    overrides = {name: parse_value(value) for name, value in args.parameter}
+    try:
+        names = notebook_names(args.only)
+        params = plan(names, args.profile, overrides)
+        output_dir = ensure_writable_dir(REPO_ROOT / args.output_dir)
+    except (ConfigError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    publish = args.profile == "report" and not overrides
+
+    failed = []
+    for name in names:
+        start = time.perf_counter()
+        ok, detail = run_notebook(name, params[name], output_dir)
+        seconds = time.perf_counter() - start
+        if ok and publish:
+            nb = nbformat.read(output_dir / f"{name}.ipynb", as_version=4)
+            strip_volatile(nb)
+            atomic_write_bytes(NOTEBOOKS_DIR / f"{name}.ipynb", nbformat.writes(nb).encode() + b"\n")
+        print(f"{'ok' if ok else 'FAILED':6s} {name:26s} {seconds:7.1f} s  {detail}", flush=True)
+        if not ok:
+            failed.append(name)
+            if not args.keep_going:
+                break
+    if failed:
+        print(f"error: {', '.join(failed)} failed; the executed copies in {args.output_dir}/ show the cell.",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
