@@ -180,7 +180,7 @@ def _write_cache(data: Cifar10, path: Path) -> None:
 
 def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = False) -> Cifar10:
     """Load CIFAR-10 from ``data_dir`` (see the module docstring for the accepted layouts)."""
-    root = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    root = (Path(data_dir).expanduser() if data_dir else default_data_dir()).resolve()
     cache = root / CACHE_NAME
     if cache.is_file():
         return _load_cache(cache)

@@ -208,3 +208,91 @@ class Experiment:
                else getattr(plots, kind)(result, title))
         plots.save_figure(fig, self.figure_path(kind))
         return fig
+
+    def vs_seed(self) -> pd.DataFrame:
+        """This run's accuracy and recipe beside the seed report's."""
+        seed, cfg, result = self.info["seed"], self.config, self._need_result()
+        rows = {
+            "test accuracy (%)": (f"{seed['accuracy']:.2f}", f"{self.accuracy():.2f}"),
+            "epochs": (seed["epochs"], cfg.epochs),
+            "batch size": (seed["batch_size"], cfg.batch_size),
+            "optimizer": (seed["optimizer"], cfg.optimizer),
+            "learning rate": (seed["lr"], f"{cfg.lr} peak, {cfg.schedule}"),
+            "training time (s)": ("not reported", f"{result['train_seconds']:.0f} on {result['environment']['device']}"),
+            "test images": (10000, result["environment"]["test_images"]),
+        }
+        return pd.DataFrame(rows, index=["seed report", "this run"]).T
+
+    def observations(self) -> str:
+        """A few sentences of Markdown about this result, every number computed from it."""
+        table = self.per_class_table().drop(index="Overall")
+        ranked = table.sort_values("accuracy (%)", ascending=False)
+        confusion = pd.DataFrame(self._need_result()["confusion"], index=table.index, columns=table.index)
+        off = confusion.where(~pd.DataFrame(
+            [[i == j for j in range(len(table))] for i in range(len(table))], index=table.index, columns=table.index))
+        true_cls, pred_cls = off.stack().idxmax()
+        first = self._need_result()["first_ten"]
+        classes = self._need_result()["classes"]
+        right = sum(p == t for p, t in zip(first["predicted"], first["true"]))
+        low = min(range(len(first["confidence"])), key=first["confidence"].__getitem__)
+
+        def fmt(rows):
+            return ", ".join(f"{name} ({acc:.1f}%)" for name, acc in rows["accuracy (%)"].items())
+
+        return (f"- Overall test accuracy: **{self.accuracy():.2f}%** (seed report: {self.info['seed']['accuracy']}%).\n"
+                f"- Best classes: {fmt(ranked.head(3))}; hardest: {fmt(ranked.tail(3).iloc[::-1])}.\n"
+                f"- Most frequent confusion: {int(off.loc[true_cls, pred_cls])} test images of *{true_cls}* "
+                f"predicted as *{pred_cls}*.\n"
+                f"- First ten test images: {right}/10 correct; the least confident prediction is image "
+                f"{low + 1}, *{classes[first['predicted'][low]]}* at {100 * first['confidence'][low]:.1f}% "
+                f"(true class *{classes[first['true'][low]]}*).")
+
+    def conclusion(self, other: "Experiment") -> str:
+        """Markdown comparing this result with ``other`` on the seed's three claims, numbers computed."""
+        mine, theirs = self.per_class_table()["accuracy (%)"], other.per_class_table()["accuracy (%)"]
+        delta = (mine - theirs).drop(index="Overall")
+
+        def gap(exp):  # test loss minus train loss at the last epoch: a large gap means overfitting
+            last = exp._need_result()["history"][-1]
+            return last["test_loss"] - last["train_loss"]
+
+        lines = [f"- Overall: {self.info['title']} **{self.accuracy():.2f}%** vs {other.info['title']} "
+                 f"**{other.accuracy():.2f}%** ({self.accuracy() - other.accuracy():+.2f} points; seed report: "
+                 f"{self.info['seed']['accuracy']}% vs {other.info['seed']['accuracy']}%).",
+                 f"- Test minus train loss at the last epoch: {gap(self):+.3f} with {self.info['title']}, "
+                 f"{gap(other):+.3f} with {other.info['title']}.",
+                 f"- Classes improved: {int((delta > 0).sum())} of {len(delta)}; largest gain {delta.idxmax()} "
+                 f"({delta.max():+.1f} points), largest loss {delta.idxmin()} ({delta.min():+.1f} points)."]
+        if "cat" in delta.index:
+            lines.append(f"- cat: {theirs['cat']:.1f}% -> {mine['cat']:.1f}% ({delta['cat']:+.1f} points; "
+                         f"seed report: 44% -> 48%).")
+        return "\n".join(lines)
+
+    @classmethod
+    def stored(cls, name: str, profile: str, results_dir: str = "results") -> "Experiment":
+        """The experiment trained with a profile's parameters, its stored result loaded (never trains)."""
+        exp = cls(name, profile_config(profile, name), results_dir=results_dir)
+        exp.result = load_result(exp.path)
+        if exp.result is None:
+            raise ResultError(f"there is no stored result {exp._show(exp.path)} for {name} with the {profile!r} "
+                              f"profile; run python -m cifar_utils.report --profile {profile} --only "
+                              f"{EXPERIMENTS[name]['notebook']} first.")
+        return exp
+
+
+def compare(a: Experiment, b: Experiment) -> pd.DataFrame:
+    """Per-class and overall accuracy of two experiments and the difference b - a (percentage points)."""
+    acc_a, acc_b = a.per_class_table()["accuracy (%)"], b.per_class_table()["accuracy (%)"]
+    return pd.DataFrame({f"{a.info['title']} (%)": acc_a, f"{b.info['title']} (%)": acc_b,
+                         "difference (points)": (acc_b - acc_a).round(2)})
+
+
+def comparison_figures(a: Experiment, b: Experiment, figures_dir: Path) -> list:
+    """Fig. 13 (both runs' loss curves on one plot) and Fig. 14 (per-class accuracy side by side)."""
+    results = {a.info["title"]: a._need_result(), b.info["title"]: b._need_result()}
+    figs = [(plots.loss_curves(results, f"{a.info['title']} vs {b.info['title']}"), "fig13_sgd_vs_adam_loss_curves.png"),
+            (plots.per_class_comparison(results, f"Per-class test accuracy: {a.info['title']} vs {b.info['title']}"),
+             "fig14_sgd_vs_adam_per_class_accuracy.png")]
+    for fig, filename in figs:
+        plots.save_figure(fig, Path(figures_dir) / filename)
+    return [fig for fig, _ in figs]
