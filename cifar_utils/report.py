@@ -5,7 +5,7 @@
     python -m cifar_utils.report --only 02_alexnet_sgd -p retrain True
 
 Executed copies go to ``build/notebooks/`` (pytest does not collect ``build/``). With the report
-profile and no ``-p`` overrides, each notebook that succeeds also replaces ``notebooks/<name>.ipynb``
+profile and no ``-p`` overrides other than data_dir, download and retrain, each notebook that succeeds also replaces ``notebooks/<name>.ipynb``
 (its outputs are the report), with papermill's timestamps removed so an unchanged run leaves no diff.
 Prints one line per notebook (status, seconds, test accuracy); exits 1 naming the notebook and cell
 that failed, 2 for bad arguments.
@@ -78,7 +78,10 @@ def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
 
 
 def strip_volatile(nb) -> None:
-    """Drop papermill's and nbclient's timestamps so re-running unchanged work leaves no diff."""
+    """Drop papermill's injected-parameters cell (only data_dir/download/retrain can be there when
+    publishing: re-running the published notebook must load results, not retrain) and papermill's
+    and nbclient's timestamps, so re-running unchanged work leaves no diff."""
+    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
     for cell in nb.cells:
@@ -124,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    publish = args.profile == "report" and not overrides
+    # Options that do not change any result may be given without losing the right to publish.
+    publish = args.profile == "report" and set(overrides) <= {"data_dir", "download", "retrain"}
 
     failed = []
     for name in names:

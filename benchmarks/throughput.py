@@ -1,0 +1,163 @@
+"""Benchmark: training throughput of the naive loop vs ours, time-to-accuracy, faithful projection.
+
+    python benchmarks/throughput.py --data-dir ../shared/cifar10 [--steps 20]
+
+1. images/s of one training step loop, for both networks, at batch 10 (the seed's) and at the report
+   profile's batch size:
+   - naive: a torchvision-style dataset (PIL image -> RandomCrop/RandomHorizontalFlip -> ToTensor ->
+     Normalize per image) through a DataLoader, fp32, contiguous (NCHW) tensors;
+   - ours: ``cifar_utils.data.batches`` (uint8 tensors, augmentation and normalisation on whole
+     batches), channels_last, and the autocast dtype the report profile uses on this machine.
+   Both run the same model, optimizer and loss; only the input pipeline and precision differ.
+2. time-to-accuracy of the report profile, read from the stored results in results/ (what the
+   report run measured): seconds until the test accuracy first reached the seed's number.
+3. the faithful profile's projected wall time: measured seconds per image at batch 10 with the
+   faithful settings (fp32), times 50,000 images x 300 epochs.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+from torchvision import transforms
+
+from cifar_utils.data import MEAN, STD, batches, load_cifar10, normalise
+from cifar_utils.experiment import EXPERIMENTS, cpu_model, profile_config
+from cifar_utils.models import build_model
+from cifar_utils.results import load_result, result_path
+from cifar_utils.train import autocast_dtype, make_optimizer, resolve_device
+
+
+class NaiveCifar(Dataset):
+    """What torchvision.datasets.CIFAR10 does per item: a PIL image through the transforms."""
+
+    def __init__(self, images_hwc: np.ndarray, labels: np.ndarray, transform):
+        self.images, self.labels, self.transform = images_hwc, labels, transform
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
+
+
+def step_fn(model, optimizer, config, dtype, device):
+    def step(x, y):
+        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            loss = F.cross_entropy(model(x), y, label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return step
+
+
+def time_steps(step, batch_iter, steps: int, warmup: int = 2) -> float:
+    """images/s over ``steps`` steps after ``warmup`` untimed ones (data loading included)."""
+    for _ in range(warmup):
+        step(*next(batch_iter))
+    seen, start = 0, time.perf_counter()
+    for _ in range(steps):
+        x, y = next(batch_iter)
+        step(x, y)
+        seen += len(y)
+    return seen / (time.perf_counter() - start)
+
+
+def naive_rate(data, config, batch_size, steps, device) -> float:
+    torch.manual_seed(0)
+    model = build_model(config.model, config.dropout).to(device)
+    optimizer = make_optimizer(config, model.parameters())
+    tf = transforms.Compose([transforms.RandomCrop(32, padding=config.crop_pad), transforms.RandomHorizontalFlip(),
+                             transforms.ToTensor(), transforms.Normalize(MEAN, STD)])
+    dataset = NaiveCifar(data.x_train.permute(0, 2, 3, 1).numpy(), data.y_train.numpy(), tf)
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=True, drop_last=True)
+
+    def stream():
+        while True:
+            for x, y in loader:
+                yield x.to(device), y.to(device)
+    return time_steps(step_fn(model, optimizer, config, None, device), stream(), steps)
+
+
+def fast_rate(data, config, batch_size, steps, device, dtype) -> float:
+    torch.manual_seed(0)
+    model = build_model(config.model, config.dropout).to(device, memory_format=torch.channels_last)
+    optimizer = make_optimizer(config, model.parameters())
+    x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+
+    def stream():
+        epoch = 0
+        while True:
+            for x, y in batches(x_train, y_train, batch_size, shuffle=True, epoch=epoch,
+                                flip=config.flip, crop_pad=config.crop_pad):
+                if len(y) == batch_size:
+                    yield normalise(x, channels_last=True), y
+            epoch += 1
+    return time_steps(step_fn(model, optimizer, config, dtype, device), stream(), steps)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data-dir", default=None, help="CIFAR-10 folder (default: $CIFAR10_ROOT or the cache)")
+    parser.add_argument("--images", type=int, default=3000, help="images timed per measurement (at least 3 steps)")
+    args = parser.parse_args()
+
+    device = resolve_device("auto")
+    data = load_cifar10(args.data_dir)
+    report = {name: profile_config("report", name) for name in EXPERIMENTS}
+    dtype = autocast_dtype(report["alexnet_sgd"].precision, device)
+    print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__} "
+          f"({torch.get_num_threads()} threads), device {device}, python {platform.python_version()}")
+    print(f"ours: autocast {str(dtype).replace('torch.', '') if dtype else 'fp32'}, channels_last; "
+          f"naive: fp32, DataLoader(num_workers=0) with PIL transforms")
+    print(f"data: {data.source} (sha256 {data.sha256[:12]}...; JPEG-degraded pixels if it is the shared copy)\n")
+
+    print("| network | batch | naive (img/s) | ours (img/s) | speed-up |")
+    print("|---|---:|---:|---:|---:|")
+    for name in ("baseline", "alexnet_sgd"):
+        config = report[name]
+        for batch_size in (10, config.batch_size):
+            steps = max(3, args.images // batch_size)
+            slow = naive_rate(data, config, batch_size, steps, device)
+            fast = fast_rate(data, config, batch_size, steps, device, dtype)
+            print(f"| {config.model} | {batch_size} | {slow:,.0f} | {fast:,.0f} | {fast / slow:.2f}x |", flush=True)
+
+    print("\nTime to the seed's accuracy, report profile (from the stored results in results/):\n")
+    print("| notebook | seed accuracy | reached at epoch | seconds to reach | final accuracy | epochs | training seconds |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, info in EXPERIMENTS.items():
+        result = load_result(result_path("results", name, report[name].key()))
+        if result is None:
+            print(f"| {info['notebook']} | {info['seed']['accuracy']}% | no stored result | | | | |")
+            continue
+        target, elapsed, reached = info["seed"]["accuracy"] / 100, 0.0, None
+        for h in result["history"]:
+            elapsed += h["seconds"]
+            if reached is None and h["test_accuracy"] >= target:
+                reached = (h["epoch"], elapsed)
+        final = result["history"][-1]["test_accuracy"]
+        at = f"{reached[0]} | {reached[1]:.0f}" if reached else "not reached | -"
+        print(f"| {info['notebook']} | {info['seed']['accuracy']}% | {at} | {100 * final:.2f}% | "
+              f"{len(result['history'])} | {result['train_seconds']:.0f} |")
+
+    print("\nFaithful profile (batch 10, 300 epochs, fp32), projected from measured throughput:\n")
+    print("| notebook | measured img/s | s/epoch | projected 300 epochs |")
+    print("|---|---:|---:|---:|")
+    for name, info in EXPERIMENTS.items():
+        config = profile_config("faithful", name)
+        rate = fast_rate(data, config, config.batch_size, max(3, args.images // config.batch_size), device,
+                         autocast_dtype(config.precision, device))
+        per_epoch = len(data.y_train) / rate
+        print(f"| {info['notebook']} | {rate:,.0f} | {per_epoch:,.0f} | {per_epoch * config.epochs / 3600:.1f} h |",
+              flush=True)
+
+
+if __name__ == "__main__":
+    main()
