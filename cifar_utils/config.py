@@ -46,6 +46,14 @@ class ExperimentConfig:
     precision: str = "auto"       # "auto" (bf16 where fast, else fp32), "fp32", "bf16", "fp16" (CUDA)
     device: str = "auto"          # "auto" (cuda, else mps, else cpu), "cpu", "cuda", "mps"
 
+    def __post_init__(self):
+        # 0 and 0.0 are the same value to a user (papermill reads "-p dropout 0" as an int): store
+        # float fields as floats so that equal configurations have equal keys.
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
+                object.__setattr__(self, f.name, float(value))
+
     @classmethod
     def from_parameters(cls, params: dict) -> "ExperimentConfig":
         """Build from a notebook's globals (or any dict), taking only the fields, and validate."""

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import atomic_write_with
+from .io import OutputError, atomic_write_with
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
            "dog", "frog", "horse", "ship", "truck")
@@ -164,9 +164,14 @@ def _load_torchvision(root: Path, download: bool) -> Cifar10:
 def _load_cache(path: Path) -> Cifar10:
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        return Cifar10(**blob)
+        data = Cifar10(**blob)
+        for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
+            if x.dtype != torch.uint8 or x.shape[1:] != (3, 32, 32) or y.shape != (len(x),) or \
+                    (len(y) and not 0 <= int(y.min()) <= int(y.max()) <= 9):
+                raise ValueError("arrays of the wrong shape, dtype or label range")
+        return data
     except Exception as exc:
-        raise DataError(f"the tensor cache {path} is unreadable ({type(exc).__name__}); delete it and it will "
+        raise DataError(f"the tensor cache {path} is unreadable ({type(exc).__name__}: {exc}); delete it and it will "
                         f"be rebuilt from the other files in that folder.") from exc
 
 
@@ -174,7 +179,7 @@ def _write_cache(data: Cifar10, path: Path) -> None:
     """Best effort: a read-only data folder (like ../shared/cifar10) simply gets no cache."""
     try:
         atomic_write_with(path, lambda tmp: torch.save(vars(data), tmp))
-    except OSError:
+    except (OSError, OutputError):
         pass
 
 
@@ -184,10 +189,12 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = Fal
     cache = root / CACHE_NAME
     if cache.is_file():
         return _load_cache(cache)
-    if (root / TORCHVISION_FOLDER).is_dir() or download:
+    if (root / TORCHVISION_FOLDER).is_dir():
         data = _load_torchvision(root, download)
     elif (root / NPZ_NAME).is_file():
         data = _load_npz(root / NPZ_NAME)
+    elif download:
+        data = _load_torchvision(root, download)
     else:
         raise DataError(
             f"no CIFAR-10 data in {root}: expected {CACHE_NAME}, {TORCHVISION_FOLDER}/ (torchvision layout) or "

@@ -46,6 +46,14 @@ def load_result(path: str | os.PathLike) -> dict | None:
 
 def check_result(result, path) -> None:
     """Raise ResultError unless ``result`` has this schema's fields in the shapes plotting needs."""
+    try:
+        _check_fields(result, path)
+    except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a field of the wrong type
+        raise ResultError(f"the stored result {path} has a field of the wrong type ({type(exc).__name__}: {exc}); "
+                          f"delete it or run with retrain=True to replace it.") from exc
+
+
+def _check_fields(result, path) -> None:
     def bad(why: str):
         return ResultError(f"the stored result {path} {why}; delete it or run with retrain=True to replace it.")
 

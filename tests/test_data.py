@@ -1,0 +1,364 @@
+"""Loading CIFAR-10 (npz, torchvision layout, tensor cache), refusing bad or malicious files,
+stratified subsets and batch augmentation."""
+from __future__ import annotations
+
+import os
+import pickle
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from cifar_utils import data as data_mod
+from cifar_utils.io import OutputError
+from cifar_utils.data import (CACHE_NAME, CLASSES, DataError, batches, flip_and_crop, load_cifar10, normalise,
+                              stratified_indices)
+from conftest import write_synthetic_npz
+
+TORCHVISION_FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
+                     "test_batch", "batches.meta"]
+
+
+class Malicious:
+    """Unpickling this creates the folder ``marker``: proof that the pickle was executed."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def small_npz(folder: Path, **kwargs) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    write_synthetic_npz(folder / "cifar10.npz", n_train=kwargs.pop("n_train", 60), n_test=kwargs.pop("n_test", 20),
+                        **kwargs)
+    return folder / "cifar10.npz"
+
+
+def arrays(n_train=20, n_test=10):
+    rng = np.random.default_rng(0)
+    return {"x_train": rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8),
+            "y_train": np.resize(np.arange(10, dtype=np.uint8), n_train),
+            "x_test": rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8),
+            "y_test": np.resize(np.arange(10, dtype=np.uint8), n_test)}
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+def test_load_npz_gives_uint8_chw_and_int64_labels(tmp_path):
+    path = small_npz(tmp_path / "d")
+    data = load_cifar10(tmp_path / "d")
+    with np.load(path) as npz:
+        for split in ("train", "test"):
+            x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+            assert x.dtype == torch.uint8 and y.dtype == torch.int64
+            assert x.shape == (len(npz[f"y_{split}"]), 3, 32, 32) and x.is_contiguous()
+            assert np.array_equal(x.numpy(), npz[f"x_{split}"].transpose(0, 3, 1, 2))
+            assert np.array_equal(y.numpy(), npz[f"y_{split}"].astype(np.int64))
+    assert len(data.y_train) == 60 and len(data.y_test) == 20
+    assert data.source == f"npz:{path.resolve()}"
+    assert data.sha256 == data_mod.sha256_of(path) and len(data.sha256) == 64
+
+
+def test_synthetic_dir_fixture_loads(synthetic_dir):
+    data = load_cifar10(str(synthetic_dir))
+    assert data.x_train.shape == (500, 3, 32, 32) and data.x_test.shape == (100, 3, 32, 32)
+    assert torch.bincount(data.y_train).tolist() == [50] * 10
+
+
+@pytest.mark.parametrize("create", [False, True], ids=["missing", "empty"])
+def test_missing_or_empty_folder_names_folder_layouts_and_env_var(tmp_path, create):
+    folder = tmp_path / "nothing_here"
+    if create:
+        folder.mkdir()
+    with pytest.raises(DataError) as info:
+        load_cifar10(folder)
+    message = str(info.value)
+    for needle in (str(folder.resolve()), "cifar10.npz", "cifar-10-batches-py", "CIFAR10_ROOT"):
+        assert needle in message
+    assert not (folder / CACHE_NAME).exists()
+
+
+BAD_ARRAYS = {
+    "float images": ("x_train", lambda a: a.astype(np.float32), "dtype float32"),
+    "CHW images": ("x_test", lambda a: np.ascontiguousarray(a.transpose(0, 3, 1, 2)), "shape"),
+    "label 10": ("y_train", lambda a: np.where(np.arange(len(a)) == 3, 10, a).astype(np.uint8), "0..10"),
+    "label -1": ("y_test", lambda a: np.where(np.arange(len(a)) == 0, -1, a.astype(np.int64)), "-1..9"),
+    "float labels": ("y_train", lambda a: a.astype(np.float64), "labels"),
+    "label count": ("y_train", lambda a: a[:-1], "labels"),
+}
+
+
+@pytest.mark.parametrize("case", BAD_ARRAYS)
+def test_npz_with_wrong_arrays_is_refused(tmp_path, case):
+    name, change, needle = BAD_ARRAYS[case]
+    content = arrays()
+    content[name] = change(content[name])
+    np.savez(tmp_path / "cifar10.npz", **content)
+    with pytest.raises(DataError) as info:
+        load_cifar10(tmp_path)
+    assert str(tmp_path / "cifar10.npz") in str(info.value)
+    assert needle in str(info.value)
+    assert not (tmp_path / CACHE_NAME).exists()
+
+
+def test_npz_lacking_an_array_is_refused(tmp_path):
+    content = arrays()
+    del content["y_test"]
+    np.savez(tmp_path / "cifar10.npz", **content)
+    with pytest.raises(DataError, match=r"lacks the arrays \['y_test'\]"):
+        load_cifar10(tmp_path)
+
+
+def test_truncated_npz_is_refused(tmp_path):
+    path = small_npz(tmp_path)
+    blob = path.read_bytes()
+    path.write_bytes(blob[: len(blob) // 2])
+    with pytest.raises(DataError) as info:
+        load_cifar10(tmp_path)
+    assert str(path) in str(info.value) and "cannot be read" in str(info.value)
+
+
+def test_npz_with_pickled_object_array_is_not_executed(tmp_path):
+    marker, control = tmp_path / "npz_was_unpickled", tmp_path / "control"
+    content = arrays()
+    content["x_train"] = np.array([Malicious(marker), 1], dtype=object)
+    np.savez(tmp_path / "cifar10.npz", **content)
+    with pytest.raises(DataError) as info:
+        load_cifar10(tmp_path)
+    assert "cifar10.npz" in str(info.value)
+    assert not marker.exists()
+    # Control: the crafted payload really does run when pickles are allowed.
+    content["x_train"] = np.array([Malicious(control), 1], dtype=object)
+    np.savez(tmp_path / "control.npz", **content)
+    with np.load(tmp_path / "control.npz", allow_pickle=True) as npz:
+        npz["x_train"]
+    assert control.is_dir()
+
+
+def test_raw_pickle_named_npz_is_not_executed(tmp_path):
+    marker = tmp_path / "raw_pickle_ran"
+    (tmp_path / "cifar10.npz").write_bytes(pickle.dumps({"x_train": Malicious(marker)}))
+    with pytest.raises(DataError):
+        load_cifar10(tmp_path)
+    assert not marker.exists()
+
+
+def test_torchvision_files_with_wrong_md5_are_never_unpickled(tmp_path):
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    markers = []
+    for name in TORCHVISION_FILES:
+        marker = tmp_path / f"ran_{name}"
+        markers.append(marker)
+        (folder / name).write_bytes(pickle.dumps({"data": Malicious(marker), "labels": [0]}))
+    with pytest.raises(DataError) as info:
+        load_cifar10(tmp_path)
+    message = str(info.value)
+    assert "md5" in message and str(folder) in message
+    assert [m for m in markers if m.exists()] == []
+    # Control: these files would run code if unpickled.
+    pickle.loads((folder / "data_batch_1").read_bytes())
+    assert markers[0].is_dir()
+
+
+def test_torchvision_layout_is_read_when_md5_checks_pass(tmp_path, monkeypatch):
+    """The torchvision path converts (N, 3072) rows to the same tensors as the npz path."""
+    import torchvision.datasets.cifar as tv_cifar
+    monkeypatch.setattr(tv_cifar.CIFAR10, "_check_integrity", lambda self: True)
+    monkeypatch.setattr(tv_cifar, "check_integrity", lambda *a, **k: True)
+    content = arrays(n_train=25, n_test=10)
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    rows = content["x_train"].transpose(0, 3, 1, 2).reshape(25, 3072)
+    for i in range(5):
+        with open(folder / f"data_batch_{i + 1}", "wb") as fh:
+            pickle.dump({"data": rows[5 * i:5 * i + 5], "labels": content["y_train"][5 * i:5 * i + 5].tolist()}, fh)
+    with open(folder / "test_batch", "wb") as fh:
+        pickle.dump({"data": content["x_test"].transpose(0, 3, 1, 2).reshape(10, 3072),
+                     "labels": content["y_test"].tolist()}, fh)
+    with open(folder / "batches.meta", "wb") as fh:
+        pickle.dump({"label_names": list(CLASSES)}, fh)
+    data = load_cifar10(tmp_path)
+    assert data.source == f"torchvision:{folder.resolve()}"
+    assert np.array_equal(data.x_train.numpy(), content["x_train"].transpose(0, 3, 1, 2))
+    assert np.array_equal(data.x_test.numpy(), content["x_test"].transpose(0, 3, 1, 2))
+    assert data.y_train.tolist() == content["y_train"].tolist() and data.y_train.dtype == torch.int64
+    assert data.sha256 == data_mod.sha256_of(*[folder / n for n in TORCHVISION_FILES[:6]])
+
+
+def test_tensor_cache_is_written_and_used(tmp_path):
+    path = small_npz(tmp_path)
+    first = load_cifar10(tmp_path)
+    cache = tmp_path / CACHE_NAME
+    assert cache.is_file()
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+    path.unlink()
+    second = load_cifar10(tmp_path)
+    for name in ("x_train", "y_train", "x_test", "y_test"):
+        assert torch.equal(getattr(first, name), getattr(second, name))
+        assert getattr(second, name).dtype == getattr(first, name).dtype
+    assert (second.source, second.sha256) == (first.source, first.sha256)
+
+
+def test_unreadable_cache_is_a_data_error(tmp_path):
+    (tmp_path / CACHE_NAME).write_bytes(b"not a torch file")
+    with pytest.raises(DataError, match="delete it"):
+        load_cifar10(tmp_path)
+
+
+def test_cache_with_pickled_code_is_not_executed(tmp_path):
+    marker = tmp_path / "cache_ran"
+    torch.save({"x_train": Malicious(marker)}, tmp_path / CACHE_NAME)
+    with pytest.raises(DataError):
+        load_cifar10(tmp_path)
+    assert not marker.exists()
+
+
+def test_read_only_data_folder_loads_without_cache(tmp_path, monkeypatch):
+    folder = tmp_path / "readonly"
+    small_npz(folder)
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):  # what a read-only mount reports, even to root
+        if Path(path).resolve() == folder.resolve() and mode & os.W_OK:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    folder.chmod(0o555)
+    try:
+        data = load_cifar10(folder)
+    finally:
+        folder.chmod(0o755)
+    assert len(data.y_train) == 60
+    assert not (folder / CACHE_NAME).exists()
+
+
+def test_env_var_is_used_when_data_dir_is_none(tmp_path, monkeypatch):
+    small_npz(tmp_path / "from_env")
+    monkeypatch.setenv("CIFAR10_ROOT", str(tmp_path / "from_env"))
+    assert data_mod.default_data_dir() == tmp_path / "from_env"
+    for data_dir in (None, ""):
+        data = load_cifar10(data_dir)
+        assert data.source == f"npz:{(tmp_path / 'from_env' / 'cifar10.npz').resolve()}"
+        assert len(data.y_test) == 20
+
+
+def test_default_data_dir_without_env_var(tmp_path, monkeypatch):
+    monkeypatch.delenv("CIFAR10_ROOT", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert data_mod.default_data_dir() == tmp_path / "cifar-report" / "cifar10"
+    with pytest.raises(DataError, match="cifar-report"):
+        load_cifar10(None)
+
+
+# --- subsets -----------------------------------------------------------------------------------
+
+@pytest.fixture
+def labels():
+    return torch.arange(10).repeat_interleave(30)[torch.randperm(300, generator=torch.Generator().manual_seed(5))]
+
+
+def test_stratified_indices_balanced_sorted_deterministic(labels):
+    idx = stratified_indices(labels, 50, seed=3)
+    assert idx.dtype == torch.int64 and len(idx) == 50
+    assert len(set(idx.tolist())) == 50
+    assert torch.equal(idx, torch.sort(idx).values)
+    assert torch.bincount(labels[idx], minlength=10).tolist() == [5] * 10
+    assert torch.equal(idx, stratified_indices(labels, 50, seed=3))
+    assert not torch.equal(idx, stratified_indices(labels, 50, seed=4))
+
+
+def test_stratified_indices_uneven_n(labels):
+    counts = torch.bincount(labels[stratified_indices(labels, 23)], minlength=10)
+    assert counts.sum() == 23 and counts.max() - counts.min() <= 1
+
+
+def test_stratified_indices_all(labels):
+    assert torch.equal(stratified_indices(labels, 300), torch.arange(300))
+
+
+@pytest.mark.parametrize("n", [0, -1, 301])
+def test_stratified_indices_out_of_range(labels, n):
+    with pytest.raises(ValueError, match=f"subset size {n} is outside 1..300"):
+        stratified_indices(labels, n)
+
+
+def test_subset_keeps_order_and_balance(synthetic_dir):
+    data = load_cifar10(str(synthetic_dir))
+    sub = data.subset(100, 20, seed=0)
+    idx = stratified_indices(data.y_train, 100, 0)
+    assert torch.equal(sub.x_train, data.x_train[idx]) and torch.equal(sub.y_train, data.y_train[idx])
+    assert torch.bincount(sub.y_test).tolist() == [2] * 10
+    same = data.subset(0, None)
+    assert same.x_train is data.x_train and same.x_test is data.x_test
+
+
+# --- batches and augmentation --------------------------------------------------------------------
+
+@pytest.fixture
+def images():
+    return torch.randint(0, 256, (6, 3, 32, 32), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+
+
+def test_flip_and_crop_identity(images):
+    out = flip_and_crop(images, torch.Generator().manual_seed(0), flip=False, pad=0)
+    assert torch.equal(out, images)
+
+
+@pytest.mark.parametrize("flip,pad", [(True, 0), (False, 2), (True, 4)])
+def test_flip_and_crop_shape_dtype_and_determinism(images, flip, pad):
+    out = flip_and_crop(images, torch.Generator().manual_seed(7), flip=flip, pad=pad)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    again = flip_and_crop(images, torch.Generator().manual_seed(7), flip=flip, pad=pad)
+    assert torch.equal(out, again)
+
+
+def test_flip_gives_original_or_mirror(images):
+    out = flip_and_crop(images, torch.Generator().manual_seed(1), flip=True, pad=0)
+    kinds = []
+    for original, result in zip(images, out):
+        assert torch.equal(result, original) or torch.equal(result, original.flip(2))
+        kinds.append(torch.equal(result, original))
+    assert len(set(kinds)) == 2  # with this seed both cases occur
+
+
+def test_crop_is_a_window_of_the_padded_image(images):
+    pad = 2
+    out = flip_and_crop(images, torch.Generator().manual_seed(2), flip=False, pad=pad)
+    padded = torch.nn.functional.pad(images, (pad,) * 4)
+    offsets = []
+    for i in range(len(images)):
+        found = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
+                 if torch.equal(out[i], padded[i, :, dy:dy + 32, dx:dx + 32])]
+        assert found, f"image {i} is not a crop"
+        offsets.append(found[0])
+    assert len(set(offsets)) > 1
+
+
+def test_batches_cover_data_and_depend_only_on_seed_and_epoch():
+    x = torch.arange(25, dtype=torch.uint8).view(25, 1, 1, 1).expand(25, 3, 32, 32).contiguous()
+    y = torch.arange(25)
+    plain = list(batches(x, y, 10))
+    assert [len(b[1]) for b in plain] == [10, 10, 5]
+    assert torch.equal(torch.cat([b[1] for b in plain]), y)
+    shuffled = [b[1] for b in batches(x, y, 10, shuffle=True, seed=1, epoch=2)]
+    assert sorted(torch.cat(shuffled).tolist()) == list(range(25))
+    assert all(torch.equal(a, b) for a, b in zip(shuffled, [b[1] for b in batches(x, y, 10, shuffle=True,
+                                                                                    seed=1, epoch=2)]))
+    other_epoch = torch.cat([b[1] for b in batches(x, y, 10, shuffle=True, seed=1, epoch=3)])
+    assert not torch.equal(torch.cat(shuffled), other_epoch)
+    for xb, yb in batches(x, y, 10, shuffle=True, seed=1, epoch=2):
+        assert torch.equal(xb[:, 0, 0, 0].long(), yb)  # images stay with their labels
+
+
+def test_normalise_uses_training_statistics():
+    images = torch.tensor(data_mod.MEAN).mul(255).view(1, 3, 1, 1).expand(2, 3, 32, 32).round().to(torch.uint8)
+    out = normalise(images)
+    assert out.dtype == torch.float32 and out.shape == images.shape
+    assert out.abs().max() < 0.01
+    assert normalise(images, channels_last=True).is_contiguous(memory_format=torch.channels_last)
