@@ -11,7 +11,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 
 from .data import TEST_SIZE, TRAIN_SIZE
-from .models import MODELS
+from .models import INITS, MODELS
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "onecycle")
@@ -28,6 +28,7 @@ class ConfigError(ValueError):
 class ExperimentConfig:
     model: str = "alexnet"        # "baseline" or "alexnet"
     dropout: float = 0.0          # dropout probability after each hidden FC layer
+    init: str = "default"         # weight initialisation: "default" (PyTorch's) or "kaiming" (He normal)
     optimizer: str = "sgd"        # "sgd" or "adam"
     lr: float = 0.01              # peak learning rate
     momentum: float = 0.9         # SGD momentum (Adam: beta1)
@@ -73,6 +74,7 @@ class ExperimentConfig:
     def validate(self, n_train: int = TRAIN_SIZE, n_test: int = TEST_SIZE) -> None:
         """Raise ConfigError with one sentence naming the first bad value and the fix."""
         _choice("model", self.model, tuple(MODELS))
+        _choice("init", self.init, INITS)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("precision", self.precision, PRECISIONS)

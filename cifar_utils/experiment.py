@@ -92,6 +92,7 @@ class Experiment:
             if not isinstance(value, str):
                 raise ConfigError(f"{label} = {value!r} is not a path string; pass a folder such as 'results'.")
         config.validate()
+        autocast_dtype(config.precision, resolve_device(config.device))  # a device or precision not here
         self.name, self.config, self.info = name, config, EXPERIMENTS[name]
         self.key = config.key()
         self.data_dir = repo_path(data_dir) if data_dir else None

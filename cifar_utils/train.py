@@ -96,7 +96,7 @@ def train(config: ExperimentConfig, data: Cifar10, *, checkpoint_path: str | Pat
     device = resolve_device(config.device)
     dtype = autocast_dtype(config.precision, device)
     torch.manual_seed(config.seed)
-    model = build_model(config.model, config.dropout).to(device, memory_format=torch.channels_last)
+    model = build_model(config.model, config.dropout, config.init).to(device, memory_format=torch.channels_last)
     optimizer = make_optimizer(config, model.parameters())
     steps_per_epoch = -(-len(data.y_train) // config.batch_size)
     total_steps = steps_per_epoch * config.epochs

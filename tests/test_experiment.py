@@ -187,7 +187,7 @@ def test_non_finite_loss_names_later_epoch_and_step(tmp_path, synthetic_dir, mon
                     return out * float("nan")
             return out
 
-    monkeypatch.setattr(train_mod, "build_model", lambda name, dropout: NanAt(real_build(name, dropout)))
+    monkeypatch.setattr(train_mod, "build_model", lambda name, dropout, init="default": NanAt(real_build(name, dropout, init)))
     exp = make(tmp_path, synthetic_dir, epochs=2)
     with pytest.raises(NonFiniteLossError) as info:
         exp.run(log=lambda *_: None)
