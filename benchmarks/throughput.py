@@ -103,6 +103,16 @@ def fast_rate(data, config, batch_size, steps, device, dtype) -> float:
     return time_steps(step_fn(model, optimizer, config, dtype, device), stream(), steps)
 
 
+def flops_per_image(config) -> float:
+    """FLOPs of one training step (forward + backward) per image, counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+    model = build_model(config.model, config.dropout)
+    x, y = torch.randn(10, 3, 32, 32), torch.randint(0, 10, (10,))
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(model(x), y).backward()
+    return counter.get_total_flops() / 10
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=None, help="CIFAR-10 folder (default: $CIFAR10_ROOT or the cache)")
@@ -119,15 +129,18 @@ def main() -> None:
           f"naive: fp32, DataLoader(num_workers=0) with PIL transforms")
     print(f"data: {data.source} (sha256 {data.sha256[:12]}...; JPEG-degraded pixels if it is the shared copy)\n")
 
-    print("| network | batch | naive (img/s) | ours (img/s) | speed-up |")
-    print("|---|---:|---:|---:|---:|")
+    print("GFLOP/s: training-step FLOPs per image (torch FlopCounterMode) x images/s, the arithmetic rate achieved\n")
+    print("| network | batch | naive (img/s) | ours (img/s) | speed-up | naive GFLOP/s | ours GFLOP/s |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for name in ("baseline", "alexnet_sgd"):
         config = report[name]
+        flops = flops_per_image(config)
         for batch_size in (10, config.batch_size):
             steps = max(3, args.images // batch_size)
             slow = naive_rate(data, config, batch_size, steps, device)
             fast = fast_rate(data, config, batch_size, steps, device, dtype)
-            print(f"| {config.model} | {batch_size} | {slow:,.0f} | {fast:,.0f} | {fast / slow:.2f}x |", flush=True)
+            print(f"| {config.model} | {batch_size} | {slow:,.0f} | {fast:,.0f} | {fast / slow:.2f}x | "
+                  f"{slow * flops / 1e9:,.0f} | {fast * flops / 1e9:,.0f} |", flush=True)
 
     print("\nTime to the seed's accuracy, report profile (from the stored results in results/):\n")
     print("| notebook | seed accuracy | reached at epoch | seconds to reach | final accuracy | epochs | training seconds |")

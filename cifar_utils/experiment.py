@@ -257,16 +257,22 @@ class Experiment:
             last = exp._need_result()["history"][-1]
             return last["test_loss"] - last["train_loss"]
 
+        def verdict(holds: bool) -> str:
+            return "agrees with the seed" if holds else "does not agree with the seed"
+
+        diff = self.accuracy() - other.accuracy()
         lines = [f"- Overall: {self.info['title']} **{self.accuracy():.2f}%** vs {other.info['title']} "
-                 f"**{other.accuracy():.2f}%** ({self.accuracy() - other.accuracy():+.2f} points; seed report: "
-                 f"{self.info['seed']['accuracy']}% vs {other.info['seed']['accuracy']}%).",
+                 f"**{other.accuracy():.2f}%** ({diff:+.2f} points; seed report: "
+                 f"{self.info['seed']['accuracy']}% vs {other.info['seed']['accuracy']}%): {verdict(diff > 0)}.",
                  f"- Test minus train loss at the last epoch: {gap(self):+.3f} with {self.info['title']}, "
-                 f"{gap(other):+.3f} with {other.info['title']}.",
+                 f"{gap(other):+.3f} with {other.info['title']}: {verdict(gap(self) < gap(other))} that the "
+                 f"losses stay closer together (both training losses are measured on augmented batches, "
+                 f"with dropout active where the model has it).",
                  f"- Classes improved: {int((delta > 0).sum())} of {len(delta)}; largest gain {delta.idxmax()} "
                  f"({delta.max():+.1f} points), largest loss {delta.idxmin()} ({delta.min():+.1f} points)."]
         if "cat" in delta.index:
             lines.append(f"- cat: {theirs['cat']:.1f}% -> {mine['cat']:.1f}% ({delta['cat']:+.1f} points; "
-                         f"seed report: 44% -> 48%).")
+                         f"seed report: 44% -> 48%): {verdict(delta['cat'] > 0)}.")
         return "\n".join(lines)
 
     @classmethod

@@ -22,8 +22,9 @@ import nbformat
 import papermill
 
 from .config import ConfigError
-from .experiment import REPO_ROOT, load_profile
+from .experiment import EXPERIMENTS, REPO_ROOT, Experiment, load_profile, profile_config
 from .io import atomic_write_bytes, ensure_writable_dir
+from .results import ResultError, load_result, overall_accuracy
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 OVERALL = re.compile(r"Test Accuracy \(Overall\): \d+% \((\d+)/(\d+)\)")
@@ -109,6 +110,26 @@ def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str]:
     return True, accuracy_summary(nbformat.read(target, as_version=4))
 
 
+def results_table(profile: str) -> str:
+    """Markdown table of the stored results of a profile beside the seed report's numbers."""
+    lines = ["| notebook | seed report | this repo | epochs | batch | training time | machine |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for name, info in EXPERIMENTS.items():
+        exp = Experiment(name, profile_config(profile, name))
+        result = load_result(exp.path)
+        if result is None:
+            lines.append(f"| {info['notebook']} | {info['seed']['accuracy']:.2f}% | not run | | | | |")
+            continue
+        exp.result = result
+        correct, total = overall_accuracy(result)
+        env = result["environment"]
+        lines.append(f"| {info['notebook']} | {info['seed']['accuracy']:.2f}% | {exp.accuracy():.2f}% "
+                     f"({correct}/{total}) | {exp.config.epochs} | {exp.config.batch_size} | "
+                     f"{result['train_seconds']:.0f} s | {env['cpu']}, {env['threads']} threads, "
+                     f"{env['device']}, {env['autocast']} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_utils.report", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="report", help="profiles/<name>/ to run (report, faithful, smoke)")
@@ -117,7 +138,16 @@ def main(argv: list[str] | None = None) -> int:
                         help="override a notebook parameter, as papermill -p does")
     parser.add_argument("--output-dir", default="build/notebooks", help="where executed copies go")
     parser.add_argument("--keep-going", action="store_true", help="run the next notebooks after a failure")
+    parser.add_argument("--table", action="store_true",
+                        help="print the profile's stored results as a Markdown table and run nothing")
     args = parser.parse_args(argv)
+    if args.table:
+        try:
+            print(results_table(args.profile))
+        except (ConfigError, ResultError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        return 0
 
     overrides = {name: parse_value(value) for name, value in args.parameter}
     try:
