@@ -15,6 +15,7 @@ import shutil
 import time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import pandas as pd
 import torch
 import yaml
@@ -145,8 +146,8 @@ class Experiment:
                 return self.result
         ensure_writable_dir(self.results_dir)
         ensure_writable_dir(self.figures_dir)
-        self.result = self._train(log)
-        save_result(self.path, self.result)
+        save_result(self.path, self._train(log))
+        self.result = load_result(self.path)  # exactly what later runs load (JSON key order included)
         shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
         log(f"Saved {self._show(self.path)}.")
         return self.result
@@ -188,7 +189,8 @@ class Experiment:
         return per_class_table(self._need_result()["confusion"], self._need_result()["classes"])
 
     def history_table(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self._need_result()["history"]).set_index("epoch")
+        columns = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"]
+        frame = pd.DataFrame(self._need_result()["history"])[columns].set_index("epoch")
         return frame.round({"train_loss": 4, "test_loss": 4, "train_accuracy": 4, "test_accuracy": 4,
                             "lr": 6, "seconds": 1})
 
@@ -201,13 +203,17 @@ class Experiment:
         return self.figures_dir / f"fig{number:02d}_{self.name}_{kind}.png"
 
     def figure(self, kind: str):
-        """Draw one of FIGURE_KINDS from the result, save it under its stable name, return the figure."""
+        """Draw one of FIGURE_KINDS from the result, save it under its stable name, return the figure.
+
+        The figure is closed, so a notebook shows it once, as the cell's value, not also through
+        pyplot's automatic display."""
         if kind not in FIGURE_KINDS:
             raise ValueError(f"figure kind {kind!r} is not known; use one of {', '.join(FIGURE_KINDS)}.")
         result, title = self._need_result(), self.info["title"]
         fig = (plots.loss_curves({title: result}, f"Loss and accuracy per epoch: {title}") if kind == "loss_curves"
                else getattr(plots, kind)(result, title))
         plots.save_figure(fig, self.figure_path(kind))
+        plt.close(fig)
         return fig
 
     def vs_seed(self) -> pd.DataFrame:
@@ -302,4 +308,5 @@ def comparison_figures(a: Experiment, b: Experiment, figures_dir: Path) -> list:
              "fig14_sgd_vs_adam_per_class_accuracy.png")]
     for fig, filename in figs:
         plots.save_figure(fig, Path(figures_dir) / filename)
+        plt.close(fig)
     return [fig for fig, _ in figs]
