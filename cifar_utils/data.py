@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -176,7 +177,11 @@ def _load_cache(path: Path) -> Cifar10:
 
 
 def _write_cache(data: Cifar10, path: Path) -> None:
-    """Best effort: a read-only data folder (like ../shared/cifar10) simply gets no cache."""
+    """Best effort: a read-only data folder (like ../shared/cifar10) simply gets no cache.
+
+    Read-only is judged by the folder's permission bits too, since root may write anywhere."""
+    if not path.parent.stat().st_mode & stat.S_IWUSR:
+        return
     try:
         atomic_write_with(path, lambda tmp: torch.save(vars(data), tmp))
     except (OSError, OutputError):

@@ -32,6 +32,7 @@ from .train import autocast_dtype, resolve_device, train
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PROFILES_DIR = REPO_ROOT / "profiles"
 REPORT_FIGURES = "figures"
+REPORT_RESULTS = "results"
 
 # name -> notebook, number of its first figure (the seed's Fig. 1, 5, 9), title, the seed's numbers
 EXPERIMENTS = {
@@ -83,7 +84,7 @@ class Experiment:
     """One experiment of the report: its validated configuration, stored result and figures."""
 
     def __init__(self, name: str, config: ExperimentConfig, *, data_dir: str = "", download: bool = False,
-                 retrain: bool = False, results_dir: str = "results", figures_dir: str = "auto"):
+                 retrain: bool = False, results_dir: str = "auto", figures_dir: str = "auto"):
         if name not in EXPERIMENTS:
             raise ConfigError(f"experiment {name!r} is not known; use one of {', '.join(EXPERIMENTS)}.")
         for flag, value in (("download", download), ("retrain", retrain)):
@@ -98,11 +99,16 @@ class Experiment:
         self.key = config.key()
         self.data_dir = repo_path(data_dir) if data_dir else None
         self.download, self.retrain = download, retrain
+        # "auto": the committed folders hold only the report's runs (and the seed-recipe runs' results);
+        # any other parameters go under build/, so exploring never leaves files in the report.
+        report_key = profile_config("report", name).key()
+        if results_dir == "auto":
+            published = self.key in (report_key, profile_config("faithful", name).key())
+            results_dir = REPORT_RESULTS if published else "build/results"
+        if figures_dir == "auto":
+            figures_dir = REPORT_FIGURES if self.key == report_key else f"build/figures/{name}-{self.key}"
         self.results_dir = repo_path(results_dir)
         self.path = result_path(self.results_dir, name, self.key)
-        if figures_dir == "auto":
-            is_report = self.key == profile_config("report", name).key()
-            figures_dir = REPORT_FIGURES if is_report else f"build/figures/{name}-{self.key}"
         self.figures_dir = repo_path(figures_dir)
         self.checkpoint = REPO_ROOT / "runs" / f"{name}-{self.key}" / "checkpoint.pt"
         self.result: dict | None = None
@@ -282,7 +288,7 @@ class Experiment:
         return "\n".join(lines)
 
     @classmethod
-    def stored(cls, name: str, profile: str, results_dir: str = "results") -> "Experiment":
+    def stored(cls, name: str, profile: str, results_dir: str = "auto") -> "Experiment":
         """The experiment trained with a profile's parameters, its stored result loaded (never trains)."""
         exp = cls(name, profile_config(profile, name), results_dir=results_dir)
         exp.result = load_result(exp.path)

@@ -79,11 +79,19 @@ def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
                             weight_decay=config.weight_decay)
 
 
+MIN_WARMUP_STEPS = 100  # a network without normalisation layers diverges when the full lr comes at once
+
+
 def lr_factor(config: ExperimentConfig, step: int, total_steps: int) -> float:
-    """Multiplier of the peak lr at ``step``: constant, or linear warm-up then linear decay to 0."""
+    """Multiplier of the peak lr at ``step``: constant, or linear warm-up then linear decay to 0.
+
+    A warm-up (warmup > 0) lasts at least MIN_WARMUP_STEPS steps (or the whole run, if shorter), so
+    that short runs (a few hundred images, one epoch) do not diverge."""
     if config.schedule == "constant":
         return 1.0
-    warm = max(1, round(config.warmup * total_steps))
+    warm = 1
+    if config.warmup > 0:
+        warm = max(round(config.warmup * total_steps), min(MIN_WARMUP_STEPS, total_steps))
     if step < warm:
         return (step + 1) / warm
     return max(0.0, (total_steps - step) / max(1, total_steps - warm))

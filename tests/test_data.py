@@ -362,3 +362,17 @@ def test_normalise_uses_training_statistics():
     assert out.dtype == torch.float32 and out.shape == images.shape
     assert out.abs().max() < 0.01
     assert normalise(images, channels_last=True).is_contiguous(memory_format=torch.channels_last)
+
+
+def test_no_cache_is_written_into_a_folder_without_write_permission(tmp_path):
+    """A shared read-only copy (like ../shared/cifar10) is left as it is, even when running as root."""
+    folder = tmp_path / "readonly"
+    folder.mkdir()
+    write_synthetic_npz(folder / "cifar10.npz", n_train=20, n_test=10)
+    folder.chmod(0o555)
+    try:
+        data = load_cifar10(folder)
+        assert len(data.y_train) == 20
+        assert sorted(p.name for p in folder.iterdir()) == ["cifar10.npz"]
+    finally:
+        folder.chmod(0o755)

@@ -2,6 +2,7 @@
 file, draw the four figures reproducibly, stop on a non-finite loss. All in tmp_path."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import matplotlib
@@ -215,3 +216,16 @@ def test_from_parameters_takes_run_options(tmp_path, synthetic_dir):
     assert exp.retrain is True and exp.data_dir == synthetic_dir
     assert exp.path == tmp_path / "r" / f"baseline-{exp.key}.json"
     assert exp.figure_path("confusion_matrix") == tmp_path / "f" / "fig03_baseline_confusion_matrix.png"
+
+
+def test_auto_folders_keep_exploration_out_of_the_report():
+    """With results_dir and figures_dir "auto", only the report profile's parameters write into the
+    committed results/ and figures/; anything else goes under build/."""
+    from cifar_utils.experiment import REPO_ROOT, profile_config
+    report = Experiment("alexnet_sgd", profile_config("report", "alexnet_sgd"))
+    assert report.results_dir == REPO_ROOT / "results" and report.figures_dir == REPO_ROOT / "figures"
+    faithful = Experiment("alexnet_sgd", profile_config("faithful", "alexnet_sgd"))
+    assert faithful.results_dir == REPO_ROOT / "results" and faithful.figures_dir.parent == REPO_ROOT / "build" / "figures"
+    other = Experiment("alexnet_sgd", dataclasses.replace(profile_config("report", "alexnet_sgd"), epochs=1))
+    assert other.results_dir == REPO_ROOT / "build" / "results"
+    assert other.figures_dir == REPO_ROOT / "build" / "figures" / f"alexnet_sgd-{other.key}"

@@ -17,9 +17,9 @@ def without_seconds(history):
 
 def test_onecycle_rises_linearly_then_decays_to_zero():
     config = ExperimentConfig(schedule="onecycle", warmup=0.2)
-    total = 50
+    total = 1000
     factors = [lr_factor(config, s, total) for s in range(total + 1)]
-    warm = 10
+    warm = 200
     assert factors[:warm] == pytest.approx([(s + 1) / warm for s in range(warm)])
     assert max(factors) == pytest.approx(1.0)
     assert factors[warm - 1] == pytest.approx(1.0)
@@ -30,6 +30,17 @@ def test_onecycle_rises_linearly_then_decays_to_zero():
     assert factors[total - 1] == pytest.approx(1 / (total - warm))    # last optimiser step: nearly 0
     assert factors[total] == 0.0
     assert all(0.0 <= f <= 1.0 for f in factors)
+
+
+def test_short_runs_warm_up_for_at_least_min_steps():
+    """20% of 50 steps would be 10; a network without normalisation can diverge that fast, so the
+    warm-up lasts MIN_WARMUP_STEPS (100), and a run shorter than that warms up throughout."""
+    config = ExperimentConfig(schedule="onecycle", warmup=0.2)
+    assert [lr_factor(config, s, 50) for s in range(50)] == pytest.approx([(s + 1) / 50 for s in range(50)])
+    assert lr_factor(config, 50, 50) == 0.0
+    factors = [lr_factor(config, s, 300) for s in range(301)]
+    assert factors[99] == 1.0 and factors[:99] == pytest.approx([(s + 1) / 100 for s in range(99)])
+    assert factors[300] == 0.0
 
 
 def test_onecycle_without_warmup_starts_at_peak():
@@ -105,7 +116,7 @@ def test_train_history_fields_and_lr(tiny_data):
         assert h["train_loss"] > 0 and h["test_loss"] > 0 and h["seconds"] >= 0
         # 20 test images: accuracy is a multiple of 1/20.
         assert h["test_accuracy"] * 20 == pytest.approx(round(h["test_accuracy"] * 20), abs=1e-5)
-    assert history[0]["lr"] == pytest.approx(0.05 * 4 / 6)  # 4 of 8 steps done: decay (8-4)/(8-2)
+    assert history[0]["lr"] == pytest.approx(0.05 * 5 / 8)  # 8 steps in all, all warm-up: after 4, 5/8
     assert history[1]["lr"] == 0.0                        # the schedule ends at 0
     assert len(logs) == 2 and logs[0].startswith("epoch   1/2") and logs[1].startswith("epoch   2/2")
     assert isinstance(model, torch.nn.Module)
