@@ -287,6 +287,28 @@ class Experiment:
                          f"seed report: 44% -> 48%): {verdict(delta['cat'] > 0)}.")
         return "\n".join(lines)
 
+    def profiles_table(self) -> pd.DataFrame:
+        """The seed report beside this experiment's stored report-profile and faithful-profile results."""
+        columns = {"seed report": {"test accuracy (%)": f"{self.info['seed']['accuracy']:.2f}",
+                                   "epochs": self.info["seed"]["epochs"], "batch size": self.info["seed"]["batch_size"],
+                                   "training time": "not reported", "trained on": "official CIFAR-10 files"}}
+        for profile in ("report", "faithful"):
+            exp = Experiment(self.name, profile_config(profile, self.name))
+            exp.result = load_result(exp.path)
+            label = f"{profile} profile"
+            if exp.result is None:
+                columns[label] = {"test accuracy (%)": f"not run: python -m cifar_utils.report --profile {profile} "
+                                                       f"--only {self.info['notebook']}"}
+                continue
+            env = exp.result["environment"]
+            columns[label] = {"test accuracy (%)": f"{exp.accuracy():.2f}", "epochs": exp.config.epochs,
+                              "batch size": exp.config.batch_size,
+                              "training time": f"{exp.result['train_seconds'] / 60:.1f} min on {env['device']} "
+                                               f"({env['autocast']})",
+                              "trained on": "shared copy, JPEG-degraded" if "cifar10.npz" in env["data_source"]
+                              else env["data_source"]}
+        return pd.DataFrame(columns).fillna("")
+
     @classmethod
     def stored(cls, name: str, profile: str, results_dir: str = "auto") -> "Experiment":
         """The experiment trained with a profile's parameters, its stored result loaded (never trains)."""

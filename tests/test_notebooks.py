@@ -130,3 +130,18 @@ def test_bad_parameter_fails_fast_naming_notebook_and_cell(keep_going, synthetic
     assert ("FAILED 02_alexnet_sgd" in out) == keep_going
     assert not (tmp_path / "results").exists() and not (tmp_path / "figures").exists()
     assert before == {name: tree_digest(REPO_ROOT / name) for name in ("figures", "results", "notebooks")}
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_profiles_table_shows_the_stored_report_and_faithful_results(name):
+    exp = Experiment(name, profile_config("report", name))
+    table = exp.profiles_table()
+    report = Experiment(name, profile_config("report", name))
+    report.result = load_result(report.path)
+    assert table.loc["test accuracy (%)", "report profile"] == f"{report.accuracy():.2f}"
+    assert table.loc["test accuracy (%)", "seed report"] == f"{EXPERIMENTS[name]['seed']['accuracy']:.2f}"
+    faithful = Experiment(name, profile_config("faithful", name))
+    faithful.result = load_result(faithful.path)
+    expected = (f"not run: python -m cifar_utils.report --profile faithful --only {EXPERIMENTS[name]['notebook']}"
+                if faithful.result is None else f"{faithful.accuracy():.2f}")
+    assert table.loc["test accuracy (%)", "faithful profile"] == expected
