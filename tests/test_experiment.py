@@ -107,6 +107,17 @@ def test_retrain_trains_again_with_identical_history(trained, tmp_path, syntheti
     assert load_result(exp.path) == json.loads(json.dumps(new))  # the stored file holds the new run
 
 
+def test_two_trainings_draw_byte_identical_figures(tmp_path, synthetic_dir):
+    """Same parameters and seed on the same CPU: two independent trainings, the same figure bytes."""
+    drawn = []
+    for run in ("a", "b"):
+        exp = make(tmp_path / run, synthetic_dir)
+        exp.run(log=lambda *_: None)
+        drawn.append({kind: (plt.close(exp.figure(kind)), exp.figure_path(kind).read_bytes())[1]
+                      for kind in FIGURE_KINDS})
+    assert drawn[0] == drawn[1]
+
+
 @pytest.mark.parametrize("content", ["{ truncated", '{"schema_version": 0}'], ids=["bad-json", "old-schema"])
 def test_corrupted_result_warns_and_retrains(tmp_path, synthetic_dir, train_calls, content):
     exp = make(tmp_path, synthetic_dir)
