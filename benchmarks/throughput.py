@@ -1,6 +1,6 @@
 """Benchmark: training throughput of the naive loop vs ours, time-to-accuracy, faithful projection.
 
-    python benchmarks/throughput.py --data-dir ../shared/cifar10 [--steps 20]
+    python benchmarks/throughput.py --data-dir ../shared/cifar10 [--images 3000]
 
 1. images/s of one training step loop, for both networks, at batch 10 (the seed's) and at the report
    profile's batch size:
@@ -29,9 +29,9 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
 from cifar_utils.data import MEAN, STD, batches, load_cifar10, normalise
-from cifar_utils.experiment import EXPERIMENTS, cpu_model, profile_config
+from cifar_utils.experiment import EXPERIMENTS, Experiment, cpu_model, profile_config
 from cifar_utils.models import build_model
-from cifar_utils.results import load_result, result_path
+from cifar_utils.results import load_result
 from cifar_utils.train import autocast_dtype, make_optimizer, resolve_device
 
 
@@ -146,7 +146,7 @@ def main() -> None:
     print("| notebook | seed accuracy | reached at epoch | seconds to reach | final accuracy | epochs | training seconds |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, info in EXPERIMENTS.items():
-        result = load_result(result_path("results", name, report[name].key()))
+        result = load_result(Experiment(name, report[name]).path)
         if result is None:
             print(f"| {info['notebook']} | {info['seed']['accuracy']}% | no stored result | | | | |")
             continue

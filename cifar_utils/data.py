@@ -36,6 +36,8 @@ CACHE_NAME = "cifar10_uint8.pt"
 NPZ_NAME = "cifar10.npz"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
 ENV_VAR = "CIFAR10_ROOT"
+# sha256 of ../shared/cifar10/cifar10.npz, the rebuilt copy with JPEG-degraded pixels (see its README)
+SHARED_COPY_SHA256 = "52f7749ca600734f28bbdad1673425fedd5a7d6efa2ce1f46554456138460fa2"
 # Per-channel mean and standard deviation of the training images, in [0, 1] units.
 MEAN = (0.4914, 0.4822, 0.4465)
 STD = (0.2470, 0.2435, 0.2616)
@@ -192,7 +194,9 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = Fal
     """Load CIFAR-10 from ``data_dir`` (see the module docstring for the accepted layouts)."""
     root = (Path(data_dir).expanduser() if data_dir else default_data_dir()).resolve()
     cache = root / CACHE_NAME
-    if cache.is_file():
+    sources = [root / NPZ_NAME, root / TORCHVISION_FOLDER]
+    newer = [s for s in sources if s.exists() and s.stat().st_mtime > cache.stat().st_mtime] if cache.is_file() else []
+    if cache.is_file() and not newer:  # a source replaced after the cache was written: rebuild it
         return _load_cache(cache)
     if (root / TORCHVISION_FOLDER).is_dir():
         data = _load_torchvision(root, download)

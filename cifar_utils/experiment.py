@@ -22,7 +22,7 @@ import yaml
 
 from . import plots
 from .config import ConfigError, ExperimentConfig
-from .data import CLASSES, load_cifar10
+from .data import CLASSES, SHARED_COPY_SHA256, load_cifar10
 from .evaluate import confusion_matrix, first_images, per_class_table, predict, seed_format_table
 from .io import ensure_writable_dir
 from .models import build_model, count_parameters
@@ -45,7 +45,7 @@ EXPERIMENTS = {
     "alexnet_adam_dropout": {"notebook": "03_alexnet_adam_dropout", "first_figure": 9,
                              "title": "AlexNet + Adam + Dropout 0.5",
                              "seed": {"accuracy": 74.30, "batch_size": 10, "epochs": 300, "optimizer": "adam",
-                                      "lr": 1e-4, "dropout": 0.5}},
+                                      "lr": None, "dropout": 0.5}},
 }
 FIGURE_KINDS = ("per_class_accuracy", "loss_curves", "confusion_matrix", "first_ten")
 
@@ -94,7 +94,6 @@ class Experiment:
             if not isinstance(value, str):
                 raise ConfigError(f"{label} = {value!r} is not a path string; pass a folder such as 'results'.")
         config.validate()
-        autocast_dtype(config.precision, resolve_device(config.device))  # a device or precision not here
         self.name, self.config, self.info = name, config, EXPERIMENTS[name]
         self.key = config.key()
         self.data_dir = repo_path(data_dir) if data_dir else None
@@ -150,6 +149,8 @@ class Experiment:
                 log(f"Loaded stored result {self._show(self.path)} (trained on {env['device']}, "
                     f"{self.result['train_seconds']:.0f} s; data: {env['data_source']}).")
                 return self.result
+        # Checked only now that training is needed: a stored GPU result still draws on a CPU machine.
+        autocast_dtype(self.config.precision, resolve_device(self.config.device))
         ensure_writable_dir(self.results_dir)
         ensure_writable_dir(self.figures_dir)
         save_result(self.path, self._train(log))
@@ -161,6 +162,7 @@ class Experiment:
     def _train(self, log) -> dict:
         started = time.perf_counter()
         data = load_cifar10(self.data_dir, download=self.download)
+        self.config.validate(n_train=len(data.y_train), n_test=len(data.y_test))  # subsets vs this dataset
         data = data.subset(self.config.train_subset, self.config.test_subset, seed=self.config.seed)
         model, history = train(self.config, data, checkpoint_path=self.checkpoint, log=log)
         device = resolve_device(self.config.device)
@@ -230,7 +232,7 @@ class Experiment:
             "epochs": (seed["epochs"], cfg.epochs),
             "batch size": (seed["batch_size"], cfg.batch_size),
             "optimizer": (seed["optimizer"], cfg.optimizer),
-            "learning rate": (seed["lr"], f"{cfg.lr} peak, {cfg.schedule}"),
+            "learning rate": (seed["lr"] or "not given", f"{cfg.lr} peak, {cfg.schedule}"),
             "training time (s)": ("not reported", f"{result['train_seconds']:.0f} on {result['environment']['device']}"),
             "test images": (10000, result["environment"]["test_images"]),
         }
@@ -256,7 +258,7 @@ class Experiment:
                 f"- Best classes: {fmt(ranked.head(3))}; hardest: {fmt(ranked.tail(3).iloc[::-1])}.\n"
                 f"- Most frequent confusion: {int(off.loc[true_cls, pred_cls])} test images of *{true_cls}* "
                 f"predicted as *{pred_cls}*.\n"
-                f"- First ten test images: {right}/10 correct; the least confident prediction is image "
+                f"- First {len(first['true'])} test images: {right}/{len(first['true'])} correct; the least confident prediction is image "
                 f"{low + 1}, *{classes[first['predicted'][low]]}* at {100 * first['confidence'][low]:.1f}% "
                 f"(true class *{classes[first['true'][low]]}*).")
 
@@ -298,14 +300,14 @@ class Experiment:
             label = f"{profile} profile"
             if exp.result is None:
                 columns[label] = {"test accuracy (%)": f"not run: python -m cifar_utils.report --profile {profile} "
-                                                       f"--only {self.info['notebook']}"}
+                                                       f"--only {self.info['notebook']} -p data_dir <CIFAR-10 folder>"}
                 continue
             env = exp.result["environment"]
             columns[label] = {"test accuracy (%)": f"{exp.accuracy():.2f}", "epochs": exp.config.epochs,
                               "batch size": exp.config.batch_size,
                               "training time": f"{exp.result['train_seconds'] / 60:.1f} min on {env['device']} "
                                                f"({env['autocast']})",
-                              "trained on": "shared copy, JPEG-degraded" if "cifar10.npz" in env["data_source"]
+                              "trained on": "shared copy, JPEG-degraded" if env["data_sha256"] == SHARED_COPY_SHA256
                               else env["data_source"]}
         return pd.DataFrame(columns).fillna("")
 

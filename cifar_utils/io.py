@@ -36,7 +36,7 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the file the usual permissions
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -46,10 +46,13 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
     return path
 
 
-def _umask() -> int:
+def _read_umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()  # read once at import: os.umask can only be read by setting it
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:

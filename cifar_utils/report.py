@@ -23,7 +23,7 @@ import papermill
 
 from .config import ConfigError
 from .experiment import EXPERIMENTS, REPO_ROOT, Experiment, load_profile, profile_config
-from .io import atomic_write_bytes, ensure_writable_dir
+from .io import OutputError, atomic_write_bytes, ensure_writable_dir
 from .results import ResultError, load_result, overall_accuracy
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
@@ -107,6 +107,8 @@ def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str]:
                                    progress_bar=False, cwd=str(NOTEBOOKS_DIR))
     except papermill.PapermillExecutionError as exc:
         return False, f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}"
+    except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: still one FAILED line
+        return False, f"{type(exc).__name__}: {exc}"
     return True, accuracy_summary(nbformat.read(target, as_version=4))
 
 
@@ -154,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         names = notebook_names(args.only)
         params = plan(names, args.profile, overrides)
         output_dir = ensure_writable_dir(REPO_ROOT / args.output_dir)
-    except (ConfigError, OSError) as exc:
+    except (ConfigError, OutputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # Options that do not change any result may be given without losing the right to publish.

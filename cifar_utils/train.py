@@ -115,11 +115,13 @@ def train(config: ExperimentConfig, data: Cifar10, *, checkpoint_path: str | Pat
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint_path and checkpoint_path.is_file():
         state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if state.get("key") == config.key():
+        if state.get("key") == config.key() and state.get("data_sha256") == data.sha256:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"])
+            torch.set_rng_state(state["rng"].cpu())
+            if device.type == "cuda" and state.get("cuda_rng") is not None:
+                torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
             history = state["history"]
             log(f"Resuming from {checkpoint_path} after epoch {len(history)} of {config.epochs}.")
 
@@ -162,7 +164,9 @@ def train(config: ExperimentConfig, data: Cifar10, *, checkpoint_path: str | Pat
         log(f"epoch {epoch + 1:3d}/{config.epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.2%}"
             f"  test loss {h['test_loss']:.4f} acc {h['test_accuracy']:.2%}  {h['seconds']:.1f} s")
         if checkpoint_path:
-            state = {"key": config.key(), "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                     "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(), "history": history}
+            state = {"key": config.key(), "data_sha256": data.sha256, "model": model.state_dict(),
+                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "rng": torch.get_rng_state(), "history": history,
+                     "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
             atomic_write_with(checkpoint_path, lambda tmp: torch.save(state, tmp))
     return model, history

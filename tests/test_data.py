@@ -376,3 +376,16 @@ def test_no_cache_is_written_into_a_folder_without_write_permission(tmp_path):
         assert sorted(p.name for p in folder.iterdir()) == ["cifar10.npz"]
     finally:
         folder.chmod(0o755)
+
+
+def test_cache_is_rebuilt_when_the_source_is_replaced(tmp_path):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_synthetic_npz(folder / "cifar10.npz", n_train=20, n_test=10, seed=1)
+    first = load_cifar10(folder)
+    assert (folder / "cifar10_uint8.pt").is_file()
+    write_synthetic_npz(folder / "cifar10.npz", n_train=30, n_test=10, seed=2)
+    later = (folder / "cifar10_uint8.pt").stat().st_mtime + 10
+    os.utime(folder / "cifar10.npz", (later, later))
+    second = load_cifar10(folder)
+    assert len(second.y_train) == 30 and second.sha256 != first.sha256

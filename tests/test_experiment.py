@@ -240,3 +240,10 @@ def test_auto_folders_keep_exploration_out_of_the_report():
     other = Experiment("alexnet_sgd", dataclasses.replace(profile_config("report", "alexnet_sgd"), epochs=1))
     assert other.results_dir == REPO_ROOT / "build" / "results"
     assert other.figures_dir == REPO_ROOT / "build" / "figures" / f"alexnet_sgd-{other.key}"
+
+
+def test_subset_larger_than_the_dataset_names_the_parameter(tmp_path, synthetic_dir):
+    exp = make(tmp_path, synthetic_dir, train_subset=2000)  # the synthetic set has 500 training images
+    with pytest.raises(ConfigError, match=r"train_subset = 2000 is out of range; it must be >= 0 and <= 500"):
+        exp.run(log=lambda *_: None)
+    assert not exp.path.exists()

@@ -168,3 +168,17 @@ def test_non_finite_loss_names_epoch_and_step(tiny_data):
     with pytest.raises(NonFiniteLossError, match=r"at epoch 1, step 2; lower lr \(now 1e\+30\)"):
         train(tiny_config(lr=1e30, schedule="constant", dropout=0.0), tiny_data, progress=False,
               log=lambda *_: None)
+
+
+def test_checkpoint_from_other_data_is_not_resumed(tiny_data, tmp_path):
+    """Same parameters but another dataset (another sha256): start afresh instead of resuming."""
+    import dataclasses
+    checkpoint = tmp_path / "checkpoint.pt"
+    train(tiny_config(epochs=1), tiny_data, checkpoint_path=checkpoint, progress=False, log=lambda *_: None)
+    other = dataclasses.replace(tiny_data, sha256="0" * 64)
+    lines = []
+    train(tiny_config(epochs=1), other, checkpoint_path=checkpoint, progress=False, log=lines.append)
+    assert not any(line.startswith("Resuming") for line in lines)
+    lines.clear()
+    train(tiny_config(epochs=1), other, checkpoint_path=checkpoint, progress=False, log=lines.append)
+    assert lines[0].startswith("Resuming")  # the checkpoint now belongs to the other data
