@@ -143,6 +143,7 @@ def test_profiles_table_shows_the_stored_report_and_faithful_results(name):
     assert table.loc["test accuracy (%)", "seed report"] == f"{EXPERIMENTS[name]['seed']['accuracy']:.2f}"
     faithful = Experiment(name, profile_config("faithful", name))
     faithful.result = load_result(faithful.path)
-    expected = (f"not run: python -m cifar_utils.report --profile faithful --only {EXPERIMENTS[name]['notebook']}"
+    expected = (f"not run: python -m cifar_utils.report --profile faithful --only {EXPERIMENTS[name]['notebook']} "
+                "-p data_dir <CIFAR-10 folder>"
                 if faithful.result is None else f"{faithful.accuracy():.2f}")
     assert table.loc["test accuracy (%)", "faithful profile"] == expected
