@@ -33,6 +33,18 @@ def confusion_matrix(y_true, y_pred, n_classes: int = len(CLASSES)) -> np.ndarra
     return np.bincount(y_true * n_classes + y_pred, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
+def class_accuracy(confusion) -> np.ndarray:
+    """Per-class accuracy in percent: the diagonal over each row's total (rows are true classes)."""
+    confusion = np.asarray(confusion)
+    return 100 * np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
+
+
+def overall_counts(confusion) -> tuple[int, int]:
+    """(correct, total) over all classes."""
+    confusion = np.asarray(confusion)
+    return int(np.trace(confusion)), int(confusion.sum())
+
+
 def per_class_table(confusion, classes=CLASSES) -> pd.DataFrame:
     """One row per class: correct, total and accuracy (%), with an 'Overall' row last."""
     confusion = np.asarray(confusion)

@@ -14,7 +14,7 @@ from matplotlib.ticker import MaxNLocator
 import numpy as np
 import seaborn as sns
 
-from .evaluate import decode_images
+from .evaluate import class_accuracy, decode_images, overall_counts
 from .io import atomic_write_bytes
 
 DPI = 100
@@ -29,13 +29,12 @@ def save_figure(fig: plt.Figure, path: str | os.PathLike) -> Path:
 
 
 def _accuracies(result: dict) -> np.ndarray:
-    confusion = np.asarray(result["confusion"])
-    return 100 * np.diag(confusion) / np.maximum(confusion.sum(axis=1), 1)
+    return class_accuracy(result["confusion"])
 
 
 def _overall(result: dict) -> float:
-    confusion = np.asarray(result["confusion"])
-    return 100 * np.trace(confusion) / max(confusion.sum(), 1)
+    correct, total = overall_counts(result["confusion"])
+    return 100 * correct / max(total, 1)
 
 
 def per_class_accuracy(result: dict, title: str) -> plt.Figure:

@@ -10,6 +10,7 @@ import json
 import os
 from pathlib import Path
 
+from .evaluate import overall_counts
 from .io import atomic_write_json
 
 SCHEMA_VERSION = 1
@@ -86,5 +87,4 @@ def _check_fields(result, path) -> None:
 
 def overall_accuracy(result: dict) -> tuple[int, int]:
     """(correct, total) over the whole test set of a result."""
-    confusion = result["confusion"]
-    return sum(confusion[i][i] for i in range(len(confusion))), sum(map(sum, confusion))
+    return overall_counts(result["confusion"])
