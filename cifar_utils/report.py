@@ -85,6 +85,7 @@ def strip_volatile(nb) -> None:
     nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
     nb.metadata.pop("papermill", None)
     nb.metadata.pop("widgets", None)
+    nb.metadata.get("language_info", {}).pop("version", None)  # the Python that ran it: not part of the report
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
