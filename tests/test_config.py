@@ -16,7 +16,7 @@ BAD = [
     ("train_subset", 60_000), ("train_subset", -1), ("test_subset", 20_000),
     ("crop_pad", 17), ("seed", -1), ("weight_decay", -0.1), ("label_smoothing", 1.0), ("warmup", 1.0),
     ("model", "vgg"), ("optimizer", "rmsprop"), ("schedule", "cosine"), ("precision", "fp8"),
-    ("device", "tpu"), ("nesterov", "yes"), ("flip", 1),
+    ("device", "tpu"), ("init", "xavier"), ("nesterov", "yes"), ("flip", 1),
 ]
 
 
