@@ -31,7 +31,6 @@ from torchvision import transforms
 from cifar_utils.data import MEAN, STD, batches, load_cifar10, normalise
 from cifar_utils.experiment import EXPERIMENTS, Experiment, cpu_model, profile_config
 from cifar_utils.models import build_model
-from cifar_utils.results import load_result
 from cifar_utils.train import autocast_dtype, make_optimizer, resolve_device
 
 
@@ -146,7 +145,7 @@ def main() -> None:
     print("| notebook | seed accuracy | reached at epoch | seconds to reach | final accuracy | epochs | training seconds |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, info in EXPERIMENTS.items():
-        result = load_result(Experiment(name, report[name]).path)
+        result = Experiment.stored(name, "report", required=False).result
         if result is None:
             print(f"| {info['notebook']} | {info['seed']['accuracy']}% | no stored result | | | | |")
             continue

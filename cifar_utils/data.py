@@ -194,10 +194,9 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = Fal
     """Load CIFAR-10 from ``data_dir`` (see the module docstring for the accepted layouts)."""
     root = (Path(data_dir).expanduser() if data_dir else default_data_dir()).resolve()
     cache = root / CACHE_NAME
-    sources = [root / NPZ_NAME, root / TORCHVISION_FOLDER]
-    newer = [s for s in sources if s.exists() and s.stat().st_mtime > cache.stat().st_mtime] if cache.is_file() else []
-    if cache.is_file() and not newer:  # a source replaced after the cache was written: rebuild it
-        return _load_cache(cache)
+    sources = (root / NPZ_NAME, root / TORCHVISION_FOLDER)
+    if cache.is_file() and not any(s.exists() and s.stat().st_mtime > cache.stat().st_mtime for s in sources):
+        return _load_cache(cache)  # (a source replaced after the cache was written makes it rebuild)
     if (root / TORCHVISION_FOLDER).is_dir():
         data = _load_torchvision(root, download)
     elif (root / NPZ_NAME).is_file():

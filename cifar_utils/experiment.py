@@ -295,8 +295,7 @@ class Experiment:
                                    "epochs": self.info["seed"]["epochs"], "batch size": self.info["seed"]["batch_size"],
                                    "training time": "not reported", "trained on": "official CIFAR-10 files"}}
         for profile in ("report", "faithful"):
-            exp = Experiment(self.name, profile_config(profile, self.name))
-            exp.result = load_result(exp.path)
+            exp = Experiment.stored(self.name, profile, required=False)
             label = f"{profile} profile"
             if exp.result is None:
                 columns[label] = {"test accuracy (%)": f"not run: python -m cifar_utils.report --profile {profile} "
@@ -312,11 +311,14 @@ class Experiment:
         return pd.DataFrame(columns).fillna("")
 
     @classmethod
-    def stored(cls, name: str, profile: str, results_dir: str = "auto") -> "Experiment":
-        """The experiment trained with a profile's parameters, its stored result loaded (never trains)."""
+    def stored(cls, name: str, profile: str, results_dir: str = "auto", required: bool = True) -> "Experiment":
+        """The experiment trained with a profile's parameters, its stored result loaded (never trains).
+
+        Without a stored result: ResultError saying how to make one, or, with required=False, the
+        experiment with ``result`` None."""
         exp = cls(name, profile_config(profile, name), results_dir=results_dir)
         exp.result = load_result(exp.path)
-        if exp.result is None:
+        if exp.result is None and required:
             raise ResultError(f"there is no stored result {exp._show(exp.path)} for {name} with the {profile!r} "
                               f"profile; run python -m cifar_utils.report --profile {profile} --only "
                               f"{EXPERIMENTS[name]['notebook']} first.")

@@ -22,9 +22,9 @@ import nbformat
 import papermill
 
 from .config import ConfigError
-from .experiment import EXPERIMENTS, REPO_ROOT, Experiment, load_profile, profile_config
+from .experiment import EXPERIMENTS, REPO_ROOT, Experiment, load_profile
 from .io import OutputError, atomic_write_bytes, ensure_writable_dir
-from .results import ResultError, load_result, overall_accuracy
+from .results import ResultError, overall_accuracy
 
 NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
 OVERALL = re.compile(r"Test Accuracy \(Overall\): \d+% \((\d+)/(\d+)\)")
@@ -118,12 +118,11 @@ def results_table(profile: str) -> str:
     lines = ["| notebook | seed report | this repo | epochs | batch | training time | machine |",
              "|---|---:|---:|---:|---:|---:|---|"]
     for name, info in EXPERIMENTS.items():
-        exp = Experiment(name, profile_config(profile, name))
-        result = load_result(exp.path)
+        exp = Experiment.stored(name, profile, required=False)
+        result = exp.result
         if result is None:
             lines.append(f"| {info['notebook']} | {info['seed']['accuracy']:.2f}% | not run | | | | |")
             continue
-        exp.result = result
         correct, total = overall_accuracy(result)
         env = result["environment"]
         lines.append(f"| {info['notebook']} | {info['seed']['accuracy']:.2f}% | {exp.accuracy():.2f}% "

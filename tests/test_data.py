@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +11,6 @@ import pytest
 import torch
 
 from cifar_utils import data as data_mod
-from cifar_utils.io import OutputError
 from cifar_utils.data import (CACHE_NAME, CLASSES, DataError, batches, flip_and_crop, load_cifar10, normalise,
                               stratified_indices)
 from conftest import write_synthetic_npz

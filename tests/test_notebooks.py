@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import io
-import json
 from pathlib import Path
 
 import nbformat
