@@ -9,6 +9,8 @@ atomically so that a killed run resumes where it stopped.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import platform
 import time
 from pathlib import Path
 
@@ -65,18 +67,42 @@ def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
     return None
 
 
+def keep_freed_memory() -> bool:
+    """Make glibc's malloc reuse freed memory for large blocks instead of returning it to the system.
+
+    By default glibc serves every block over 32 MB (AlexNet's weight copies, gradients, activations)
+    with a fresh mmap, so each training step page-faults in and zeroes hundreds of MB again (about
+    25,000 faults and 8% system time per AlexNet step at batch 512). Turning mmap and trimming off
+    (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=max) keeps freed blocks for reuse: the process keeps its
+    peak memory until it exits. Returns False, changing nothing, where the C library is not glibc."""
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return False
+    m_trim_threshold, m_mmap_max = -1, -4  # from <malloc.h>
+    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1))
+
+
 def _autocast(device: torch.device, dtype: torch.dtype | None):
     if dtype is None:
         return contextlib.nullcontext()
     return torch.autocast(device.type, dtype=dtype)
 
 
-def make_optimizer(config: ExperimentConfig, params) -> torch.optim.Optimizer:
+FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused (one kernel for all parameters) SGD and Adam
+
+
+def make_optimizer(config: ExperimentConfig, params, fused: bool | None = None) -> torch.optim.Optimizer:
+    """SGD or Adam as configured. ``fused=True`` updates all parameters in one kernel instead of several
+    passes over memory per tensor (the same update, rounded differently in the last bits); None is
+    torch's default implementation."""
     if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum,
-                               nesterov=config.nesterov, weight_decay=config.weight_decay)
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, nesterov=config.nesterov,
+                               weight_decay=config.weight_decay, fused=fused)
     return torch.optim.Adam(params, lr=config.lr, betas=(config.momentum, 0.999),
-                            weight_decay=config.weight_decay)
+                            weight_decay=config.weight_decay, fused=fused)
 
 
 MIN_WARMUP_STEPS = 100  # a network without normalisation layers diverges when the full lr comes at once
@@ -103,9 +129,11 @@ def train(config: ExperimentConfig, data: Cifar10, *, checkpoint_path: str | Pat
     config.validate(n_train=len(data.y_train), n_test=len(data.y_test))
     device = resolve_device(config.device)
     dtype = autocast_dtype(config.precision, device)
+    if device.type == "cpu":
+        keep_freed_memory()
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.dropout, config.init).to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(config, model.parameters())
+    optimizer = make_optimizer(config, model.parameters(), fused=device.type in FUSED_DEVICES)
     steps_per_epoch = -(-len(data.y_train) // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, total_steps))

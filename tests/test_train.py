@@ -6,7 +6,8 @@ import torch
 
 from cifar_utils.config import ConfigError, ExperimentConfig
 from cifar_utils.data import load_cifar10
-from cifar_utils.train import NonFiniteLossError, autocast_dtype, lr_factor, make_optimizer, resolve_device, train
+from cifar_utils.train import (NonFiniteLossError, autocast_dtype, keep_freed_memory, lr_factor, make_optimizer,
+                               resolve_device, train)
 
 
 def without_seconds(history):
@@ -87,6 +88,16 @@ def test_make_optimizer():
     assert (group["lr"], group["momentum"], group["nesterov"], group["weight_decay"]) == (0.1, 0.8, True, 1e-3)
     adam = make_optimizer(ExperimentConfig(optimizer="adam", lr=0.001, momentum=0.85), params)
     assert isinstance(adam, torch.optim.Adam) and adam.param_groups[0]["betas"] == (0.85, 0.999)
+    assert sgd.param_groups[0]["fused"] is None and adam.param_groups[0]["fused"] is None  # torch's default
+    for optimizer in ("sgd", "adam"):
+        fused = make_optimizer(ExperimentConfig(optimizer=optimizer), params, fused=True)
+        assert fused.param_groups[0]["fused"] is True
+
+
+def test_keep_freed_memory_applies_on_glibc_only():
+    import platform
+    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert keep_freed_memory() is on_glibc
 
 
 # --- training ------------------------------------------------------------------------------------
