@@ -310,6 +310,23 @@ class Experiment:
                               else env["data_source"]}
         return pd.DataFrame(columns).fillna("")
 
+    def profiles_figure(self):
+        """Test accuracy over training time of the stored report and faithful results (the profiles table's
+        runs), saved as fig15_<experiment>_profiles_accuracy_over_time.png; None when fewer than two are stored."""
+        results = {}
+        for profile in ("report", "faithful"):
+            exp = Experiment.stored(self.name, profile, required=False)
+            if exp.result is not None:
+                env = exp.result["environment"]
+                results[f"{profile} (batch {exp.config.batch_size}, {env['autocast']})"] = exp.result
+        if len(results) < 2:
+            return None
+        fig = plots.accuracy_over_time(results, self.info["seed"]["accuracy"],
+                                       f"Test accuracy over training time: {self.info['title']}")
+        plots.save_figure(fig, self.figures_dir / f"fig15_{self.name}_profiles_accuracy_over_time.png")
+        plt.close(fig)
+        return fig
+
     @classmethod
     def stored(cls, name: str, profile: str, results_dir: str = "auto", required: bool = True) -> "Experiment":
         """The experiment trained with a profile's parameters, its stored result loaded (never trains).

@@ -114,3 +114,21 @@ def per_class_comparison(results: dict[str, dict], title: str) -> plt.Figure:
     ax.legend(loc="lower right")
     fig.tight_layout()
     return fig
+
+
+def accuracy_over_time(results: dict[str, dict], seed_accuracy: float, title: str) -> plt.Figure:
+    """Test accuracy against cumulative training time (log scale), one line per labelled result, with the
+    seed report's accuracy as a dashed line: how long each recipe takes to reach it."""
+    fig, ax = plt.subplots(figsize=(8, 4))
+    for colour, (label, result) in zip(sns.color_palette("deep"), results.items()):
+        minutes = np.cumsum([h["seconds"] for h in result["history"]]) / 60
+        accuracy = [100 * h["test_accuracy"] for h in result["history"]]
+        ax.plot(minutes, accuracy, color=colour, marker="." if len(minutes) < 40 else None,
+                label=f"{label}: {accuracy[-1]:.2f}% after {minutes[-1]:.1f} min")
+    ax.axhline(seed_accuracy, color="black", linestyle="--", linewidth=1, label=f"seed report: {seed_accuracy}%")
+    ax.set_xscale("log")
+    ax.set(xlabel="training time (minutes, log scale)", ylabel="test accuracy (%)", title=title)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    return fig

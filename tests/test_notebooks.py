@@ -44,7 +44,10 @@ def test_smoke_profile_runs_every_notebook(smoke_run):
     results = sorted(p.name.split("-")[0] for p in (out / "results").glob("*.json"))
     assert results == sorted(EXPERIMENTS)
     figures = sorted(p.name for p in (out / "figures").glob("*.png"))
-    assert len(figures) == 14 and figures[0].startswith("fig01_baseline") and figures[-1].startswith("fig14_")
+    # Fig. 15 (notebook 01) is drawn from the stored report and faithful results, when both are committed.
+    both = all(Experiment.stored("baseline", profile, required=False).result for profile in ("report", "faithful"))
+    assert len(figures) == 14 + both and figures[0].startswith("fig01_baseline") and figures[13].startswith("fig14_")
+    assert both == ("fig15_baseline_profiles_accuracy_over_time.png" in figures)
 
 
 def test_smoke_run_leaves_the_committed_report_untouched(smoke_run):
@@ -102,6 +105,18 @@ def test_committed_figures_are_drawn_from_committed_results(tmp_path):
             exp.figure(kind)
             committed = REPO_ROOT / "figures" / exp.figure_path(kind).name
             assert committed.read_bytes() == exp.figure_path(kind).read_bytes(), committed.name
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_profiles_figure_is_drawn_from_the_stored_results(name, tmp_path):
+    """Fig. 15: drawn (byte-identical to the committed one) when both profiles' results are stored, else None."""
+    exp = Experiment(name, profile_config("report", name), figures_dir=str(tmp_path))
+    fig = exp.profiles_figure()
+    both = all(Experiment.stored(name, profile, required=False).result for profile in ("report", "faithful"))
+    drawn = sorted(tmp_path.glob("*.png"))
+    assert (fig is not None) == both and len(drawn) == both
+    if both:
+        assert drawn[0].read_bytes() == (REPO_ROOT / "figures" / drawn[0].name).read_bytes(), drawn[0].name
 
 
 def test_committed_notebooks_show_the_committed_results():
