@@ -1,5 +1,6 @@
 """Where a training step's time goes: torch.profiler's top operators for AlexNet at the report's batch,
-fp32 (the naive loop's precision) and bf16 autocast (ours), both channels_last, synthetic inputs.
+both channels_last, synthetic inputs: fp32 with torch's default SGD (the naive loop's precision and
+optimizer), then ours: bf16 autocast, fused SGD, and glibc malloc keeping freed memory (as train() does).
 
     python benchmarks/profile_step.py [--batch 512] [--steps 3]
 """
@@ -13,6 +14,7 @@ from torch.profiler import ProfilerActivity, profile
 
 from cifar_utils.experiment import cpu_model
 from cifar_utils.models import build_model
+from cifar_utils.train import keep_freed_memory
 
 
 def main() -> None:
@@ -22,9 +24,12 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {cpu_model()}, torch {torch.__version__}, {torch.get_num_threads()} threads\n")
     for dtype in (None, torch.bfloat16):
+        ours = dtype is not None
+        if ours:
+            keep_freed_memory()  # lasts for the process: so the fp32 run goes first
         torch.manual_seed(0)
         model = build_model("alexnet", 0.0).to(memory_format=torch.channels_last)
-        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, fused=ours or None)
         x = torch.randn(args.batch, 3, 32, 32).contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, 10, (args.batch,))
 
@@ -39,7 +44,8 @@ def main() -> None:
         with profile(activities=[ProfilerActivity.CPU]) as prof:
             for _ in range(args.steps):
                 step()
-        print(f"== {'bf16 autocast' if dtype else 'fp32'}, batch {args.batch}, {args.steps} steps")
+        print(f"== {'ours: bf16 autocast, fused SGD, malloc keeping freed memory' if ours else 'fp32, default SGD'}, "
+              f"batch {args.batch}, {args.steps} steps")
         print(prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=8, max_name_column_width=36,
                                         max_src_column_width=0))
 
