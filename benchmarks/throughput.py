@@ -35,7 +35,8 @@ from torchvision import transforms
 from cifar_utils.data import MEAN, STD, batches, load_cifar10, normalise
 from cifar_utils.experiment import EXPERIMENTS, Experiment, cpu_model, profile_config
 from cifar_utils.models import build_model
-from cifar_utils.train import FUSED_DEVICES, autocast_dtype, keep_freed_memory, make_optimizer, resolve_device
+from cifar_utils.train import (FUSED_DEVICES, autocast_dtype, fused_for, keep_freed_memory, make_optimizer,
+                               resolve_device)
 
 
 class NaiveCifar(Dataset):
@@ -92,7 +93,7 @@ def naive_rate(data, config, batch_size, steps, device) -> float:
 def fast_rate(data, config, batch_size, steps, device, dtype) -> float:
     torch.manual_seed(0)
     model = build_model(config.model, config.dropout).to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(config, model.parameters(), fused=device.type in FUSED_DEVICES)
+    optimizer = make_optimizer(config, model.parameters(), fused=fused_for(device))
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
 
     def stream():

@@ -1,7 +1,8 @@
 """One training function for every experiment of the report.
 
 ``train(config, data)`` seeds everything, builds the model, and trains it on whole-tensor batches
-(see ``data.batches``) with ``channels_last`` and autocast where the hardware makes them pay off.
+(see ``data.batches``) with ``channels_last`` and autocast where the hardware makes them pay off, a
+fused optimizer on CPU and CUDA, and, on CPU, ``keep_freed_memory()`` (for the whole process).
 After every epoch it records train loss, train accuracy, test loss, test accuracy and seconds,
 and, when given a checkpoint path, saves model, optimizer, schedule, RNG state and history
 atomically so that a killed run resumes where it stopped.
@@ -74,7 +75,8 @@ def keep_freed_memory() -> bool:
     with a fresh mmap, so each training step page-faults in and zeroes hundreds of MB again (about
     25,000 faults and 8% system time per AlexNet step at batch 512). Turning mmap and trimming off
     (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=max) keeps freed blocks for reuse: the process keeps its
-    peak memory until it exits. Returns False, changing nothing, where the C library is not glibc."""
+    peak memory until it exits. Returns True when both settings took; False where the C library is
+    not glibc (nothing changed) or glibc refused one of them."""
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
@@ -92,6 +94,12 @@ def _autocast(device: torch.device, dtype: torch.dtype | None):
 
 
 FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused (one kernel for all parameters) SGD and Adam
+
+
+def fused_for(device: torch.device) -> bool | None:
+    """``fused`` for make_optimizer on ``device``: True where torch has the fused kernels, else None
+    (torch's default choice; False would force its slowest per-tensor loop)."""
+    return True if device.type in FUSED_DEVICES else None
 
 
 def make_optimizer(config: ExperimentConfig, params, fused: bool | None = None) -> torch.optim.Optimizer:
@@ -133,7 +141,7 @@ def train(config: ExperimentConfig, data: Cifar10, *, checkpoint_path: str | Pat
         keep_freed_memory()
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.dropout, config.init).to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(config, model.parameters(), fused=device.type in FUSED_DEVICES)
+    optimizer = make_optimizer(config, model.parameters(), fused=fused_for(device))
     steps_per_epoch = -(-len(data.y_train) // config.batch_size)
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, total_steps))
@@ -146,6 +154,8 @@ def train(config: ExperimentConfig, data: Cifar10, *, checkpoint_path: str | Pat
         if state.get("key") == config.key() and state.get("data_sha256") == data.sha256:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
+            for group in optimizer.param_groups:  # a checkpoint's groups carry its writer's implementation
+                group["fused"] = fused_for(device)
             scheduler.load_state_dict(state["scheduler"])
             torch.set_rng_state(state["rng"].cpu())
             if device.type == "cuda" and state.get("cuda_rng") is not None:

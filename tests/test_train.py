@@ -1,6 +1,10 @@
 """Training: the learning-rate schedule, device and precision checks, checkpoint resume."""
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -94,10 +98,32 @@ def test_make_optimizer():
         assert fused.param_groups[0]["fused"] is True
 
 
-def test_keep_freed_memory_applies_on_glibc_only():
-    import platform
-    on_glibc = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
-    assert keep_freed_memory() is on_glibc
+MMAP_PROBE = """
+import ctypes, sys
+from cifar_utils.train import keep_freed_memory
+class MallInfo2(ctypes.Structure):  # glibc >= 2.33
+    _fields_ = [(name, ctypes.c_size_t) for name in
+                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype, libc.malloc.restype = MallInfo2, ctypes.c_void_p
+applied = keep_freed_memory() if sys.argv[1] == "keep" else None
+before = libc.mallinfo2().hblkhd
+block = libc.malloc(64 * 2 ** 20)
+print(applied, libc.mallinfo2().hblkhd - before)
+"""
+
+
+@pytest.mark.skipif(not (platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"), reason="glibc only")
+def test_keep_freed_memory_stops_glibc_from_mmapping_large_blocks():
+    """In a fresh process (the setting lasts for the process): a 64 MB malloc is mmapped by default,
+    taken from the heap after keep_freed_memory()."""
+    def mmapped(mode):
+        out = subprocess.run([sys.executable, "-c", MMAP_PROBE, mode], capture_output=True, text=True, check=True)
+        applied, grown = out.stdout.split()
+        return applied, int(grown)
+    applied, grown = mmapped("default")
+    assert applied == "None" and grown >= 64 * 2 ** 20  # the block plus a page of bookkeeping
+    assert mmapped("keep") == ("True", 0)
 
 
 # --- training ------------------------------------------------------------------------------------
