@@ -318,7 +318,7 @@ class Experiment:
             exp = Experiment.stored(self.name, profile, required=False)
             if exp.result is not None:
                 env = exp.result["environment"]
-                results[f"{profile} (batch {exp.config.batch_size}, {env['autocast']})"] = exp.result
+                results[f"{profile} (batch {exp.config.batch_size}, {env['device']}, {env['autocast']})"] = exp.result
         if len(results) < 2:
             return None
         fig = plots.accuracy_over_time(results, self.info["seed"]["accuracy"],
