@@ -35,8 +35,7 @@ from torchvision import transforms
 from cifar_utils.data import MEAN, STD, batches, load_cifar10, normalise
 from cifar_utils.experiment import EXPERIMENTS, Experiment, cpu_model, profile_config
 from cifar_utils.models import build_model
-from cifar_utils.train import (FUSED_DEVICES, autocast_dtype, fused_for, keep_freed_memory, make_optimizer,
-                               resolve_device)
+from cifar_utils.train import autocast_dtype, fused_for, keep_freed_memory, make_optimizer, resolve_device
 
 
 class NaiveCifar(Dataset):
@@ -141,7 +140,7 @@ def main() -> None:
     print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), device {device}, python {platform.python_version()}")
     print(f"ours: autocast {str(dtype).replace('torch.', '') if dtype else 'fp32'}, channels_last, "
-          f"{'fused' if device.type in FUSED_DEVICES else 'default'} optimizer"
+          f"{'fused' if fused_for(device) else 'default'} optimizer"
           f"{', glibc malloc keeping freed memory' if device.type == 'cpu' else ''}; "
           f"naive: fp32, DataLoader(num_workers=0) with PIL transforms, default optimizer")
     print(f"data: {data.source} (sha256 {data.sha256[:12]}...; JPEG-degraded pixels if it is the shared copy)\n")

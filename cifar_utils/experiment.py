@@ -289,13 +289,16 @@ class Experiment:
                          f"seed report: 44% -> 48%): {verdict(delta['cat'] > 0)}.")
         return "\n".join(lines)
 
+    def _stored_profiles(self) -> dict[str, "Experiment"]:
+        """This experiment under the report and faithful profiles, stored results loaded (None if absent)."""
+        return {profile: Experiment.stored(self.name, profile, required=False) for profile in ("report", "faithful")}
+
     def profiles_table(self) -> pd.DataFrame:
         """The seed report beside this experiment's stored report-profile and faithful-profile results."""
         columns = {"seed report": {"test accuracy (%)": f"{self.info['seed']['accuracy']:.2f}",
                                    "epochs": self.info["seed"]["epochs"], "batch size": self.info["seed"]["batch_size"],
                                    "training time": "not reported", "trained on": "official CIFAR-10 files"}}
-        for profile in ("report", "faithful"):
-            exp = Experiment.stored(self.name, profile, required=False)
+        for profile, exp in self._stored_profiles().items():
             label = f"{profile} profile"
             if exp.result is None:
                 columns[label] = {"test accuracy (%)": f"not run: python -m cifar_utils.report --profile {profile} "
@@ -314,8 +317,7 @@ class Experiment:
         """Test accuracy over training time of the stored report and faithful results (the profiles table's
         runs), saved as fig15_<experiment>_profiles_accuracy_over_time.png; None when fewer than two are stored."""
         results = {}
-        for profile in ("report", "faithful"):
-            exp = Experiment.stored(self.name, profile, required=False)
+        for profile, exp in self._stored_profiles().items():
             if exp.result is not None:
                 env = exp.result["environment"]
                 results[f"{profile} (batch {exp.config.batch_size}, {env['device']}, {env['autocast']})"] = exp.result
