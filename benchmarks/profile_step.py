@@ -12,9 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch.profiler import ProfilerActivity, profile
 
-from cifar_utils.experiment import cpu_model
+from cifar_utils.hardware import cpu_model, keep_freed_memory
 from cifar_utils.models import build_model
-from cifar_utils.train import keep_freed_memory
 
 
 def main() -> None:

@@ -2,7 +2,7 @@
 
     python benchmarks/throughput.py --data-dir ../shared/cifar10 [--images 3000]
 
-1. images/s of one training step loop, for both networks, at batch 10 (the seed's) and at the report
+1. images/s of one training step loop, for both networks, at batch 10 (the original report's) and at the report
    profile's batch size:
    - naive: a torchvision-style dataset (PIL image -> RandomCrop/RandomHorizontalFlip -> ToTensor ->
      Normalize per image) through a DataLoader, fp32, contiguous (NCHW) tensors;
@@ -12,7 +12,7 @@
    Both run the same model, optimizer settings and loss; the input pipeline, memory format, precision,
    optimizer implementation and allocator setting differ.
 2. time-to-accuracy of the report and faithful profiles, read from the stored results in results/
-   (what each run measured): seconds until the test accuracy first reached the seed's number.
+   (what each run measured): seconds until the test accuracy first reached the original report's number.
 3. the faithful profile's projected wall time: measured seconds per image at batch 10 with the
    faithful settings (fp32), times 50,000 images x 300 epochs.
 4. this CPU's ceiling: GFLOP/s of a large bf16 matrix product, against the rate a 3x speed-up over
@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import platform
 import time
@@ -32,10 +33,13 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from cifar_utils.data import MEAN, STD, batches, load_cifar10, normalise
-from cifar_utils.experiment import EXPERIMENTS, Experiment, cpu_model, profile_config
+from cifar_utils.data import MEAN, STD, batches, load_cifar10
+from cifar_utils.experiment import stored_profiles
+from cifar_utils.hardware import (autocast_dtype, cpu_model, dtype_name, fused_for, keep_freed_memory,
+                                  resolve_device)
 from cifar_utils.models import build_model
-from cifar_utils.train import autocast_dtype, fused_for, keep_freed_memory, make_optimizer, resolve_device
+from cifar_utils.recipes import EXPERIMENTS, original, profile_config
+from cifar_utils.train import make_optimizer, setup, train_step
 
 
 class NaiveCifar(Dataset):
@@ -49,16 +53,6 @@ class NaiveCifar(Dataset):
 
     def __getitem__(self, i):
         return self.transform(Image.fromarray(self.images[i])), int(self.labels[i])
-
-
-def step_fn(model, optimizer, config, dtype, device):
-    def step(x, y):
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            loss = F.cross_entropy(model(x), y, label_smoothing=config.label_smoothing)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    return step
 
 
 def time_steps(step, batch_iter, steps: int, warmup: int = 2) -> float:
@@ -86,13 +80,20 @@ def naive_rate(data, config, batch_size, steps, device) -> float:
         while True:
             for x, y in loader:
                 yield x.to(device), y.to(device)
-    return time_steps(step_fn(model, optimizer, config, None, device), stream(), steps)
+
+    def step(x, y):  # the textbook loop: fp32, torch's default optimizer, no schedule
+        loss = F.cross_entropy(model(x), y, label_smoothing=config.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return time_steps(step, stream(), steps)
 
 
 def fast_rate(data, config, batch_size, steps, device, dtype) -> float:
-    torch.manual_seed(0)
-    model = build_model(config.model, config.dropout).to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(config, model.parameters(), fused=fused_for(device))
+    """images/s of train()'s own step (cifar_utils.train.train_step: normalisation, autocast, loss check,
+    fused optimizer, schedule) on whole-tensor batches."""
+    config = dataclasses.replace(config, batch_size=batch_size)
+    trainer = setup(config, -(-len(data.y_train) // batch_size), device, dtype)
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
 
     def stream():
@@ -101,9 +102,9 @@ def fast_rate(data, config, batch_size, steps, device, dtype) -> float:
             for x, y in batches(x_train, y_train, batch_size, shuffle=True, epoch=epoch,
                                 flip=config.flip, crop_pad=config.crop_pad):
                 if len(y) == batch_size:
-                    yield normalise(x, channels_last=True), y
+                    yield x, y
             epoch += 1
-    return time_steps(step_fn(model, optimizer, config, dtype, device), stream(), steps)
+    return time_steps(lambda x, y: train_step(trainer, x, y), stream(), steps)
 
 
 def flops_per_image(config) -> float:
@@ -139,7 +140,7 @@ def main() -> None:
     dtype = autocast_dtype(report["alexnet_sgd"].precision, device)
     print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__} "
           f"({torch.get_num_threads()} threads), device {device}, python {platform.python_version()}")
-    print(f"ours: autocast {str(dtype).replace('torch.', '') if dtype else 'fp32'}, channels_last, "
+    print(f"ours: autocast {dtype_name(dtype)}, channels_last, "
           f"{'fused' if fused_for(device) else 'default'} optimizer"
           f"{', glibc malloc keeping freed memory' if device.type == 'cpu' else ''}; "
           f"naive: fp32, DataLoader(num_workers=0) with PIL transforms, default optimizer")
@@ -171,25 +172,25 @@ def main() -> None:
         for model, (batch_size, rate) in needed.items():
             print(f"{model} at batch {batch_size}: 3x the naive loop needs {rate:,.0f} GFLOP/s")
 
-    print("\nTime to the seed's accuracy, from the stored results in results/ (what each run measured;"
+    print("\nTime to the original report's accuracy, from the stored results in results/ (what each run measured;"
           " seconds include the test evaluation after each epoch):\n")
-    print("| notebook | profile | seed accuracy | reached at epoch | seconds to reach | final accuracy | epochs |"
+    print("| notebook | profile | original accuracy | reached at epoch | seconds to reach | final accuracy | epochs |"
           " training seconds |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, info in EXPERIMENTS.items():
-        for profile in ("report", "faithful"):
-            result = Experiment.stored(name, profile, required=False).result
+        goal = original(name)["accuracy"]
+        for profile, result in stored_profiles(name).items():
             if result is None:
-                print(f"| {info['notebook']} | {profile} | {info['seed']['accuracy']}% | no stored result | | | | |")
+                print(f"| {info.notebook} | {profile} | {goal}% | no stored result | | | | |")
                 continue
-            target, elapsed, reached = info["seed"]["accuracy"] / 100, 0.0, None
+            elapsed, reached = 0.0, None
             for h in result["history"]:
                 elapsed += h["seconds"]
-                if reached is None and h["test_accuracy"] >= target:
+                if reached is None and h["test_accuracy"] >= goal / 100:
                     reached = (h["epoch"], elapsed)
             final = result["history"][-1]["test_accuracy"]
             at = f"{reached[0]} | {reached[1]:.0f}" if reached else "not reached | -"
-            print(f"| {info['notebook']} | {profile} | {info['seed']['accuracy']}% | {at} | {100 * final:.2f}% | "
+            print(f"| {info.notebook} | {profile} | {goal}% | {at} | {100 * final:.2f}% | "
                   f"{len(result['history'])} | {result['train_seconds']:.0f} |")
 
     print("\nFaithful profile (batch 10, 300 epochs, fp32), projected from measured throughput:\n")
@@ -200,7 +201,7 @@ def main() -> None:
         rate = fast_rate(data, config, config.batch_size, max(3, args.images // config.batch_size), device,
                          autocast_dtype(config.precision, device))
         per_epoch = len(data.y_train) / rate
-        print(f"| {info['notebook']} | {rate:,.0f} | {per_epoch:,.0f} | {per_epoch * config.epochs / 3600:.1f} h |",
+        print(f"| {info.notebook} | {rate:,.0f} | {per_epoch:,.0f} | {per_epoch * config.epochs / 3600:.1f} h |",
               flush=True)
 
 

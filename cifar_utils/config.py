@@ -1,5 +1,7 @@
-"""An experiment's hyperparameters, checked at the boundary, and the key that names its result.
+"""An experiment's hyperparameters, checked when they are built, and the key that names its result.
 
+The fields have no defaults: a recipe comes whole from a notebook's ``parameters`` cell plus a
+profile's differences (``recipes``), and a missing field is an error, never a silent default.
 Every field changes what training produces, so together they form the results key; ``device``
 is the one exception (a stored CPU result is reused on a GPU machine and the other way round).
 """
@@ -18,6 +20,8 @@ SCHEDULES = ("constant", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NOT_IN_KEY = ("device",)
+# Shuffling seeds its generator with seed * 1_000_003 + epoch, which must fit in 64 bits: 2**32 - 1 leaves room.
+MAX_SEED = 2 ** 32 - 1
 
 
 class ConfigError(ValueError):
@@ -26,26 +30,26 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class ExperimentConfig:
-    model: str = "alexnet"        # "baseline" or "alexnet"
-    dropout: float = 0.0          # dropout probability after each hidden FC layer
-    init: str = "default"         # weight initialisation: "default" (PyTorch's) or "kaiming" (He normal)
-    optimizer: str = "sgd"        # "sgd" or "adam"
-    lr: float = 0.01              # peak learning rate
-    momentum: float = 0.9         # SGD momentum (Adam: beta1)
-    nesterov: bool = False        # SGD only
-    weight_decay: float = 0.0     # L2 penalty added to the gradient
-    epochs: int = 10              # passes over the training set
-    batch_size: int = 256         # training minibatch size
-    schedule: str = "constant"    # "constant" or "onecycle" (linear warm-up, then linear decay to 0)
-    warmup: float = 0.0           # fraction of all steps spent warming up (onecycle only)
-    label_smoothing: float = 0.0  # cross-entropy label smoothing
-    flip: bool = False            # random horizontal flips of training images
-    crop_pad: int = 0             # random crops of images zero-padded by this many pixels (0 = none)
-    train_subset: int = 0         # stratified subset of the training set (0 = all 50,000)
-    test_subset: int = 0          # stratified subset of the test set (0 = all 10,000)
-    seed: int = 0                 # seed for initialisation, shuffling, augmentation and dropout
-    precision: str = "auto"       # "auto" (bf16 where fast, else fp32), "fp32", "bf16", "fp16" (CUDA)
-    device: str = "auto"          # "auto" (cuda, else mps, else cpu), "cpu", "cuda", "mps"
+    model: str              # "baseline" or "alexnet"
+    dropout: float          # dropout probability after each hidden FC layer
+    init: str               # weight initialisation: "default" (PyTorch's) or "kaiming" (He normal)
+    optimizer: str          # "sgd" or "adam"
+    lr: float               # peak learning rate
+    momentum: float         # SGD momentum (Adam: beta1)
+    nesterov: bool          # SGD only
+    weight_decay: float     # L2 penalty added to the gradient
+    epochs: int             # passes over the training set
+    batch_size: int         # training minibatch size
+    schedule: str           # "constant" or "onecycle" (linear warm-up, then linear decay to 0)
+    warmup: float           # fraction of all steps spent warming up (onecycle only)
+    label_smoothing: float  # cross-entropy label smoothing
+    flip: bool              # random horizontal flips of training images
+    crop_pad: int           # random crops of images zero-padded by this many pixels (0 = none)
+    train_subset: int       # stratified subset of the training set (0 = all 50,000)
+    test_subset: int        # stratified subset of the test set (0 = all 10,000)
+    seed: int               # seed for initialisation, shuffling, augmentation and dropout
+    precision: str          # "auto" (bf16 where fast, else fp32), "fp32", "bf16", "fp16" (CUDA)
+    device: str             # "auto" (cuda, else mps, else cpu), "cpu", "cuda", "mps"
 
     def __post_init__(self):
         # 0 and 0.0 are the same value to a user (papermill reads "-p dropout 0" as an int): store
@@ -54,13 +58,16 @@ class ExperimentConfig:
             value = getattr(self, f.name)
             if f.type == "float" and isinstance(value, int) and not isinstance(value, bool):
                 object.__setattr__(self, f.name, float(value))
+        self._validate()
 
     @classmethod
     def from_parameters(cls, params: dict) -> "ExperimentConfig":
-        """Build from a notebook's globals (or any dict), taking only the fields, and validate."""
-        config = cls(**{f.name: params[f.name] for f in fields(cls) if f.name in params})
-        config.validate()
-        return config
+        """Build from a notebook's globals (or any dict) holding every field; extra names are ignored."""
+        missing = [f.name for f in fields(cls) if f.name not in params]
+        if missing:
+            raise ConfigError(f"the parameters {', '.join(missing)} are missing; give every field of "
+                              f"ExperimentConfig (a notebook's parameters cell has them all).")
+        return cls(**{f.name: params[f.name] for f in fields(cls)})
 
     def key(self) -> str:
         """12 hex digits naming this configuration's result."""
@@ -71,7 +78,19 @@ class ExperimentConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-    def validate(self, n_train: int = TRAIN_SIZE, n_test: int = TEST_SIZE) -> None:
+    def check_dataset(self, n_train: int, n_test: int) -> None:
+        """The checks that depend on the dataset's size: subsets and batch size against ``n_train``/``n_test``
+        images (construction checked them against the full CIFAR-10)."""
+        _number("train_subset", self.train_subset, int, low=0, high=n_train,
+                hint=f"0 means all {n_train:,} training images")
+        _number("test_subset", self.test_subset, int, low=0, high=n_test,
+                hint=f"0 means all {n_test:,} test images")
+        usable = self.train_subset or n_train
+        if self.batch_size > usable:
+            raise ConfigError(f"batch_size = {self.batch_size} is larger than the {usable:,} training images; "
+                              f"use a batch_size of at most {usable:,}.")
+
+    def _validate(self) -> None:
         """Raise ConfigError with one sentence naming the first bad value and the fix."""
         _choice("model", self.model, tuple(MODELS))
         _choice("init", self.init, INITS)
@@ -85,21 +104,14 @@ class ExperimentConfig:
         _number("epochs", self.epochs, int, low=1)
         _number("batch_size", self.batch_size, int, low=1)
         _number("crop_pad", self.crop_pad, int, low=0, high=16)
-        _number("seed", self.seed, int, low=0)
-        _number("train_subset", self.train_subset, int, low=0, high=n_train,
-                hint=f"0 means all {n_train:,} training images")
-        _number("test_subset", self.test_subset, int, low=0, high=n_test,
-                hint=f"0 means all {n_test:,} test images")
+        _number("seed", self.seed, int, low=0, high=MAX_SEED)
         _number("lr", self.lr, float, low=0, low_open=True)
         _number("momentum", self.momentum, float, low=0, high=1, high_open=True)
         _number("dropout", self.dropout, float, low=0, high=1, high_open=True)
         _number("weight_decay", self.weight_decay, float, low=0)
         _number("label_smoothing", self.label_smoothing, float, low=0, high=1, high_open=True)
         _number("warmup", self.warmup, float, low=0, high=1, high_open=True)
-        usable = self.train_subset or n_train
-        if self.batch_size > usable:
-            raise ConfigError(f"batch_size = {self.batch_size} is larger than the {usable:,} training images; "
-                              f"use a batch_size of at most {usable:,}.")
+        self.check_dataset(TRAIN_SIZE, TEST_SIZE)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ConfigError("nesterov = True needs optimizer 'sgd' with momentum > 0; set nesterov = False.")
 

@@ -7,7 +7,10 @@ KellerJordan/cifar10-airbench).
 Where the data comes from, in order, inside ``data_dir``:
 
 1. ``cifar10_uint8.pt``: a tensor cache this module writes after the first load (loaded with
-   ``torch.load(weights_only=True)``, which cannot run code);
+   ``torch.load(weights_only=True)``, which cannot run code). It records the path, size and mtime of
+   each source file it was built from, and is rebuilt when these differ from the files there now (a
+   file replaced by an older one with ``cp -p`` or ``tar x`` too); an unreadable cache is rebuilt
+   over when a source is there, and used alone only when none is;
 2. the torchvision layout ``cifar-10-batches-py/`` (downloaded by ``torchvision.datasets.CIFAR10``
    when ``download=True``); every file's md5 must equal the official one before it is unpickled;
 3. ``cifar10.npz``: an array copy (x_train, y_train, x_test, y_test as in ``../shared/cifar10``),
@@ -15,6 +18,10 @@ Where the data comes from, in order, inside ``data_dir``:
 
 ``data_dir`` is the argument, else the ``CIFAR10_ROOT`` environment variable, else
 ``~/.cache/cifar-report/cifar10``.
+
+``Cifar10.validation_split`` holds out a fixed, class-stratified part of the training set
+(``VALID_SIZE`` images chosen with ``VALID_SEED``) and puts it where the test set was, so code that
+evaluates on ``x_test``/``y_test`` evaluates on validation; ``split`` records which one it is.
 """
 from __future__ import annotations
 
@@ -32,6 +39,9 @@ from .io import OutputError, atomic_write_with
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
            "dog", "frog", "horse", "ship", "truck")
 TRAIN_SIZE, TEST_SIZE = 50_000, 10_000
+# The validation set: VALID_SIZE training images, stratified by class with this fixed seed, so that
+# every run (whatever its own seed or subset) holds out the same images.
+VALID_SIZE, VALID_SEED = 5_000, 20261128
 CACHE_NAME = "cifar10_uint8.pt"
 NPZ_NAME = "cifar10.npz"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
@@ -56,6 +66,7 @@ class Cifar10:
     y_test: torch.Tensor
     source: str   # which layout the arrays came from, e.g. "npz:/path/cifar10.npz"
     sha256: str   # sha256 of the source file (of the concatenated batch files for torchvision)
+    split: str = "test"  # what x_test/y_test hold: "test", or "validation" after validation_split
 
     def subset(self, train_subset: int | None, test_subset: int | None, seed: int = 0) -> "Cifar10":
         """Return a copy restricted to deterministic class-stratified subsets (None = all)."""
@@ -64,7 +75,21 @@ class Cifar10:
         return Cifar10(
             self.x_train if tr is None else self.x_train[tr], self.y_train if tr is None else self.y_train[tr],
             self.x_test if te is None else self.x_test[te], self.y_test if te is None else self.y_test[te],
-            self.source, self.sha256)
+            self.source, self.sha256, self.split)
+
+    def validation_split(self, n_valid: int = VALID_SIZE) -> "Cifar10":
+        """Return a copy whose test tensors are ``n_valid`` training images (class-stratified, chosen
+        with ``VALID_SEED``) and whose training tensors are the other training images; both keep the
+        original order."""
+        total = len(self.y_train)
+        if not 1 <= n_valid <= total - 1:
+            raise ValueError(f"validation size {n_valid} is outside 1..{total - 1}; pick a size that leaves "
+                             f"training images, e.g. {VALID_SIZE} of the full training set.")
+        valid = stratified_indices(self.y_train, n_valid, seed=VALID_SEED)
+        rest = torch.ones(total, dtype=torch.bool)
+        rest[valid] = False
+        return Cifar10(self.x_train[rest], self.y_train[rest], self.x_train[valid], self.y_train[valid],
+                       self.source, self.sha256, "validation")
 
 
 def default_data_dir() -> Path:
@@ -164,50 +189,90 @@ def _load_torchvision(root: Path, download: bool) -> Cifar10:
                         source=f"torchvision:{folder}", sha=sha256_of(*files), where=folder)
 
 
-def _load_cache(path: Path) -> Cifar10:
+CACHE_FIELDS = ("x_train", "y_train", "x_test", "y_test", "source", "sha256")  # not split: always "test"
+
+
+def _fingerprint(root: Path) -> list[list]:
+    """[path, size, mtime_ns] of each source in ``root`` (the torchvision folder and each file in it):
+    what a cache built now is built from."""
+    files = [root / NPZ_NAME] if (root / NPZ_NAME).is_file() else []
+    if (root / TORCHVISION_FOLDER).is_dir():
+        files += [root / TORCHVISION_FOLDER, *sorted(p for p in (root / TORCHVISION_FOLDER).iterdir() if p.is_file())]
+    return [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+
+
+def _read_cache(path: Path) -> tuple[Cifar10, list | None]:
+    """The cached data and the fingerprint it was built from (None in a cache written before it was kept)."""
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
-        data = Cifar10(**blob)
+        data = Cifar10(**{name: blob[name] for name in CACHE_FIELDS})
         for x, y in ((data.x_train, data.y_train), (data.x_test, data.y_test)):
             if x.dtype != torch.uint8 or x.shape[1:] != (3, 32, 32) or y.shape != (len(x),) or \
                     (len(y) and not 0 <= int(y.min()) <= int(y.max()) <= 9):
                 raise ValueError("arrays of the wrong shape, dtype or label range")
-        return data
+        if not isinstance(data.source, str) or not isinstance(data.sha256, str):
+            raise TypeError("source or sha256 is not a string")
     except Exception as exc:
-        raise DataError(f"the tensor cache {path} is unreadable ({type(exc).__name__}: {exc}); delete it and it will "
-                        f"be rebuilt from the other files in that folder.") from exc
+        raise DataError(f"the tensor cache {path} is unreadable ({type(exc).__name__}) and there is no {NPZ_NAME} "
+                        f"or {TORCHVISION_FOLDER}/ beside it to rebuild it from; delete it and put one there, "
+                        f"or allow download=True.") from exc
+    return data, blob.get("built_from")
 
 
-def _write_cache(data: Cifar10, path: Path) -> None:
+def _load_cache(path: Path, built_from: list, download: bool) -> Cifar10 | None:
+    """The cached data, or None when it is to be rebuilt: it was built from other files than those in
+    ``built_from``, or it is unreadable and there is a source (or a download) to rebuild it from."""
+    try:
+        data, cached_from = _read_cache(path)
+    except DataError:
+        if built_from or download:
+            return None
+        raise
+    if built_from and cached_from != built_from:
+        return None
+    return data
+
+
+def _write_cache(data: Cifar10, path: Path, built_from: list) -> None:
     """Best effort: a read-only data folder (like ../shared/cifar10) simply gets no cache.
 
     Read-only is judged by the folder's permission bits too, since root may write anywhere."""
     if not path.parent.stat().st_mode & stat.S_IWUSR:
         return
+    blob = {name: getattr(data, name) for name in CACHE_FIELDS} | {"built_from": built_from}
     try:
-        atomic_write_with(path, lambda tmp: torch.save(vars(data), tmp))
+        atomic_write_with(path, lambda tmp: torch.save(blob, tmp))
     except (OSError, OutputError):
         pass
+
+
+def _load_source(root: Path, download: bool) -> Cifar10:
+    if (root / TORCHVISION_FOLDER).is_dir():
+        return _load_torchvision(root, download)
+    if (root / NPZ_NAME).is_file():
+        return _load_npz(root / NPZ_NAME)
+    if download:
+        return _load_torchvision(root, download)
+    raise DataError(
+        f"no CIFAR-10 data in {root}: expected {CACHE_NAME}, {TORCHVISION_FOLDER}/ (torchvision layout) or "
+        f"{NPZ_NAME}; pass data_dir, set {ENV_VAR}, or allow download=True on a machine with internet.")
 
 
 def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = False) -> Cifar10:
     """Load CIFAR-10 from ``data_dir`` (see the module docstring for the accepted layouts)."""
     root = (Path(data_dir).expanduser() if data_dir else default_data_dir()).resolve()
+    if root.is_file():
+        raise DataError(f"{root} is a file, not a folder; pass the folder that holds it ({root.parent}) "
+                        f"as data_dir or {ENV_VAR}.")
     cache = root / CACHE_NAME
-    sources = (root / NPZ_NAME, root / TORCHVISION_FOLDER)
-    if cache.is_file() and not any(s.exists() and s.stat().st_mtime > cache.stat().st_mtime for s in sources):
-        return _load_cache(cache)  # (a source replaced after the cache was written makes it rebuild)
-    if (root / TORCHVISION_FOLDER).is_dir():
-        data = _load_torchvision(root, download)
-    elif (root / NPZ_NAME).is_file():
-        data = _load_npz(root / NPZ_NAME)
-    elif download:
-        data = _load_torchvision(root, download)
-    else:
-        raise DataError(
-            f"no CIFAR-10 data in {root}: expected {CACHE_NAME}, {TORCHVISION_FOLDER}/ (torchvision layout) or "
-            f"{NPZ_NAME}; pass data_dir, set {ENV_VAR}, or allow download=True on a machine with internet.")
-    _write_cache(data, cache)
+    built_from = _fingerprint(root)  # taken before reading, so a file replaced meanwhile is seen next time
+    if cache.is_file():
+        data = _load_cache(cache, built_from, download)
+        if data is not None:
+            return data
+    data = _load_source(root, download)
+    if _fingerprint(root) == built_from:  # not when files changed while being read (or were downloaded)
+        _write_cache(data, cache, built_from)
     return data
 
 

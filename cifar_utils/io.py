@@ -1,13 +1,19 @@
 """Atomic file writes: a temp file in the target's folder, then os.replace.
 
 A reader sees either the old file or the complete new one, never a half-written file, and the old
-file is left intact when writing fails.
+file is left intact when writing fails. A writer killed mid-way (kill -9, power loss) leaves its
+hidden temp file ``.<name>.<random>.tmp`` behind; the next write of the same file removes it
+(``remove_stale_temps``). ``locked`` serialises work that two processes must not do at once.
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
+import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -33,10 +39,11 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
     """Call ``write(tmp_path)`` on a temp file beside ``path``, then move it into place."""
     path = Path(path)
     ensure_writable_dir(path.parent)
+    remove_stale_temps(path.parent, path.name)  # left by an earlier write of this file that was killed
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
+        usual_permissions(tmp)
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -44,6 +51,40 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
             os.unlink(tmp)
         raise
     return path
+
+
+STALE_AFTER_S = 3600  # a temp file untouched this long is no longer being written
+
+
+def remove_stale_temps(folder: str | os.PathLike, name: str, older_than_s: float = STALE_AFTER_S,
+                       suffix: str = ".tmp") -> list[Path]:
+    """Delete the temp files ``.<name>.<random><suffix>`` that ``atomic_write_with`` (or another writer
+    of this project using that pattern) left in ``folder`` and that were last modified at least
+    ``older_than_s`` seconds ago (a younger one may belong to a writer still at work); return the
+    paths removed. Best effort: what cannot be removed is left."""
+    prefix = f".{name}."
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    removed = []
+    for entry in sorted(entries, key=lambda e: e.name):
+        middle = entry.name[len(prefix):-len(suffix)]  # mkstemp's random part: no dots
+        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix) and middle and "." not in middle):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+            if stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= older_than_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:  # removed meanwhile by another process, or not ours to remove
+            pass
+    return removed
+
+
+def usual_permissions(path: str | os.PathLike) -> None:
+    """Give a file made by mkstemp (0600) the permissions a plain open() would have given it."""
+    os.chmod(path, 0o666 & ~_UMASK)
 
 
 def _read_umask() -> int:
@@ -73,3 +114,23 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj) -> Path:
     text = json.dumps(obj, indent=1, sort_keys=True) + "\n"
     return atomic_write_bytes(path, text.encode())
+
+
+@contextlib.contextmanager
+def locked(path: str | os.PathLike, on_wait=None):
+    """Hold an exclusive lock on the file ``path`` (created if needed) for the ``with`` block; another
+    process asking for the same lock waits. ``on_wait()`` is called once if the lock is taken. The
+    lock goes with the process, so a killed holder never leaves it stuck."""
+    path = Path(path)
+    ensure_writable_dir(path.parent)
+    with open(path, "a") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait:
+                on_wait()
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)

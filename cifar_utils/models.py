@@ -1,10 +1,10 @@
 """The two networks of the report, looked up by name.
 
-- ``BaselineNet``: the seed report does not show its baseline; this is the classic course CNN it was
-  built from (three 3x3 conv layers 16/32/64, each ReLU + 2x2 max-pool, dropout 0.25,
-  FC 1024 -> 500 -> 10).
-- ``AlexNet``: exactly the layers of the seed's appendix, with optional dropout after each hidden
-  FC ReLU (the seed's second listing uses p=0.5).
+- ``BaselineNet``: the original report does not show its baseline. We assume the classic course CNN
+  it was built from (three 3x3 conv layers 16/32/64, each ReLU + 2x2 max-pool, dropout 0.25,
+  FC 1024 -> 500 -> 10): an assumption, not a fact of the original.
+- ``AlexNet``: exactly the layers of the original report's appendix, with optional dropout after each hidden
+  FC ReLU (the original report's second listing uses p=0.5).
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ class AlexNet(nn.Module):
             nn.MaxPool2d(kernel_size=2, stride=2),                              # 384 x 2 x 2
         )
         self.classifier = nn.Sequential(
-            nn.Flatten(),                   # 384 * 2 * 2 = 1536 features (the seed's x.view(-1, 384*2*2))
+            nn.Flatten(),                   # 384 * 2 * 2 = 1536 features (the original report's x.view(-1, 384*2*2))
             nn.Linear(384 * 2 * 2, 4096), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(4096, 4096), nn.ReLU(), nn.Dropout(dropout),
             nn.Linear(4096, 10),

@@ -1,4 +1,5 @@
-"""The report's figures, drawn from stored results only (never from a live model).
+"""How each kind of figure is drawn, from stored results only (never from a live model); which figure
+is which (number, file name, title) is ``figures``' registry.
 
 ``save_figure`` writes PNGs at a fixed dpi without the matplotlib version stamp, atomically, and
 leaves a file untouched when the bytes are unchanged, so redrawing the same results is a no-op.
@@ -44,7 +45,7 @@ def per_class_accuracy(result: dict, title: str) -> plt.Figure:
     ax.bar_label(bars, labels=[f"{a:.1f}" for a in acc], fontsize=8)
     ax.axhline(_overall(result), color="black", linestyle="--", linewidth=1,
                label=f"overall {_overall(result):.2f}%")
-    ax.set(ylim=(0, 105), ylabel="test accuracy (%)", title=f"Per-class test accuracy: {title}")
+    ax.set(ylim=(0, 105), ylabel="test accuracy (%)", title=title)
     ax.tick_params(axis="x", rotation=30)
     ax.legend(loc="lower right")
     fig.tight_layout()
@@ -77,7 +78,7 @@ def confusion_matrix(result: dict, title: str) -> plt.Figure:
     fig, ax = plt.subplots(figsize=(7.5, 6))
     sns.heatmap(np.asarray(result["confusion"]), annot=True, fmt="d", cmap="Blues", cbar=True,
                 xticklabels=result["classes"], yticklabels=result["classes"], ax=ax, annot_kws={"size": 8})
-    ax.set(xlabel="predicted class", ylabel="true class", title=f"Confusion matrix: {title}")
+    ax.set(xlabel="predicted class", ylabel="true class", title=title)
     fig.tight_layout()
     return fig
 
@@ -94,7 +95,7 @@ def first_ten(result: dict, title: str) -> plt.Figure:
         ax.imshow(images[i], interpolation="nearest")
         ax.set_title(f"{classes[first['predicted'][i]]} ({100 * first['confidence'][i]:.1f}%)\n"
                      f"true: {classes[first['true'][i]]}", color="green" if ok else "red", fontsize=9)
-    fig.suptitle(f"First ten test images, predicted class (confidence): {title}")
+    fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -116,16 +117,17 @@ def per_class_comparison(results: dict[str, dict], title: str) -> plt.Figure:
     return fig
 
 
-def accuracy_over_time(results: dict[str, dict], seed_accuracy: float, title: str) -> plt.Figure:
+def accuracy_over_time(results: dict[str, dict], original_accuracy: float, title: str) -> plt.Figure:
     """Test accuracy against cumulative training time (log scale), one line per labelled result, with the
-    seed report's accuracy as a dashed line: how long each recipe takes to reach it."""
+    original report's accuracy as a dashed line: how long each recipe takes to reach it."""
     fig, ax = plt.subplots(figsize=(8, 4))
     for colour, (label, result) in zip(sns.color_palette("deep"), results.items()):
         minutes = np.cumsum([h["seconds"] for h in result["history"]]) / 60
         accuracy = [100 * h["test_accuracy"] for h in result["history"]]
         ax.plot(minutes, accuracy, color=colour, marker="." if len(minutes) < 40 else None,
                 label=f"{label}: {accuracy[-1]:.2f}% after {minutes[-1]:.1f} min")
-    ax.axhline(seed_accuracy, color="black", linestyle="--", linewidth=1, label=f"seed report: {seed_accuracy}%")
+    ax.axhline(original_accuracy, color="black", linestyle="--", linewidth=1,
+               label=f"original report: {original_accuracy}%")
     ax.set_xscale("log")
     ax.set(xlabel="training time (minutes, log scale)", ylabel="test accuracy (%)", title=title)
     ax.grid(alpha=0.3, which="both")

@@ -4,17 +4,22 @@
     python -m cifar_utils.report --profile smoke -p data_dir /tmp/tiny -p results_dir /tmp/r
     python -m cifar_utils.report --only 02_alexnet_sgd -p retrain True
 
-Executed copies go to ``build/notebooks/`` (pytest does not collect ``build/``). With the report
-profile and no ``-p`` overrides other than data_dir, download and retrain, each notebook that succeeds also replaces ``notebooks/<name>.ipynb``
-(its outputs are the report), with papermill's timestamps removed so an unchanged run leaves no diff.
+Each run executes a notebook into a temp file of its own, moved to ``build/notebooks/<name>.ipynb``
+when done (pytest does not collect ``build/``). With the report profile and no ``-p`` overrides other
+than data_dir, download and retrain, each notebook that succeeds also replaces
+``notebooks/<name>.ipynb`` with exactly what this run executed (its outputs are the report), papermill's
+timestamps removed so an unchanged run leaves no diff; such a run holds the notebook's lock, so two
+report runs at once take turns and never publish each other's notebook.
 Prints one line per notebook (status, seconds, test accuracy); exits 1 naming the notebook and cell
 that failed, 2 for bad arguments.
 """
 from __future__ import annotations
 
 import argparse
-import re
+import contextlib
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,12 +27,13 @@ import nbformat
 import papermill
 
 from .config import ConfigError
-from .experiment import EXPERIMENTS, REPO_ROOT, Experiment, load_profile
-from .io import OutputError, atomic_write_bytes, ensure_writable_dir
-from .results import ResultError, overall_accuracy
-
-NOTEBOOKS_DIR = REPO_ROOT / "notebooks"
-OVERALL = re.compile(r"Test Accuracy \(Overall\): \d+% \((\d+)/(\d+)\)")
+from .evaluate import overall_counts
+from .experiment import Experiment
+from .io import (OutputError, atomic_write_bytes, ensure_writable_dir, locked, remove_stale_temps,
+                 usual_permissions)
+from .recipes import BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, notebook_parameters, profile_differences
+from .results import ResultError, load_result
+from .tables import results_markdown
 
 
 def parse_value(text: str):
@@ -57,10 +63,10 @@ def notebook_names(only: list[str] | None) -> list[str]:
 
 
 def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
-    """Parameters for each notebook: its profile file, then the overrides it declares.
+    """Parameters to inject into each notebook: its profile's differences, then the overrides it declares.
 
     A name that none of the notebooks declares is refused (papermill itself would only warn)."""
-    declared = {n: set(papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{n}.ipynb"))) for n in names}
+    declared = {n: set(notebook_parameters(n)) for n in names}
     unused = sorted(set(overrides) - set().union(*declared.values()))
     if unused:
         known = sorted(set().union(*declared.values()))
@@ -68,7 +74,7 @@ def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
                           f"use one of {', '.join(known)}.")
     params = {}
     for name in names:
-        values = load_profile(profile, name)
+        values = profile_differences(profile, name)
         stray = sorted(set(values) - declared[name])
         if stray:
             raise ConfigError(f"profiles/{profile}/{name}.yaml sets {stray[0]!r}, which {name} does not declare; "
@@ -91,50 +97,63 @@ def strip_volatile(nb) -> None:
         cell.metadata.pop("execution", None)
 
 
-def accuracy_summary(nb) -> str:
-    for cell in nb.cells:
-        for output in cell.get("outputs", []):
-            match = OVERALL.search(output.get("text", ""))
-            if match:
-                correct, total = map(int, match.groups())
-                return f"test accuracy {100 * correct / total:.2f}% ({correct}/{total})"
-    return ""
-
-
-def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str]:
-    source, target = NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
+def accuracy_summary(name: str, params: dict) -> str:
+    """The test accuracy of the result a notebook run used, read from its stored result ("" for none)."""
+    info = BY_NOTEBOOK.get(name)
+    if info is None:
+        return ""
+    exp = Experiment.from_parameters(info.name, {**notebook_parameters(name), **params})
     try:
-        papermill.execute_notebook(str(source), str(target), parameters=params, kernel_name="python3",
-                                   progress_bar=False, cwd=str(NOTEBOOKS_DIR))
+        result = load_result(exp.path)
+    except ResultError:
+        return ""
+    if result is None:
+        return ""
+    correct, total = overall_counts(result["confusion"])
+    return f"test accuracy {100 * correct / total:.2f}% ({correct}/{total})"
+
+
+RUNNING_SUFFIX = ".tmp.ipynb"  # a notebook being executed: .<name>.ipynb.<random>.tmp.ipynb (papermill wants .ipynb)
+
+
+def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str, nbformat.NotebookNode | None]:
+    """Execute one notebook into a file of this run's own (moved to ``<output_dir>/<name>.ipynb`` when
+    done); return success, the one-line detail, and the executed notebook exactly as this run left it."""
+    source, target = NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
+    remove_stale_temps(output_dir, target.name, suffix=RUNNING_SUFFIX)  # left by killed runs
+    fd, running = tempfile.mkstemp(prefix=f".{target.name}.", suffix=RUNNING_SUFFIX, dir=output_dir)
+    os.close(fd)
+    usual_permissions(running)
+    try:
+        nb = papermill.execute_notebook(str(source), running, parameters=params, kernel_name="python3",
+                                        progress_bar=False, cwd=str(NOTEBOOKS_DIR))
+        return True, accuracy_summary(name, params), nb
     except papermill.PapermillExecutionError as exc:
-        return False, f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}"
+        return False, f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}", None
     except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: still one FAILED line
-        return False, f"{type(exc).__name__}: {exc}"
-    return True, accuracy_summary(nbformat.read(target, as_version=4))
+        return False, f"{type(exc).__name__}: {exc}", None
+    finally:
+        if os.path.getsize(running):
+            os.replace(running, target)
+        else:
+            os.unlink(running)
+
+
+def publish(name: str, nb: nbformat.NotebookNode) -> None:
+    """Replace ``notebooks/<name>.ipynb`` with the executed notebook ``nb``, volatile parts removed."""
+    strip_volatile(nb)
+    atomic_write_bytes(NOTEBOOKS_DIR / f"{name}.ipynb", nbformat.writes(nb).encode() + b"\n")
 
 
 def results_table(profile: str) -> str:
-    """Markdown table of the stored results of a profile beside the seed report's numbers."""
-    lines = ["| notebook | seed report | this repo | epochs | batch | training time | machine |",
-             "|---|---:|---:|---:|---:|---:|---|"]
-    for name, info in EXPERIMENTS.items():
-        exp = Experiment.stored(name, profile, required=False)
-        result = exp.result
-        if result is None:
-            lines.append(f"| {info['notebook']} | {info['seed']['accuracy']:.2f}% | not run | | | | |")
-            continue
-        correct, total = overall_accuracy(result)
-        env = result["environment"]
-        lines.append(f"| {info['notebook']} | {info['seed']['accuracy']:.2f}% | {exp.accuracy():.2f}% "
-                     f"({correct}/{total}) | {exp.config.epochs} | {exp.config.batch_size} | "
-                     f"{result['train_seconds']:.0f} s | {env['cpu']}, {env['threads']} threads, "
-                     f"{env['device']}, {env['autocast']} |")
-    return "\n".join(lines)
+    """Markdown table of the stored results of a profile beside the original report's numbers."""
+    return results_markdown({name: Experiment.stored(name, profile, required=False).result for name in EXPERIMENTS})
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_utils.report", description=__doc__.split("\n")[0])
-    parser.add_argument("--profile", default="report", help="profiles/<name>/ to run (report, faithful, smoke)")
+    parser.add_argument("--profile", default="report",
+                        help="report (the notebooks' parameters cells), or profiles/<name>/ (faithful, smoke)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks (e.g. 01_baseline)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a notebook parameter, as papermill -p does")
@@ -160,24 +179,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     # Options that do not change any result may be given without losing the right to publish.
-    publish = args.profile == "report" and set(overrides) <= {"data_dir", "download", "retrain"}
+    publishing = args.profile == "report" and set(overrides) <= {"data_dir", "download", "retrain"}
 
     failed = []
     for name in names:
         start = time.perf_counter()
-        ok, detail = run_notebook(name, params[name], output_dir)
+        # A run that publishes holds its notebook's lock, so two of them never interleave.
+        with locked(output_dir / f".{name}.lock") if publishing else contextlib.nullcontext():
+            ok, detail, nb = run_notebook(name, params[name], output_dir)
+            if ok and publishing:
+                publish(name, nb)
         seconds = time.perf_counter() - start
-        if ok and publish:
-            nb = nbformat.read(output_dir / f"{name}.ipynb", as_version=4)
-            strip_volatile(nb)
-            atomic_write_bytes(NOTEBOOKS_DIR / f"{name}.ipynb", nbformat.writes(nb).encode() + b"\n")
         print(f"{'ok' if ok else 'FAILED':6s} {name:26s} {seconds:7.1f} s  {detail}", flush=True)
         if not ok:
             failed.append(name)
             if not args.keep_going:
                 break
     if failed:
-        print(f"error: {', '.join(failed)} failed; the executed copies in {args.output_dir}/ show the cell.",
+        print(f"error: {', '.join(failed)} failed; the executed copies in {args.output_dir}/ show where.",
               file=sys.stderr)
         return 1
     return 0

@@ -6,11 +6,16 @@ their predictions, wall time and the environment it ran in.
 """
 from __future__ import annotations
 
+import binascii
 import json
+import math
 import os
+import time
 from pathlib import Path
 
-from .evaluate import overall_counts
+from .config import ExperimentConfig
+from .data import CLASSES, TRAIN_SIZE
+from .evaluate import confusion_matrix, decode_images, first_images, overall_counts
 from .io import atomic_write_json
 
 SCHEMA_VERSION = 1
@@ -22,6 +27,23 @@ class ResultError(RuntimeError):
     """A stored result is unreadable, hand-edited into an invalid shape, or from another schema."""
 
 
+def make_result(experiment: str, config, history: list[dict], test_probs, data, environment: dict,
+                wall_seconds: float) -> dict:
+    """A result in this schema from a finished training: ``test_probs`` (N, 10) softmax outputs on
+    ``data``'s test images, ``environment`` from ``hardware.environment`` (the data's provenance is added)."""
+    return {
+        "schema_version": SCHEMA_VERSION, "experiment": experiment, "key": config.key(), "config": config.to_dict(),
+        "history": history, "classes": list(CLASSES),
+        "confusion": confusion_matrix(data.y_test, test_probs.argmax(dim=1)).tolist(),
+        "first_ten": first_images(test_probs, data.y_test, data.x_test),
+        "train_seconds": round(sum(h["seconds"] for h in history), 2),
+        "wall_seconds": round(wall_seconds, 2),
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "environment": {**environment, "data_source": data.source, "data_sha256": data.sha256,
+                        "train_images": len(data.y_train), "test_images": len(data.y_test)},
+    }
+
+
 def result_path(results_dir: str | os.PathLike, experiment: str, key: str) -> Path:
     return Path(results_dir) / f"{experiment}-{key}.json"
 
@@ -31,60 +53,105 @@ def save_result(path: str | os.PathLike, result: dict) -> Path:
     return atomic_write_json(path, result)
 
 
-def load_result(path: str | os.PathLike) -> dict | None:
-    """The stored result at ``path``, None when there is none, ResultError when it is unusable."""
+def load_result(path: str | os.PathLike, key: str | None = None) -> dict | None:
+    """The stored result at ``path``, None when there is none, ResultError when it is unusable (also
+    when ``key`` is given and the result's configuration is another one)."""
     path = Path(path)
     if not path.is_file():
         return None
     try:
-        result = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ResultError(f"the stored result {path} is not valid JSON ({exc}); delete it or run with "
-                          f"retrain=True to replace it.") from exc
+        result = json.loads(path.read_text(), parse_constant=_refuse_constant)
+    except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError
+        raise ResultError(f"the stored result {path} is not valid JSON ({type(exc).__name__}); delete it or run "
+                          f"with retrain=True to replace it.") from exc
     check_result(result, path)
+    if key is not None and result["key"] != key:
+        raise ResultError(f"the stored result {path} holds the configuration {result['key']}, not {key}; "
+                          f"delete it or run with retrain=True to replace it.")
     return result
 
 
+def _refuse_constant(name: str):
+    raise ValueError(f"{name} is not a number this schema allows")
+
+
 def check_result(result, path) -> None:
-    """Raise ResultError unless ``result`` has this schema's fields in the shapes plotting needs."""
+    """Raise ResultError unless ``result`` is whole: this schema's fields, typed, finite, consistent."""
     try:
         _check_fields(result, path)
-    except (TypeError, KeyError, AttributeError, ValueError) as exc:  # a field of the wrong type
-        raise ResultError(f"the stored result {path} has a field of the wrong type ({type(exc).__name__}: {exc}); "
+    except ResultError:
+        raise
+    except Exception as exc:  # a field of the wrong type that a check below tripped over
+        raise ResultError(f"the stored result {path} has a field of the wrong type ({type(exc).__name__}); "
                           f"delete it or run with retrain=True to replace it.") from exc
 
 
+def _number(value, low=0.0, high=math.inf) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+            and low <= value <= high)
+
+
+def _count(value, high) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= high
+
+
 def _check_fields(result, path) -> None:
-    def bad(why: str):
-        return ResultError(f"the stored result {path} {why}; delete it or run with retrain=True to replace it.")
+    def require(holds: bool, why: str) -> None:
+        if not holds:
+            raise ResultError(f"the stored result {path} {why}; delete it or run with retrain=True to replace it.")
 
-    if not isinstance(result, dict):
-        raise bad("is not a JSON object")
+    require(isinstance(result, dict), "is not a JSON object")
     version = result.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise bad(f"has schema_version {version!r}, but this code reads version {SCHEMA_VERSION}")
+    require(version == SCHEMA_VERSION, f"has schema_version {version!r}, but this code reads version {SCHEMA_VERSION}")
     missing = [k for k in REQUIRED if k not in result]
-    if missing:
-        raise bad(f"lacks the fields {missing}")
-    n = len(result["classes"])
+    require(not missing, f"lacks the fields {missing}")
+    require(result["classes"] == list(CLASSES), f"does not name the {len(CLASSES)} CIFAR-10 classes in order")
+    n = len(CLASSES)
+    try:
+        config = ExperimentConfig(**result["config"])
+    except (TypeError, ValueError) as exc:
+        raise ResultError(f"the stored result {path} has a config that is not a valid recipe ({exc}); "
+                          f"delete it or run with retrain=True to replace it.") from exc
+    require(result["key"] == config.key(), f"has the key {result['key']!r}, but its config's key is {config.key()!r}")
+
+    env = result["environment"]
+    texts = ("torch", "python", "platform", "cpu", "device", "autocast", "data_source", "data_sha256")
+    require(isinstance(env, dict) and all(isinstance(env.get(k), str) and len(env[k]) < 1000 for k in texts)
+            and all(_count(env.get(k), TRAIN_SIZE) for k in ("threads", "train_images", "test_images")),
+            f"has an environment without {', '.join(texts)} as text and threads, train_images, test_images as counts")
+    tested = env["test_images"]
     confusion = result["confusion"]
-    if not (isinstance(confusion, list) and len(confusion) == n
-            and all(isinstance(r, list) and len(r) == n and all(isinstance(c, int) and c >= 0 for c in r)
-                    for r in confusion)):
-        raise bad(f"has a confusion matrix that is not {n} x {n} non-negative integers")
+    require(isinstance(confusion, list) and len(confusion) == n
+            and all(isinstance(r, list) and len(r) == n and all(_count(c, tested) for c in r) for r in confusion)
+            and sum(map(sum, confusion)) == tested > 0,
+            f"has a confusion matrix that is not {n} x {n} counts adding up to its {tested} test images")
+
     history = result["history"]
-    epochs = result["config"].get("epochs") if isinstance(result["config"], dict) else None
-    keys = ("epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds")
-    if not (isinstance(history, list) and len(history) == epochs
-            and all(isinstance(h, dict) and all(isinstance(h.get(k), (int, float)) for k in keys) for h in history)):
-        raise bad(f"has a history that is not one record per epoch ({epochs}) with {', '.join(keys)}")
+    require(isinstance(history, list) and len(history) == config.epochs
+            and all(isinstance(h, dict) and h.get("epoch") == i + 1
+                    and all(_number(h.get(k)) for k in ("train_loss", "test_loss", "lr", "seconds"))
+                    and all(_number(h.get(k), high=1.0) for k in ("train_accuracy", "test_accuracy"))
+                    for i, h in enumerate(history)),
+            f"has a history that is not one record per epoch ({config.epochs}) with finite losses, accuracies "
+            f"in 0..1, lr and seconds")
+    require(_number(result["train_seconds"]), "has a train_seconds that is not a finite number of seconds")
+
     first = result["first_ten"]
-    fields = ("images_base64", "image_shape", "true", "predicted", "confidence")
-    if not (isinstance(first, dict) and all(k in first for k in fields)
-            and len({len(first["true"]), len(first["predicted"]), len(first["confidence"])}) == 1):
-        raise bad("has first-ten predictions without images, labels, predictions and confidences")
+    shown = len(first["true"]) if isinstance(first, dict) and isinstance(first.get("true"), list) else -1
+    require(isinstance(first, dict) and 0 < shown <= min(10, tested) and isinstance(first.get("images_base64"), str)
+            and first.get("image_shape") == [shown, 32, 32, 3]
+            and all(isinstance(first.get(k), list) and len(first[k]) == shown for k in ("predicted", "confidence"))
+            and all(_count(c, n - 1) for c in first["true"] + first["predicted"])
+            and all(_number(c, high=1.0) for c in first["confidence"]),
+            "has first-ten predictions without base64 images, labels 0-9, predictions 0-9 and confidences in 0..1")
+    try:
+        decode_images(first)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ResultError(f"the stored result {path} has first-ten images that do not decode to "
+                          f"{first['image_shape']} pixels; delete it or run with retrain=True to replace it.") from exc
 
 
-def overall_accuracy(result: dict) -> tuple[int, int]:
-    """(correct, total) over the whole test set of a result."""
-    return overall_counts(result["confusion"])
+def accuracy(result: dict) -> float:
+    """Overall test accuracy of a result, in percent."""
+    correct, total = overall_counts(result["confusion"])
+    return 100 * correct / total

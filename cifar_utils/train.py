@@ -1,25 +1,25 @@
-"""One training function for every experiment of the report.
+"""One training function for every experiment of the report, and the one training step it repeats.
 
 ``train(config, data)`` seeds everything, builds the model, and trains it on whole-tensor batches
-(see ``data.batches``) with ``channels_last`` and autocast where the hardware makes them pay off, a
-fused optimizer on CPU and CUDA, and, on CPU, ``keep_freed_memory()`` (for the whole process).
-After every epoch it records train loss, train accuracy, test loss, test accuracy and seconds,
-and, when given a checkpoint path, saves model, optimizer, schedule, RNG state and history
-atomically so that a killed run resumes where it stopped.
+(see ``data.batches``) with ``channels_last`` and the device, precision, optimizer kernel and
+allocator setting that ``hardware`` chooses. After every epoch it records train loss, train
+accuracy, test loss, test accuracy and seconds, and, when given a checkpoint path, saves model,
+optimizer, schedule, RNG state and history atomically so that a killed run resumes where it stopped.
+``setup`` and ``train_step`` are what the benchmarks time: exactly the step ``train`` runs.
 """
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import platform
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .config import ConfigError, ExperimentConfig
+from . import hardware
+from .config import ExperimentConfig
 from .data import Cifar10, batches, normalise
 from .evaluate import predict
 from .io import atomic_write_with
@@ -28,78 +28,6 @@ from .models import build_model
 
 class NonFiniteLossError(RuntimeError):
     """The training loss became NaN or infinite."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda, else mps, else cpu; a named device that is not there is an error."""
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise ConfigError(f"device = {name!r} is not available on this machine; use device 'auto' or 'cpu'.")
-    return torch.device(name)
-
-
-def cpu_has_fast_bf16() -> bool:
-    """True where the CPU has native bfloat16 matrix instructions (AVX512-BF16 or AMX-BF16)."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype for a precision name on a device; None means plain fp32."""
-    if precision == "fp32":
-        return None
-    if precision == "fp16":
-        if device.type != "cuda":
-            raise ConfigError(f"precision = 'fp16' needs a CUDA device, not {device.type}; use 'bf16', 'fp32' or 'auto'.")
-        return torch.float16
-    if precision == "bf16":
-        return torch.bfloat16
-    # auto
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and cpu_has_fast_bf16():
-        return torch.bfloat16
-    return None
-
-
-def keep_freed_memory() -> bool:
-    """Make glibc's malloc reuse freed memory for large blocks instead of returning it to the system.
-
-    By default glibc serves every block over 32 MB (AlexNet's weight copies, gradients, activations)
-    with a fresh mmap, so each training step page-faults in and zeroes hundreds of MB again (about
-    25,000 faults and 8% system time per AlexNet step at batch 512). Turning mmap and trimming off
-    (mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=max) keeps freed blocks for reuse: the process keeps its
-    peak memory until it exits. Returns True when both settings took; False where the C library is
-    not glibc (nothing changed) or glibc refused one of them."""
-    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
-        return False
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return False
-    m_trim_threshold, m_mmap_max = -1, -4  # from <malloc.h>
-    return bool(libc.mallopt(m_mmap_max, 0)) and bool(libc.mallopt(m_trim_threshold, 2 ** 31 - 1))
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None):
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device.type, dtype=dtype)
-
-
-FUSED_DEVICES = ("cpu", "cuda")  # where torch has fused (one kernel for all parameters) SGD and Adam
-
-
-def fused_for(device: torch.device) -> bool | None:
-    """``fused`` for make_optimizer on ``device``: True where torch has the fused kernels, else None
-    (torch's default choice; False would force its slowest per-tensor loop)."""
-    return True if device.type in FUSED_DEVICES else None
 
 
 def make_optimizer(config: ExperimentConfig, params, fused: bool | None = None) -> torch.optim.Optimizer:
@@ -131,80 +59,145 @@ def lr_factor(config: ExperimentConfig, step: int, total_steps: int) -> float:
     return max(0.0, (total_steps - step) / max(1, total_steps - warm))
 
 
-def train(config: ExperimentConfig, data: Cifar10, *, checkpoint_path: str | Path | None = None,
-          progress: bool = True, log=print) -> tuple[torch.nn.Module, list[dict]]:
-    """Train the configured model on ``data``; return the model and the per-epoch history."""
-    config.validate(n_train=len(data.y_train), n_test=len(data.y_test))
-    device = resolve_device(config.device)
-    dtype = autocast_dtype(config.precision, device)
-    if device.type == "cpu":
-        keep_freed_memory()
+@dataclass
+class Trainer:
+    """What one training step needs: model, optimizer, schedule, loss scaler, device and precision."""
+    config: ExperimentConfig
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    device: torch.device
+    dtype: torch.dtype | None
+    steps_per_epoch: int
+
+
+def setup(config: ExperimentConfig, steps_per_epoch: int, device: torch.device,
+          dtype: torch.dtype | None) -> Trainer:
+    """Seed, build the model (channels_last) and its optimizer and schedule for ``config``."""
+    hardware.prepare(device)
     torch.manual_seed(config.seed)
     model = build_model(config.model, config.dropout, config.init).to(device, memory_format=torch.channels_last)
-    optimizer = make_optimizer(config, model.parameters(), fused=fused_for(device))
-    steps_per_epoch = -(-len(data.y_train) // config.batch_size)
+    optimizer = make_optimizer(config, model.parameters(), fused=hardware.fused_for(device))
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, total_steps))
     scaler = torch.amp.GradScaler("cuda", enabled=dtype is torch.float16)
-    history: list[dict] = []
+    return Trainer(config, model, optimizer, scheduler, scaler, device, dtype, steps_per_epoch)
 
+
+def train_step(t: Trainer, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, step: int = 0) -> torch.Tensor:
+    """One optimizer step on a uint8 batch ``x`` (normalised here); returns the batch's fp32 logits.
+
+    Raises NonFiniteLossError (naming ``epoch`` and ``step``, counted from 0) when the loss is NaN or inf."""
+    x = normalise(x, channels_last=True)
+    with hardware.autocast(t.device, t.dtype):
+        logits = t.model(x)
+        loss = F.cross_entropy(logits, y, label_smoothing=t.config.label_smoothing)
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(
+            f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
+            f"lower lr (now {t.config.lr}) or use precision 'fp32'.")
+    t.optimizer.zero_grad(set_to_none=True)
+    t.scaler.scale(loss).backward()
+    t.scaler.step(t.optimizer)
+    t.scaler.update()
+    t.scheduler.step()
+    return logits.detach().float()
+
+
+@dataclass
+class Trained:
+    model: torch.nn.Module
+    history: list[dict]       # one record per epoch
+    test_logits: torch.Tensor  # fp32 (N, 10) logits of the test set after the last epoch
+
+
+def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | None = None,
+          dtype: torch.dtype | None | str = "auto", checkpoint_path: str | Path | None = None,
+          progress: bool = True, log=print) -> Trained:
+    """Train the configured model on ``data``. ``device``/``dtype`` default to what ``hardware`` picks
+    for ``config.device``/``config.precision`` (a caller that resolved them already passes them)."""
+    device = device or hardware.resolve_device(config.device)
+    dtype = hardware.autocast_dtype(config.precision, device) if dtype == "auto" else dtype
+    steps_per_epoch = -(-len(data.y_train) // config.batch_size)
+    t = setup(config, steps_per_epoch, device, dtype)
+    history: list[dict] = []
     checkpoint_path = Path(checkpoint_path) if checkpoint_path else None
     if checkpoint_path and checkpoint_path.is_file():
-        state = torch.load(checkpoint_path, map_location=device, weights_only=True)
-        if state.get("key") == config.key() and state.get("data_sha256") == data.sha256:
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            for group in optimizer.param_groups:  # a checkpoint's groups carry its writer's implementation
-                group["fused"] = fused_for(device)
-            scheduler.load_state_dict(state["scheduler"])
-            torch.set_rng_state(state["rng"].cpu())
-            if device.type == "cuda" and state.get("cuda_rng") is not None:
-                torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda_rng"]])
-            history = state["history"]
-            log(f"Resuming from {checkpoint_path} after epoch {len(history)} of {config.epochs}.")
+        history = _resume(t, checkpoint_path, data.sha256, log)
 
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    test_logits = None
     for epoch in range(len(history), config.epochs):
         start = time.perf_counter()
-        model.train()
+        t.model.train()
         loss_sum, correct, seen = torch.zeros((), device=device), torch.zeros((), device=device), 0
         steps = batches(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed, epoch=epoch,
                         flip=config.flip, crop_pad=config.crop_pad)
         bar = tqdm(steps, total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}",
                    leave=False, disable=not progress)
         for step, (x, y) in enumerate(bar):
-            x = normalise(x, channels_last=True)
-            with _autocast(device, dtype):
-                logits = model(x)
-                loss = F.cross_entropy(logits, y, label_smoothing=config.label_smoothing)
-            if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
-                    f"lower lr (now {config.lr}) or use precision 'fp32'.")
-            optimizer.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
+            logits = train_step(t, x, y, epoch, step)
             with torch.no_grad():  # plain cross-entropy (no smoothing), comparable with the test loss
-                logits = logits.float()
                 loss_sum += F.cross_entropy(logits, y, reduction="sum")
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
-        test_logits = predict(model, data.x_test, device=device, dtype=dtype)
-        test_loss = F.cross_entropy(test_logits, data.y_test).item()
-        test_acc = (test_logits.argmax(1) == data.y_test).float().mean().item()
+        test_logits = predict(t.model, data.x_test, device=device, dtype=dtype)
         history.append({"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
-                        "train_accuracy": correct.item() / seen, "test_loss": test_loss,
-                        "test_accuracy": test_acc, "lr": scheduler.get_last_lr()[0],
-                        "seconds": time.perf_counter() - start})
+                        "train_accuracy": correct.item() / seen,
+                        "test_loss": F.cross_entropy(test_logits, data.y_test).item(),
+                        "test_accuracy": (test_logits.argmax(1) == data.y_test).float().mean().item(),
+                        "lr": t.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - start})
         h = history[-1]
         log(f"epoch {epoch + 1:3d}/{config.epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.2%}"
             f"  test loss {h['test_loss']:.4f} acc {h['test_accuracy']:.2%}  {h['seconds']:.1f} s")
         if checkpoint_path:
-            state = {"key": config.key(), "data_sha256": data.sha256, "model": model.state_dict(),
-                     "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-                     "rng": torch.get_rng_state(), "history": history,
-                     "cuda_rng": torch.cuda.get_rng_state_all() if device.type == "cuda" else None}
-            atomic_write_with(checkpoint_path, lambda tmp: torch.save(state, tmp))
-    return model, history
+            _save_checkpoint(t, checkpoint_path, data.sha256, history)
+    if test_logits is None:  # resumed from a checkpoint that had every epoch
+        test_logits = predict(t.model, data.x_test, device=device, dtype=dtype)
+    return Trained(t.model, history, test_logits)
+
+
+def _save_checkpoint(t: Trainer, path: Path, data_sha256: str, history: list[dict]) -> None:
+    state = {"key": t.config.key(), "data_sha256": data_sha256, "model": t.model.state_dict(),
+             "optimizer": t.optimizer.state_dict(), "scheduler": t.scheduler.state_dict(),
+             "rng": torch.get_rng_state(), "history": history,
+             "cuda_rng": torch.cuda.get_rng_state_all() if t.device.type == "cuda" else None}
+    atomic_write_with(path, lambda tmp: torch.save(state, tmp))
+
+
+class _Unusable(Exception):
+    """A checkpoint that loads but does not belong to this run."""
+
+
+def _resume(t: Trainer, path: Path, data_sha256: str, log) -> list[dict]:
+    """Load the checkpoint at ``path`` into ``t`` and return its history, when it is this configuration's
+    on this data; otherwise (another configuration or dataset, or a file that cannot be used) set it
+    aside as ``<path>.unusable``, say so, and return an empty history: training starts over."""
+    try:
+        state = torch.load(path, map_location=t.device, weights_only=True)
+        if state.get("key") != t.config.key() or state.get("data_sha256") != data_sha256:
+            raise _Unusable("it was written for other parameters or other data")
+        t.model.load_state_dict(state["model"])
+        t.optimizer.load_state_dict(state["optimizer"])
+        for group in t.optimizer.param_groups:  # a checkpoint's groups carry its writer's implementation
+            group["fused"] = hardware.fused_for(t.device)
+        t.scheduler.load_state_dict(state["scheduler"])
+        rng, cuda_rng, history = state["rng"], state.get("cuda_rng"), state["history"]
+        if not (isinstance(history, list) and len(history) <= t.config.epochs):
+            raise _Unusable(f"its history is not a list of at most {t.config.epochs} epochs")
+    except Exception as exc:  # truncated, another model's weights, a refused pickle, a wrong shape
+        why = str(exc) if isinstance(exc, _Unusable) else type(exc).__name__
+        aside = path.with_name(path.name + ".unusable")
+        os.replace(path, aside)
+        log(f"Warning: the checkpoint {path} cannot be used ({why}); moved it to {aside.name} and training "
+            f"starts over.")
+        # The model and optimizer may hold part of the checkpoint: build them afresh.
+        fresh = setup(t.config, t.steps_per_epoch, t.device, t.dtype)
+        t.model, t.optimizer, t.scheduler, t.scaler = fresh.model, fresh.optimizer, fresh.scheduler, fresh.scaler
+        return []
+    torch.set_rng_state(rng.cpu())
+    if t.device.type == "cuda" and cuda_rng is not None:
+        torch.cuda.set_rng_state_all([s.cpu() for s in cuda_rng])
+    log(f"Resuming from {path} after epoch {len(history)} of {t.config.epochs}.")
+    return history

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -11,9 +12,9 @@ import pytest
 import torch
 
 from cifar_utils import data as data_mod
-from cifar_utils.data import (CACHE_NAME, CLASSES, DataError, batches, flip_and_crop, load_cifar10, normalise,
-                              stratified_indices)
-from conftest import write_synthetic_npz
+from cifar_utils.data import (CACHE_NAME, CLASSES, VALID_SEED, VALID_SIZE, DataError, batches, flip_and_crop,
+                              load_cifar10, normalise, stratified_indices)
+from helpers import write_synthetic_npz
 
 TORCHVISION_FILES = ["data_batch_1", "data_batch_2", "data_batch_3", "data_batch_4", "data_batch_5",
                      "test_batch", "batches.meta"]
@@ -387,3 +388,170 @@ def test_cache_is_rebuilt_when_the_source_is_replaced(tmp_path):
     os.utime(folder / "cifar10.npz", (later, later))
     second = load_cifar10(folder)
     assert len(second.y_train) == 30 and second.sha256 != first.sha256
+
+
+# --- the cache follows the files it was built from -----------------------------------------------
+
+def set_mtime_ns(path: Path, mtime_ns: int) -> None:
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+@pytest.mark.parametrize("change", ["older mtime, same size", "same mtime, other size"])
+def test_cache_is_rebuilt_when_the_source_is_replaced_by_an_older_file(tmp_path, change):
+    """cp -p, mv, rsync -a and tar x keep a file's old time: the cache must notice all the same."""
+    path = small_npz(tmp_path, seed=1)
+    first_mtime = path.stat().st_mtime_ns
+    first = load_cifar10(tmp_path)
+    cache = tmp_path / CACHE_NAME
+    assert cache.is_file()
+    n_train = 60 if change.endswith("same size") else 70
+    small_npz(tmp_path / "b", n_train=n_train, seed=2)
+    os.replace(tmp_path / "b" / "cifar10.npz", path)
+    if change.startswith("older"):
+        set_mtime_ns(path, cache.stat().st_mtime_ns - 3600 * 10**9)
+    else:
+        set_mtime_ns(path, first_mtime)
+    second = load_cifar10(tmp_path)
+    with np.load(path) as npz:
+        assert np.array_equal(second.x_train.numpy(), npz["x_train"].transpose(0, 3, 1, 2))
+    assert second.sha256 == data_mod.sha256_of(path) != first.sha256
+    path.unlink()  # the cache now holds B
+    third = load_cifar10(tmp_path)
+    assert torch.equal(third.x_train, second.x_train) and third.sha256 == second.sha256
+
+
+def test_cache_is_used_while_its_sources_are_unchanged(tmp_path, monkeypatch):
+    small_npz(tmp_path)
+    first = load_cifar10(tmp_path)
+    monkeypatch.setattr(data_mod, "_load_npz", lambda path: pytest.fail("the cache was rebuilt"))
+    assert load_cifar10(tmp_path).sha256 == first.sha256
+
+
+def test_cache_copied_with_its_folder_names_the_new_source(tmp_path):
+    small_npz(tmp_path / "a")
+    load_cifar10(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "b")  # copy2 keeps the times, so the cache looks newer
+    data = load_cifar10(tmp_path / "b")
+    assert data.source == f"npz:{(tmp_path / 'b' / 'cifar10.npz').resolve()}"
+
+
+def test_cache_without_fingerprint_is_rebuilt(tmp_path):
+    small_npz(tmp_path / "old", seed=1)
+    old = load_cifar10(tmp_path / "old")
+    path = small_npz(tmp_path, seed=2)
+    fields = {k: getattr(old, k) for k in ("x_train", "y_train", "x_test", "y_test", "source", "sha256")}
+    torch.save(fields, tmp_path / CACHE_NAME)  # the format before built_from was stored
+    data = load_cifar10(tmp_path)
+    assert data.sha256 == data_mod.sha256_of(path) != old.sha256
+    assert "built_from" in torch.load(tmp_path / CACHE_NAME, weights_only=True)
+
+
+@pytest.mark.parametrize("event", ["appears", "disappears"])
+def test_cache_is_rebuilt_when_a_source_appears_or_disappears(tmp_path, monkeypatch, event):
+    npz = small_npz(tmp_path, seed=1)
+    other = small_npz(tmp_path / "other", seed=2)
+    monkeypatch.setattr(data_mod, "_load_torchvision", lambda root, download: data_mod._load_npz(other))
+    if event == "disappears":
+        (tmp_path / "cifar-10-batches-py").mkdir()
+    assert load_cifar10(tmp_path).sha256 == data_mod.sha256_of(npz if event == "appears" else other)
+    if event == "appears":
+        (tmp_path / "cifar-10-batches-py").mkdir()
+    else:
+        (tmp_path / "cifar-10-batches-py").rmdir()
+    assert load_cifar10(tmp_path).sha256 == data_mod.sha256_of(other if event == "appears" else npz)
+
+
+def test_stale_temp_files_beside_the_cache_are_removed(tmp_path):
+    small_npz(tmp_path)
+    stale, fresh = tmp_path / f".{CACHE_NAME}.k1ll3d99.tmp", tmp_path / f".{CACHE_NAME}.wr1t1ng0.tmp"
+    stale.write_bytes(b"half a cache")
+    fresh.write_bytes(b"another process is writing this")
+    set_mtime_ns(stale, stale.stat().st_mtime_ns - 2 * 86400 * 10**9)
+    load_cifar10(tmp_path)
+    assert not stale.exists() and fresh.exists() and (tmp_path / CACHE_NAME).is_file()
+
+
+# --- messages and bad caches ---------------------------------------------------------------------
+
+def test_data_dir_that_is_a_file_says_so(tmp_path):
+    path = small_npz(tmp_path)
+    with pytest.raises(DataError) as info:
+        load_cifar10(path)
+    message = str(info.value)
+    assert str(path.resolve()) in message and "is a file" in message
+    assert f"the folder that holds it ({tmp_path.resolve()})" in message
+
+
+def test_bad_cache_message_is_short(tmp_path):
+    torch.save({"x_train": Malicious(tmp_path / "ran")}, tmp_path / CACHE_NAME)
+    with pytest.raises(DataError) as info:
+        load_cifar10(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / CACHE_NAME) in message and "UnpicklingError" in message
+    assert len(message) < 250 + len(str(tmp_path)) and "\n" not in message and "weights_only" not in message
+
+
+@pytest.mark.parametrize("cache_bytes", [b"not a torch file", "wrong arrays"])
+def test_bad_cache_beside_a_good_npz_is_rebuilt(tmp_path, cache_bytes):
+    path = small_npz(tmp_path)
+    cache = tmp_path / CACHE_NAME
+    if cache_bytes == "wrong arrays":
+        torch.save({"x_train": torch.zeros(2, 3, 8, 8), "y_train": torch.zeros(2), "x_test": torch.zeros(1),
+                    "y_test": torch.zeros(1), "source": "x", "sha256": "y"}, cache)
+    else:
+        cache.write_bytes(cache_bytes)
+    data = load_cifar10(tmp_path)
+    assert data.sha256 == data_mod.sha256_of(path) and len(data.y_train) == 60
+    path.unlink()
+    assert load_cifar10(tmp_path).sha256 == data.sha256  # the cache was rebuilt over the bad one
+
+
+def test_bad_cache_beside_a_torchvision_folder_is_rebuilt(tmp_path, monkeypatch):
+    path = small_npz(tmp_path / "npz")
+    (tmp_path / "cifar-10-batches-py").mkdir()
+    (tmp_path / CACHE_NAME).write_bytes(b"not a torch file")
+    monkeypatch.setattr(data_mod, "_load_torchvision", lambda root, download: data_mod._load_npz(path))
+    assert load_cifar10(tmp_path).sha256 == data_mod.sha256_of(path)
+
+
+# --- validation split ----------------------------------------------------------------------------
+
+def test_validation_split_holds_out_a_fixed_balanced_part_of_the_training_set(synthetic_dir):
+    data = load_cifar10(synthetic_dir)
+    split = data.validation_split(100)
+    valid = stratified_indices(data.y_train, 100, seed=VALID_SEED)
+    rest = torch.tensor(sorted(set(range(500)) - set(valid.tolist())))
+    assert torch.equal(split.x_test, data.x_train[valid]) and torch.equal(split.y_test, data.y_train[valid])
+    assert torch.equal(split.x_train, data.x_train[rest]) and torch.equal(split.y_train, data.y_train[rest])
+    assert len(split.y_train) == 400 and len(split.y_test) == 100
+    assert torch.bincount(split.y_test).tolist() == [10] * 10
+    assert torch.bincount(split.y_train).tolist() == [40] * 10
+    assert (split.split, data.split) == ("validation", "test")
+    assert (split.source, split.sha256) == (data.source, data.sha256)
+    again = data.validation_split(100)
+    assert torch.equal(again.x_test, split.x_test) and torch.equal(again.x_train, split.x_train)
+    assert VALID_SIZE == 5000
+
+
+def test_validation_split_is_the_same_whatever_subset_follows(synthetic_dir):
+    data = load_cifar10(synthetic_dir)
+    held_out = {tuple(x.flatten()[:64].tolist()) for x in data.validation_split(100).x_test}
+    for seed in (0, 1, 2):
+        sub = data.validation_split(100).subset(80, None, seed=seed)
+        assert sub.split == "validation"
+        assert {tuple(x.flatten()[:64].tolist()) for x in sub.x_test} == held_out
+        assert not held_out & {tuple(x.flatten()[:64].tolist()) for x in sub.x_train}
+
+
+@pytest.mark.parametrize("n", [0, -3, 500])
+def test_validation_split_size_out_of_range(synthetic_dir, n):
+    with pytest.raises(ValueError, match=f"validation size {n} is outside 1..499"):
+        load_cifar10(synthetic_dir).validation_split(n)
+
+
+def test_cache_round_trips_without_the_split_field(tmp_path):
+    small_npz(tmp_path)
+    load_cifar10(tmp_path)
+    blob = torch.load(tmp_path / CACHE_NAME, weights_only=True)
+    assert "split" not in blob
+    assert load_cifar10(tmp_path).split == "test"

@@ -1,4 +1,5 @@
-"""Tables and predictions: the seed's per-class lines, confusion matrix, first ten images."""
+"""Predictions and what is measured from them: confusion matrix, per-class and overall counts, first ten
+images (the tables over results are tested in test_tables)."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,54 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from cifar_utils.data import CLASSES
-from cifar_utils.evaluate import (confusion_matrix, decode_images, first_images, per_class_table, predict,
-                                  seed_format_table)
+from cifar_utils.evaluate import (class_accuracy, confusion_matrix, decode_images, first_images, overall_counts,
+                                  predict)
+from helpers import confusion_with_diagonal
 
-DIAGONAL = [762, 853, 619, 449, 697, 628, 801, 813, 792, 785]
-
-
-@pytest.fixture
-def seed_confusion():
-    """A 10 x 10 confusion matrix with the seed report's AlexNet + SGD diagonal, rows of 1000."""
-    confusion = np.zeros((10, 10), dtype=np.int64)
-    for i, correct in enumerate(DIAGONAL):
-        confusion[i, i] = correct
-        wrong = 1000 - correct
-        others = [j for j in range(10) if j != i]
-        share, extra = divmod(wrong, 9)
-        for rank, j in enumerate(others):
-            confusion[i, j] = share + (1 if rank < extra else 0)
-    assert (confusion.sum(axis=1) == 1000).all()
-    return confusion
-
-
-def test_seed_format_table_exact(seed_confusion):
-    expected = "\n".join([
-        "Test Accuracy of airplane: 76% (762/1000)",
-        "Test Accuracy of automobile: 85% (853/1000)",
-        "Test Accuracy of bird: 61% (619/1000)",
-        "Test Accuracy of cat: 44% (449/1000)",
-        "Test Accuracy of deer: 69% (697/1000)",
-        "Test Accuracy of dog: 62% (628/1000)",
-        "Test Accuracy of frog: 80% (801/1000)",
-        "Test Accuracy of horse: 81% (813/1000)",
-        "Test Accuracy of ship: 79% (792/1000)",
-        "Test Accuracy of truck: 78% (785/1000)",
-        "",
-        "Test Accuracy (Overall): 71% (7199/10000)",
-    ])
-    assert seed_format_table(seed_confusion) == expected
-    assert seed_format_table(seed_confusion.tolist()) == expected
-
-
-def test_seed_format_table_rounds_down_and_handles_empty_class():
-    confusion = np.zeros((3, 3), dtype=int)
-    confusion[0] = [2, 1, 0]   # 66.7% -> 66%
-    confusion[1] = [0, 999, 1]  # 99.9% -> 99%
-    text = seed_format_table(confusion, classes=("a", "b", "c"))
-    assert text.splitlines() == ["Test Accuracy of a: 66% (2/3)", "Test Accuracy of b: 99% (999/1000)",
-                                 "Test Accuracy of c: 0% (0/0)", "", "Test Accuracy (Overall): 99% (1001/1003)"]
+DIAGONAL = [762, 853, 619, 449, 697, 628, 801, 813, 792, 785]  # the original report's AlexNet + SGD
 
 
 def test_confusion_matrix_counts():
@@ -70,21 +28,16 @@ def test_confusion_matrix_counts():
     assert np.array_equal(confusion_matrix([0, 1], [1, 1], n_classes=2), [[0, 1], [0, 1]])
 
 
-def test_per_class_table_values(seed_confusion):
-    table = per_class_table(seed_confusion)
-    assert list(table.index) == list(CLASSES) + ["Overall"]
-    assert list(table.columns) == ["correct", "total", "accuracy (%)"]
-    assert table["correct"].tolist() == DIAGONAL + [7199]
-    assert table["total"].tolist() == [1000] * 10 + [10_000]
-    assert table.loc["cat", "accuracy (%)"] == pytest.approx(44.9)
-    assert table.loc["Overall", "accuracy (%)"] == pytest.approx(71.99)
-
-
-def test_per_class_table_rounds_and_empty_class_is_nan():
-    table = per_class_table([[2, 1], [0, 0]], classes=("a", "b"))
-    assert table.loc["a", "accuracy (%)"] == pytest.approx(66.67)
-    assert np.isnan(table.loc["b", "accuracy (%)"])
-    assert table.loc["Overall", "accuracy (%)"] == pytest.approx(66.67)
+def test_class_accuracy_and_overall_counts():
+    confusion = confusion_with_diagonal(DIAGONAL)
+    assert (confusion.sum(axis=1) == 1000).all()
+    np.testing.assert_allclose(class_accuracy(confusion), [d / 10 for d in DIAGONAL])
+    np.testing.assert_allclose(class_accuracy(confusion.tolist()), [d / 10 for d in DIAGONAL])
+    assert overall_counts(confusion) == (7199, 10_000)
+    assert overall_counts(confusion.tolist()) == (7199, 10_000)
+    assert all(type(v) is int for v in overall_counts(confusion))  # JSON-ready, not numpy ints
+    # an empty class (no test images) has accuracy 0, not a division by zero
+    np.testing.assert_allclose(class_accuracy([[2, 1], [0, 0]]), [200 / 3, 0.0])
 
 
 def test_first_images_and_decode_round_trip():

@@ -13,18 +13,26 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from cifar_utils import experiment as experiment_mod  # noqa: E402
+from cifar_utils import tables  # noqa: E402
 from cifar_utils import train as train_mod  # noqa: E402
-from cifar_utils.config import ConfigError, ExperimentConfig  # noqa: E402
-from cifar_utils.experiment import FIGURE_KINDS, Experiment  # noqa: E402
-from cifar_utils.results import load_result  # noqa: E402
+from cifar_utils.config import ConfigError  # noqa: E402
+from cifar_utils.experiment import Experiment, comparison_figures, shown  # noqa: E402
+from cifar_utils.figures import EXPERIMENT_KINDS, experiment_figure  # noqa: E402
+from cifar_utils.recipes import REPO_ROOT, profile_config  # noqa: E402
+from cifar_utils.results import ResultError, accuracy, load_result, save_result  # noqa: E402
 from cifar_utils.train import NonFiniteLossError  # noqa: E402
+from helpers import BASE_RECIPE, confusion_with_diagonal, fake_result, make_config, without_seconds  # noqa: E402
 
 CONFIG = dict(model="baseline", dropout=0.25, epochs=1, batch_size=50, train_subset=200, test_subset=50,
               lr=0.05, flip=True, crop_pad=2, precision="fp32", device="cpu", seed=0)
 
 
+def figure_path(exp: Experiment, kind: str):
+    return exp.figures_dir / experiment_figure(exp.name, kind).filename
+
+
 def make(tmp_path, synthetic_dir, retrain=False, figures="figures", **overrides) -> Experiment:
-    config = ExperimentConfig(**{**CONFIG, **overrides})
+    config = make_config(**{**CONFIG, **overrides})
     exp = Experiment("baseline", config, data_dir=str(synthetic_dir), retrain=retrain,
                      results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / figures))
     exp.checkpoint = tmp_path / "runs" / f"baseline-{exp.key}" / "checkpoint.pt"  # keep runs/ out of the repo
@@ -51,10 +59,6 @@ def no_training(monkeypatch):
     monkeypatch.setattr(experiment_mod, "train", refuse)
 
 
-def without_seconds(history):
-    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
-
-
 @pytest.fixture
 def trained(tmp_path, synthetic_dir, train_calls):
     exp = make(tmp_path, synthetic_dir)
@@ -70,8 +74,8 @@ def test_first_run_trains_and_writes_result(trained, tmp_path):
     assert exp.path == path and path.is_file()
     assert [p.name for p in (tmp_path / "results").iterdir()] == [path.name]
     assert json.loads(path.read_text()) == json.loads(json.dumps(result))
-    assert result["key"] == exp.key == ExperimentConfig(**CONFIG).key()
-    assert result["config"] == ExperimentConfig(**CONFIG).to_dict()
+    assert result["key"] == exp.key == make_config(**CONFIG).key()
+    assert result["config"] == make_config(**CONFIG).to_dict()
     assert len(result["history"]) == 1
     assert sum(map(sum, result["confusion"])) == 50
     assert result["environment"]["train_images"] == 200 and result["environment"]["test_images"] == 50
@@ -80,8 +84,8 @@ def test_first_run_trains_and_writes_result(trained, tmp_path):
     assert len(result["first_ten"]["true"]) == 10
     assert not exp.checkpoint.parent.exists()  # the checkpoint is removed once the result is stored
     assert logs[-1].startswith("Saved ")
-    assert 0 <= exp.accuracy() <= 100
-    assert "Test Accuracy (Overall)" in exp.seed_table()
+    assert 0 <= accuracy(result) <= 100
+    assert "Test Accuracy (Overall)" in tables.original_format(result)
 
 
 def test_second_experiment_loads_without_training(trained, tmp_path, synthetic_dir, monkeypatch):
@@ -92,7 +96,7 @@ def test_second_experiment_loads_without_training(trained, tmp_path, synthetic_d
     loaded = again.run(log=logs.append)
     assert loaded == json.loads(json.dumps(result))
     assert logs[0].startswith("Loaded stored result")
-    assert again.history_table().index.tolist() == [1]
+    assert tables.history_table(loaded).index.tolist() == [1]
 
 
 def test_retrain_trains_again_with_identical_history(trained, tmp_path, synthetic_dir, train_calls):
@@ -113,8 +117,8 @@ def test_two_trainings_draw_byte_identical_figures(tmp_path, synthetic_dir):
     for run in ("a", "b"):
         exp = make(tmp_path / run, synthetic_dir)
         exp.run(log=lambda *_: None)
-        drawn.append({kind: (plt.close(exp.figure(kind)), exp.figure_path(kind).read_bytes())[1]
-                      for kind in FIGURE_KINDS})
+        drawn.append({kind: (plt.close(exp.figure(kind)), figure_path(exp, kind).read_bytes())[1]
+                      for kind in EXPERIMENT_KINDS})
     assert drawn[0] == drawn[1]
 
 
@@ -143,10 +147,10 @@ def test_wrongly_typed_result_warns_and_retrains(trained, tmp_path, synthetic_di
 def test_figures_written_and_redrawn_byte_identical(trained, tmp_path, synthetic_dir, monkeypatch):
     exp, _, _ = trained
     first = {}
-    for kind in FIGURE_KINDS:
+    for kind in EXPERIMENT_KINDS:
         fig = exp.figure(kind)
         plt.close(fig)
-        path = exp.figure_path(kind)
+        path = figure_path(exp, kind)
         assert path.parent == tmp_path / "figures"
         first[kind] = path.read_bytes()
         assert first[kind].startswith(b"\x89PNG\r\n\x1a\n")
@@ -154,25 +158,28 @@ def test_figures_written_and_redrawn_byte_identical(trained, tmp_path, synthetic
     assert sorted(p.name for p in (tmp_path / "figures").iterdir()) == [
         "fig01_baseline_per_class_accuracy.png", "fig02_baseline_loss_curves.png",
         "fig03_baseline_confusion_matrix.png", "fig04_baseline_first_ten.png"]
-    mtimes = {k: exp.figure_path(k).stat().st_mtime_ns for k in FIGURE_KINDS}
+    mtimes = {k: figure_path(exp, k).stat().st_mtime_ns for k in EXPERIMENT_KINDS}
 
     # Redraw from the stored result (no training) into another folder and into the same one.
     no_training(monkeypatch)
     for figures in ("figures_again", "figures"):
         other = make(tmp_path, synthetic_dir, figures=figures)
         other.run(log=lambda *_: None)
-        for kind in FIGURE_KINDS:
+        for kind in EXPERIMENT_KINDS:
             plt.close(other.figure(kind))
-            assert other.figure_path(kind).read_bytes() == first[kind], kind
-    assert {k: exp.figure_path(k).stat().st_mtime_ns for k in FIGURE_KINDS} == mtimes
+            assert figure_path(other, kind).read_bytes() == first[kind], kind
+    assert {k: figure_path(exp, k).stat().st_mtime_ns for k in EXPERIMENT_KINDS} == mtimes
 
 
 def test_figure_needs_result_and_known_kind(tmp_path, synthetic_dir):
     exp = make(tmp_path, synthetic_dir)
-    with pytest.raises(ValueError, match="figure kind 'histogram' is not known"):
-        exp.figure("histogram")
     with pytest.raises(RuntimeError, match="call run"):
         exp.figure("loss_curves")
+    exp.result = fake_result("baseline", exp.config, confusion_with_diagonal([3] * 10, row_total=5))
+    with pytest.raises(ValueError, match="figure kind 'histogram' is not known; use one of per_class_accuracy, "
+                                         "loss_curves, confusion_matrix, first_ten"):
+        exp.figure("histogram")
+    assert not exp.figures_dir.exists()  # nothing drawn
 
 
 def test_non_finite_loss_stops_training(tmp_path, synthetic_dir):
@@ -199,7 +206,8 @@ def test_non_finite_loss_names_later_epoch_and_step(tmp_path, synthetic_dir, mon
                     return out * float("nan")
             return out
 
-    monkeypatch.setattr(train_mod, "build_model", lambda name, dropout, init="default": NanAt(real_build(name, dropout, init)))
+    monkeypatch.setattr(train_mod, "build_model",
+                        lambda name, dropout, init="default": NanAt(real_build(name, dropout, init)))
     exp = make(tmp_path, synthetic_dir, epochs=2)
     with pytest.raises(NonFiniteLossError) as info:
         exp.run(log=lambda *_: None)
@@ -208,7 +216,7 @@ def test_non_finite_loss_names_later_epoch_and_step(tmp_path, synthetic_dir, mon
 
 
 def test_bad_options_are_refused(tmp_path, synthetic_dir):
-    config = ExperimentConfig(**CONFIG)
+    config = make_config(**CONFIG)
     with pytest.raises(ConfigError, match="experiment 'resnet' is not known"):
         Experiment("resnet", config)
     with pytest.raises(ConfigError, match="retrain = 'yes' is not a boolean"):
@@ -216,27 +224,29 @@ def test_bad_options_are_refused(tmp_path, synthetic_dir):
     with pytest.raises(ConfigError, match="results_dir = "):
         Experiment("baseline", config, results_dir=tmp_path)
     with pytest.raises(ConfigError, match="lr = 0"):
-        Experiment.from_parameters("baseline", {**CONFIG, "lr": 0, "results_dir": str(tmp_path)})
+        Experiment.from_parameters("baseline", {**BASE_RECIPE, **CONFIG, "lr": 0, "results_dir": str(tmp_path)})
+    with pytest.raises(ConfigError, match="the parameters lr are missing"):
+        Experiment.from_parameters("baseline", {k: v for k, v in BASE_RECIPE.items() if k != "lr"})
 
 
 def test_from_parameters_takes_run_options(tmp_path, synthetic_dir):
-    exp = Experiment.from_parameters("baseline", {**CONFIG, "data_dir": str(synthetic_dir), "retrain": True,
-                                                  "results_dir": str(tmp_path / "r"),
+    exp = Experiment.from_parameters("baseline", {**BASE_RECIPE, **CONFIG, "data_dir": str(synthetic_dir),
+                                                  "retrain": True, "results_dir": str(tmp_path / "r"),
                                                   "figures_dir": str(tmp_path / "f"), "unrelated": 1})
-    assert exp.config == ExperimentConfig(**CONFIG)
+    assert exp.config == make_config(**CONFIG)
     assert exp.retrain is True and exp.data_dir == synthetic_dir
     assert exp.path == tmp_path / "r" / f"baseline-{exp.key}.json"
-    assert exp.figure_path("confusion_matrix") == tmp_path / "f" / "fig03_baseline_confusion_matrix.png"
+    assert figure_path(exp, "confusion_matrix") == tmp_path / "f" / "fig03_baseline_confusion_matrix.png"
 
 
 def test_auto_folders_keep_exploration_out_of_the_report():
     """With results_dir and figures_dir "auto", only the report profile's parameters write into the
     committed results/ and figures/; anything else goes under build/."""
-    from cifar_utils.experiment import REPO_ROOT, profile_config
     report = Experiment("alexnet_sgd", profile_config("report", "alexnet_sgd"))
     assert report.results_dir == REPO_ROOT / "results" and report.figures_dir == REPO_ROOT / "figures"
     faithful = Experiment("alexnet_sgd", profile_config("faithful", "alexnet_sgd"))
-    assert faithful.results_dir == REPO_ROOT / "results" and faithful.figures_dir.parent == REPO_ROOT / "build" / "figures"
+    assert faithful.results_dir == REPO_ROOT / "results"
+    assert faithful.figures_dir == REPO_ROOT / "build" / "figures" / f"alexnet_sgd-{faithful.key}"
     other = Experiment("alexnet_sgd", dataclasses.replace(profile_config("report", "alexnet_sgd"), epochs=1))
     assert other.results_dir == REPO_ROOT / "build" / "results"
     assert other.figures_dir == REPO_ROOT / "build" / "figures" / f"alexnet_sgd-{other.key}"
@@ -247,3 +257,51 @@ def test_subset_larger_than_the_dataset_names_the_parameter(tmp_path, synthetic_
     with pytest.raises(ConfigError, match=r"train_subset = 2000 is out of range; it must be >= 0 and <= 500"):
         exp.run(log=lambda *_: None)
     assert not exp.path.exists()
+
+
+# --- stored results, comparison figures ----------------------------------------------------------
+
+def test_stored_without_a_result_says_how_to_make_one(tmp_path):
+    with pytest.raises(ResultError) as info:
+        Experiment.stored("alexnet_sgd", "smoke", results_dir=str(tmp_path))
+    message = str(info.value)
+    key = profile_config("smoke", "alexnet_sgd").key()
+    assert f"there is no stored result {tmp_path / f'alexnet_sgd-{key}.json'} for alexnet_sgd" in message
+    assert "python -m cifar_utils.report --profile smoke --only 02_alexnet_sgd first" in message
+    assert Experiment.stored("alexnet_sgd", "smoke", results_dir=str(tmp_path), required=False).result is None
+
+
+def test_stored_loads_the_profiles_result(tmp_path):
+    config = profile_config("smoke", "baseline")
+    stored = fake_result("baseline", config, confusion_with_diagonal([5] * 10, row_total=10))
+    save_result(tmp_path / f"baseline-{config.key()}.json", stored)
+    exp = Experiment.stored("baseline", "smoke", results_dir=str(tmp_path))
+    assert exp.config == config and exp.result == stored
+
+
+def test_describe_names_the_result_file_and_parameters(tmp_path):
+    exp = Experiment("baseline", make_config(**CONFIG), results_dir=str(tmp_path / "r"),
+                     figures_dir=str(tmp_path / "f"))
+    table = exp.describe()
+    assert table.loc["results key", "value"] == exp.key
+    assert table.loc["result file", "value"] == str(tmp_path / "r" / f"baseline-{exp.key}.json")
+    assert table.loc["parameters (trainable)", "value"] == "541,094"
+    assert table.loc["lr", "value"] == "0.05"
+    assert exp.model_summary().endswith("trainable parameters: 541,094")
+
+
+def test_shown_is_relative_inside_the_repository(tmp_path):
+    assert shown(REPO_ROOT / "results" / "x.json") == "results/x.json"
+    assert shown(tmp_path / "x.json") == str(tmp_path / "x.json")
+
+
+def test_comparison_figures_are_fig13_and_fig14(tmp_path):
+    sgd_config = make_config(model="alexnet", dropout=0.0, epochs=2)
+    adam_config = make_config(model="alexnet", dropout=0.5, optimizer="adam", lr=0.001, epochs=2)
+    sgd = fake_result("alexnet_sgd", sgd_config, confusion_with_diagonal([70] * 10, row_total=100))
+    adam = fake_result("alexnet_adam_dropout", adam_config, confusion_with_diagonal([75] * 10, row_total=100))
+    drawn = comparison_figures(sgd, adam, tmp_path)
+    assert len(drawn) == 2 and not any(plt.fignum_exists(f.number) for f in drawn)  # closed, shown once
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig13_sgd_vs_adam_loss_curves.png",
+                                                           "fig14_sgd_vs_adam_per_class_accuracy.png"]
+    assert drawn[0]._suptitle.get_text() == "AlexNet + SGD vs AlexNet + Adam + Dropout 0.5"

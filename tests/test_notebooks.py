@@ -8,14 +8,18 @@ import ast
 import hashlib
 from pathlib import Path
 
-import nbformat
-import papermill
-import pytest
-import yaml
+import matplotlib
 
-from cifar_utils import report
-from cifar_utils.experiment import EXPERIMENTS, REPO_ROOT, Experiment, profile_config
-from cifar_utils.results import load_result
+matplotlib.use("Agg")
+import nbformat  # noqa: E402
+import papermill  # noqa: E402
+import pytest  # noqa: E402
+
+from cifar_utils import report, tables  # noqa: E402
+from cifar_utils.experiment import Experiment, profiles_figure, stored_profiles  # noqa: E402
+from cifar_utils.figures import EXPERIMENT_KINDS, experiment_figure  # noqa: E402
+from cifar_utils.recipes import EXPERIMENTS, REPO_ROOT, notebook_parameters, original, profile_config  # noqa: E402
+from cifar_utils.results import accuracy, load_result  # noqa: E402
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 
@@ -65,33 +69,13 @@ def test_smoke_results_match_the_profile(smoke_run):
         assert sum(map(sum, result["confusion"])) == config.test_subset
 
 
-@pytest.mark.parametrize("notebook", [info["notebook"] for info in EXPERIMENTS.values()])
-def test_parameters_cell_is_the_report_profile(notebook):
+@pytest.mark.parametrize("notebook", [info.notebook for info in EXPERIMENTS.values()])
+def test_parameters_cell_is_the_report_recipe(notebook):
+    """papermill reads the same parameters (with a help comment each) as recipes.notebook_parameters."""
     declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"))
     defaults = {name: ast.literal_eval(p["default"]) for name, p in declared.items()}  # plain literals only
-    profile = yaml.safe_load((REPO_ROOT / "profiles" / "report" / f"{notebook}.yaml").read_text())
-    assert {k: defaults[k] for k in profile} == profile
+    assert defaults == notebook_parameters(notebook)
     assert all(p["help"] for p in declared.values()), "every parameter needs a # comment"
-
-
-@pytest.mark.parametrize("profile", ["report", "faithful", "smoke"])
-def test_profiles_are_valid_and_complete(profile):
-    for name in EXPERIMENTS:
-        config = profile_config(profile, name)
-        declared = yaml.safe_load((REPO_ROOT / "profiles" / profile / f"{EXPERIMENTS[name]['notebook']}.yaml")
-                                  .read_text())
-        assert set(config.to_dict()) <= set(declared), f"{profile} profile must set every training parameter"
-
-
-def test_faithful_profile_is_the_seed_recipe():
-    for name, info in EXPERIMENTS.items():
-        config = profile_config("faithful", name)
-        seed = info["seed"]
-        # The seed gives no learning rate for Adam; its SGD rate, 1e-4, is used.
-        assert (config.batch_size, config.epochs, config.lr, config.optimizer) == \
-               (seed["batch_size"], seed["epochs"], seed["lr"] or 1e-4, seed["optimizer"])
-        assert (config.schedule, config.flip, config.crop_pad, config.label_smoothing, config.weight_decay) == \
-               ("constant", False, 0, 0.0, 0.0)
 
 
 def test_committed_figures_are_drawn_from_committed_results(tmp_path):
@@ -101,17 +85,17 @@ def test_committed_figures_are_drawn_from_committed_results(tmp_path):
         exp.result = load_result(exp.path)
         if exp.result is None:
             pytest.fail(f"no committed result for the report profile of {name}: {exp.path}")
-        for kind in ("per_class_accuracy", "loss_curves", "confusion_matrix", "first_ten"):
+        for kind in EXPERIMENT_KINDS:
             exp.figure(kind)
-            committed = REPO_ROOT / "figures" / exp.figure_path(kind).name
-            assert committed.read_bytes() == exp.figure_path(kind).read_bytes(), committed.name
+            filename = experiment_figure(name, kind).filename
+            committed = REPO_ROOT / "figures" / filename
+            assert committed.read_bytes() == (tmp_path / filename).read_bytes(), filename
 
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_profiles_figure_is_drawn_from_the_stored_results(name, tmp_path):
     """Fig. 15: drawn (byte-identical to the committed one) when both profiles' results are stored, else None."""
-    exp = Experiment(name, profile_config("report", name), figures_dir=str(tmp_path))
-    fig = exp.profiles_figure()
+    fig = profiles_figure(name, tmp_path)
     both = all(Experiment.stored(name, profile, required=False).result for profile in ("report", "faithful"))
     drawn = sorted(tmp_path.glob("*.png"))
     assert (fig is not None) == both and len(drawn) == both
@@ -122,11 +106,10 @@ def test_profiles_figure_is_drawn_from_the_stored_results(name, tmp_path):
 def test_committed_notebooks_show_the_committed_results():
     """The accuracy printed in each committed notebook is the one in its stored result."""
     for name, info in EXPERIMENTS.items():
-        nb = nbformat.read(NOTEBOOKS / f"{info['notebook']}.ipynb", as_version=4)
-        exp = Experiment(name, profile_config("report", name))
-        exp.result = load_result(exp.path)
+        nb = nbformat.read(NOTEBOOKS / f"{info.notebook}.ipynb", as_version=4)
+        result = Experiment.stored(name, "report").result
         text = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-        assert exp.seed_table() in text
+        assert tables.original_format(result) in text
 
 
 @pytest.mark.parametrize("keep_going", [False, True], ids=["stop", "keep-going"])
@@ -148,15 +131,12 @@ def test_bad_parameter_fails_fast_naming_notebook_and_cell(keep_going, synthetic
 
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_profiles_table_shows_the_stored_report_and_faithful_results(name):
-    exp = Experiment(name, profile_config("report", name))
-    table = exp.profiles_table()
-    report = Experiment(name, profile_config("report", name))
-    report.result = load_result(report.path)
-    assert table.loc["test accuracy (%)", "report profile"] == f"{report.accuracy():.2f}"
-    assert table.loc["test accuracy (%)", "seed report"] == f"{EXPERIMENTS[name]['seed']['accuracy']:.2f}"
-    faithful = Experiment(name, profile_config("faithful", name))
-    faithful.result = load_result(faithful.path)
-    expected = (f"not run: python -m cifar_utils.report --profile faithful --only {EXPERIMENTS[name]['notebook']} "
+    table = tables.profiles_table(name, stored_profiles(name))
+    report_result = Experiment.stored(name, "report").result
+    assert table.loc["test accuracy (%)", "report profile"] == f"{accuracy(report_result):.2f}"
+    assert table.loc["test accuracy (%)", "original report"] == f"{original(name)['accuracy']:.2f}"
+    faithful = Experiment.stored(name, "faithful", required=False).result
+    expected = (f"not run: python -m cifar_utils.report --profile faithful --only {EXPERIMENTS[name].notebook} "
                 "-p data_dir <CIFAR-10 folder>"
-                if faithful.result is None else f"{faithful.accuracy():.2f}")
+                if faithful is None else f"{accuracy(faithful):.2f}")
     assert table.loc["test accuracy (%)", "faithful profile"] == expected

@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import pytest
 
-from cifar_utils import report
+from cifar_utils import recipes, report
+from cifar_utils.config import ConfigError
+from cifar_utils.recipes import EXPERIMENTS, profile_config, profile_differences, profile_parameters
+from cifar_utils.results import result_path, save_result
+from helpers import confusion_with_diagonal, fake_result
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -59,22 +63,69 @@ def test_notebook_names():
 
 
 def test_plan_applies_profile_and_overrides():
-    params = report.plan(["01_baseline"], "smoke", {"epochs": 2, "data_dir": "/tmp/x"})
-    assert params["01_baseline"]["epochs"] == 2
-    assert params["01_baseline"]["data_dir"] == "/tmp/x"
-    assert params["01_baseline"]["model"] == "baseline"
+    """Each notebook gets only its profile's differences and the overrides it declares (the rest is its cell)."""
+    params = report.plan(["00_theory", "01_baseline"], "smoke", {"epochs": 2, "data_dir": "/tmp/x"})
+    assert params["01_baseline"] == {"epochs": 2, "batch_size": 100, "train_subset": 500, "test_subset": 100,
+                                     "data_dir": "/tmp/x"}
+    assert params["00_theory"] == {}  # declares none of them
+    assert report.plan(["01_baseline"], "report", {}) == {"01_baseline": {}}
+    assert profile_parameters("smoke", "01_baseline")["model"] == "baseline"
 
 
-def test_accuracy_summary():
-    import nbformat
-    nb = nbformat.v4.new_notebook()
-    cell = nbformat.v4.new_code_cell("print(table)")
-    cell.outputs = [nbformat.v4.new_output("stream", name="stdout",
-                                           text="Test Accuracy of cat: 44% (449/1000)\n\n"
-                                                "Test Accuracy (Overall): 71% (7199/10000)\n")]
-    nb.cells.append(cell)
-    assert report.accuracy_summary(nb) == "test accuracy 71.99% (7199/10000)"
-    assert report.accuracy_summary(nbformat.v4.new_notebook()) == ""
+def test_plan_refuses_a_profile_key_the_notebook_does_not_declare(tmp_path, monkeypatch):
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "01_baseline.yaml").write_text("epochs: 2\nepoch: 3\n")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path)
+    with pytest.raises(ConfigError, match=r"profiles/odd/01_baseline.yaml sets 'epoch', which 01_baseline does "
+                                          r"not declare"):
+        report.plan(["01_baseline"], "odd", {})
+
+
+# --- the accuracy line: read from the stored result the run used ---------------------------------
+
+def store_smoke_result(results_dir, diagonal=(7, 8, 6, 4, 7, 6, 8, 8, 8, 8)):
+    config = profile_config("smoke", "baseline")
+    result = fake_result("baseline", config, confusion_with_diagonal(diagonal, row_total=10))
+    save_result(result_path(results_dir, "baseline", config.key()), result)
+    return result
+
+
+def test_accuracy_summary_reads_the_stored_result(tmp_path):
+    store_smoke_result(tmp_path)  # 70 of 100 test images right
+    params = {**profile_differences("smoke", "01_baseline"), "results_dir": str(tmp_path)}
+    assert report.accuracy_summary("01_baseline", params) == "test accuracy 70.00% (70/100)"
+    # another configuration (here: another seed) has no stored result: nothing to say
+    assert report.accuracy_summary("01_baseline", {**params, "seed": 1}) == ""
+
+
+def test_accuracy_summary_without_a_result(tmp_path):
+    params = {**profile_differences("smoke", "01_baseline"), "results_dir": str(tmp_path)}
+    assert report.accuracy_summary("01_baseline", params) == ""
+    assert report.accuracy_summary("00_theory", {}) == ""  # no training, no accuracy
+    assert report.accuracy_summary("00_theory", params) == ""
+
+
+def test_accuracy_summary_of_an_unusable_result_is_empty(tmp_path):
+    store_smoke_result(tmp_path)
+    path = next(tmp_path.glob("baseline-*.json"))
+    path.write_text("{ truncated")
+    params = {**profile_differences("smoke", "01_baseline"), "results_dir": str(tmp_path)}
+    assert report.accuracy_summary("01_baseline", params) == ""
+
+
+def test_run_notebook_reports_the_stored_accuracy(tmp_path, monkeypatch):
+    """After a successful run the runner's line carries the accuracy of the result the notebook stored."""
+    store_smoke_result(tmp_path)
+    monkeypatch.setattr(report.papermill, "execute_notebook", lambda *args, **kwargs: None)
+    params = {**profile_differences("smoke", "01_baseline"), "results_dir": str(tmp_path)}
+    ok, detail = report.run_notebook("01_baseline", params, tmp_path)[:2]
+    assert (ok, detail) == (True, "test accuracy 70.00% (70/100)")
+
+
+def test_results_table_lists_every_experiment():
+    lines = report.results_table("report").splitlines()
+    assert lines[0].startswith("| notebook | original report | this repo |")
+    assert [line.split(" | ")[0] for line in lines[2:]] == [f"| {info.notebook}" for info in EXPERIMENTS.values()]
 
 
 def test_strip_volatile():

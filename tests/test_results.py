@@ -9,10 +9,10 @@ import stat
 import pytest
 
 from cifar_utils import io as io_mod
-from cifar_utils.data import CLASSES
 from cifar_utils.io import OutputError, atomic_write_bytes, atomic_write_json, atomic_write_with, ensure_writable_dir
-from cifar_utils.results import (ResultError, SCHEMA_VERSION, check_result, load_result, overall_accuracy,
-                                 result_path, save_result)
+from cifar_utils.evaluate import overall_counts
+from cifar_utils.results import ResultError, accuracy, check_result, load_result, result_path, save_result
+from helpers import fake_result, make_config
 
 
 def make_result(epochs: int = 2) -> dict:
@@ -20,17 +20,7 @@ def make_result(epochs: int = 2) -> dict:
     for i in range(10):
         confusion[i][i] = 3 + i
         confusion[i][(i + 1) % 10] = 2
-    return {
-        "schema_version": SCHEMA_VERSION, "experiment": "baseline", "key": "0123456789ab",
-        "config": {"model": "baseline", "epochs": epochs, "lr": 0.05},
-        "history": [{"epoch": e + 1, "train_loss": 2.0 - 0.1 * e, "train_accuracy": 0.2 + 0.05 * e,
-                     "test_loss": 2.1 - 0.1 * e, "test_accuracy": 0.25, "lr": 0.01, "seconds": 1.5}
-                    for e in range(epochs)],
-        "confusion": confusion, "classes": list(CLASSES),
-        "first_ten": {"images_base64": "AAAA", "image_shape": [1, 1, 1, 3], "true": [0, 1], "predicted": [0, 2],
-                      "confidence": [0.9, 0.4]},
-        "train_seconds": 3.0, "environment": {"device": "cpu", "data_source": "npz:x"},
-    }
+    return fake_result("baseline", make_config(epochs=epochs), confusion)
 
 
 @pytest.fixture
@@ -40,12 +30,14 @@ def result():
 
 def test_save_and_load_round_trip(tmp_path, result):
     path = result_path(tmp_path, "baseline", result["key"])
-    assert path == tmp_path / "baseline-0123456789ab.json"
+    assert path == tmp_path / f"baseline-{make_config(epochs=2).key()}.json"
     assert save_result(path, result) == path
     loaded = load_result(path)
     assert loaded == result
     assert json.loads(path.read_text()) == result
-    assert overall_accuracy(loaded) == (sum(3 + i for i in range(10)), sum(5 + i for i in range(10)))
+    correct, total = sum(3 + i for i in range(10)), sum(5 + i for i in range(10))
+    assert overall_counts(loaded["confusion"]) == (correct, total)
+    assert accuracy(loaded) == pytest.approx(100 * correct / total)  # percent
 
 
 def test_load_result_missing_file_is_none(tmp_path):
@@ -104,7 +96,7 @@ BROKEN = {
 }
 
 
-@pytest.mark.parametrize("case", BROKEN)
+@pytest.mark.parametrize("case", list(BROKEN))
 def test_unusable_result_is_refused(tmp_path, result, case):
     dotted, value, needle = BROKEN[case]
     _set(result, dotted, value)

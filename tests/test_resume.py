@@ -11,17 +11,13 @@ import time
 
 import torch
 
-from cifar_utils.config import ExperimentConfig
 from cifar_utils.data import load_cifar10
 from cifar_utils.train import train
+from helpers import BASE_RECIPE, make_config, without_seconds
 
-CONFIG = dict(model="baseline", dropout=0.25, optimizer="sgd", lr=0.05, nesterov=True, epochs=4, batch_size=50,
-              schedule="onecycle", warmup=0.2, flip=True, crop_pad=2, train_subset=200, test_subset=50,
-              precision="fp32", device="cpu")
-
-
-def without_seconds(history):
-    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+CONFIG = {**BASE_RECIPE, **dict(model="baseline", dropout=0.25, optimizer="sgd", lr=0.05, nesterov=True, epochs=4,
+                                batch_size=50, schedule="onecycle", warmup=0.2, flip=True, crop_pad=2,
+                                train_subset=200, test_subset=50, precision="fp32", device="cpu")}
 
 
 def test_killed_training_resumes_from_checkpoint(synthetic_dir, tmp_path):
@@ -54,9 +50,9 @@ def test_killed_training_resumes_from_checkpoint(synthetic_dir, tmp_path):
     try:
         data = load_cifar10(synthetic_dir).subset(200, 50)
         lines = []
-        _, resumed = train(ExperimentConfig(**CONFIG), data, checkpoint_path=checkpoint, progress=False,
-                           log=lines.append)
-        _, uninterrupted = train(ExperimentConfig(**CONFIG), data, progress=False, log=lambda line: None)
+        resumed = train(make_config(**CONFIG), data, checkpoint_path=checkpoint, progress=False,
+                        log=lines.append).history
+        uninterrupted = train(make_config(**CONFIG), data, progress=False, log=lambda line: None).history
     finally:
         torch.set_num_threads(threads)
     assert lines[0].startswith(f"Resuming from {checkpoint} after epoch {len(saved['history'])}")

@@ -1,0 +1,172 @@
+"""What the notebooks and the README print about stored results: tables and a few lines of prose.
+
+Every function here takes result dicts (``results`` schema) and computes its numbers from them, so
+the text stays true when parameters change; none of them trains, loads or draws.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .data import SHARED_COPY_SHA256
+from .evaluate import overall_counts
+from .results import accuracy
+from .recipes import EXPERIMENTS, original
+
+
+def title(result: dict) -> str:
+    return EXPERIMENTS[result["experiment"]].title
+
+
+def per_class_table(result: dict) -> pd.DataFrame:
+    """One row per class of a result: correct, total and accuracy (%), with an 'Overall' row last."""
+    confusion, classes = np.asarray(result["confusion"]), result["classes"]
+    correct, total = np.diag(confusion), confusion.sum(axis=1)
+    frame = pd.DataFrame({"class": list(classes) + ["Overall"],
+                          "correct": list(correct) + [correct.sum()],
+                          "total": list(total) + [total.sum()]})
+    frame["accuracy (%)"] = (100 * frame["correct"] / frame["total"].where(frame["total"] > 0)).round(2)
+    return frame.set_index("class")
+
+
+def original_format(result: dict) -> str:
+    """The per-class accuracy lines exactly as the original report prints them (percent rounded down)."""
+    lines = []
+    for name, row in per_class_table(result).iterrows():
+        pct = 100 * int(row["correct"]) // int(row["total"]) if row["total"] else 0
+        label = "Test Accuracy (Overall)" if name == "Overall" else f"Test Accuracy of {name}"
+        if name == "Overall":
+            lines.append("")
+        lines.append(f"{label}: {pct}% ({int(row['correct'])}/{int(row['total'])})")
+    return "\n".join(lines)
+
+
+def history_table(result: dict) -> pd.DataFrame:
+    columns = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"]
+    frame = pd.DataFrame(result["history"])[columns].set_index("epoch")
+    return frame.round({"train_loss": 4, "test_loss": 4, "train_accuracy": 4, "test_accuracy": 4,
+                        "lr": 6, "seconds": 1})
+
+
+def vs_original(result: dict) -> pd.DataFrame:
+    """This run's accuracy and recipe beside the original report's."""
+    theirs, cfg = original(result["experiment"]), result["config"]
+    recipe = theirs["recipe"]
+    rows = {
+        "test accuracy (%)": (f"{theirs['accuracy']:.2f}", f"{accuracy(result):.2f}"),
+        "epochs": (recipe["epochs"], cfg["epochs"]),
+        "batch size": (recipe["batch_size"], cfg["batch_size"]),
+        "optimizer": (recipe["optimizer"], cfg["optimizer"]),
+        "learning rate": (recipe["lr"] or "not given", f"{cfg['lr']} peak, {cfg['schedule']}"),
+        "training time (s)": ("not reported", f"{result['train_seconds']:.0f} on {result['environment']['device']}"),
+        "test images": (10000, result["environment"]["test_images"]),
+    }
+    return pd.DataFrame(rows, index=["original report", "this run"]).T
+
+
+def observations(result: dict) -> str:
+    """A few sentences of Markdown about one result, every number computed from it (classes without
+    test images are left out of the ranking)."""
+    table = per_class_table(result).drop(index="Overall")
+    ranked = table[table["total"] > 0].sort_values("accuracy (%)", ascending=False)
+    confusion = np.asarray(result["confusion"])
+    off = confusion - np.diag(np.diag(confusion))
+    true_i, pred_i = np.unravel_index(off.argmax(), off.shape)
+    classes, first = result["classes"], result["first_ten"]
+    right = sum(p == t for p, t in zip(first["predicted"], first["true"]))
+    low = min(range(len(first["confidence"])), key=first["confidence"].__getitem__)
+
+    def fmt(rows):
+        return ", ".join(f"{name} ({acc:.1f}%)" for name, acc in rows["accuracy (%)"].items())
+
+    confusion_line = (f"- Most frequent confusion: {off[true_i, pred_i]} test images of *{classes[true_i]}* "
+                      f"predicted as *{classes[pred_i]}*.\n" if off.max() > 0
+                      else "- No test image was misclassified.\n")
+    return (f"- Overall test accuracy: **{accuracy(result):.2f}%** (original report: "
+            f"{original(result['experiment'])['accuracy']}%).\n"
+            f"- Best classes: {fmt(ranked.head(3))}; hardest: {fmt(ranked.tail(3).iloc[::-1])}.\n"
+            f"{confusion_line}"
+            f"- First {len(first['true'])} test images: {right}/{len(first['true'])} correct; the least confident "
+            f"prediction is image {low + 1}, *{classes[first['predicted'][low]]}* at "
+            f"{100 * first['confidence'][low]:.1f}% (true class *{classes[first['true'][low]]}*).")
+
+
+def comparison(a: dict, b: dict) -> pd.DataFrame:
+    """Per-class and overall accuracy of two results and the difference b - a (percentage points)."""
+    acc_a, acc_b = per_class_table(a)["accuracy (%)"], per_class_table(b)["accuracy (%)"]
+    return pd.DataFrame({f"{title(a)} (%)": acc_a, f"{title(b)} (%)": acc_b,
+                         "difference (points)": (acc_b - acc_a).round(2)})
+
+
+def conclusion(mine: dict, other: dict) -> str:
+    """Markdown comparing result ``mine`` with ``other`` on the original report's three claims."""
+    acc_mine, acc_other = per_class_table(mine)["accuracy (%)"], per_class_table(other)["accuracy (%)"]
+    delta = (acc_mine - acc_other).drop(index="Overall")
+    theirs_mine, theirs_other = original(mine["experiment"]), original(other["experiment"])
+
+    def gap(result):  # test loss minus train loss at the last epoch: a large gap means overfitting
+        last = result["history"][-1]
+        return last["test_loss"] - last["train_loss"]
+
+    def verdict(holds: bool) -> str:
+        return "agrees with the original report" if holds else "does not agree with the original report"
+
+    def floor_pct(report: dict, cls: str) -> int:  # as the original report prints it
+        return report["correct"][cls] * 100 // 1000
+
+    diff = accuracy(mine) - accuracy(other)
+    lines = [f"- Overall: {title(mine)} **{accuracy(mine):.2f}%** vs {title(other)} **{accuracy(other):.2f}%** "
+             f"({diff:+.2f} points; original report: {theirs_mine['accuracy']}% vs {theirs_other['accuracy']}%): "
+             f"{verdict(diff > 0)}.",
+             f"- Test minus train loss at the last epoch: {gap(mine):+.3f} with {title(mine)}, "
+             f"{gap(other):+.3f} with {title(other)}: {verdict(gap(mine) < gap(other))} that the "
+             f"losses stay closer together (both training losses are measured on augmented batches, "
+             f"with dropout active where the model has it).",
+             f"- Classes improved: {int((delta > 0).sum())} of {len(delta)}; largest gain {delta.idxmax()} "
+             f"({delta.max():+.1f} points), largest loss {delta.idxmin()} ({delta.min():+.1f} points)."]
+    if "cat" in delta.index and "correct" in theirs_mine and "correct" in theirs_other:
+        lines.append(f"- cat: {acc_other['cat']:.1f}% -> {acc_mine['cat']:.1f}% ({delta['cat']:+.1f} points; "
+                     f"original report: {floor_pct(theirs_other, 'cat')}% -> {floor_pct(theirs_mine, 'cat')}%): "
+                     f"{verdict(delta['cat'] > 0)}.")
+    return "\n".join(lines)
+
+
+def profiles_table(experiment: str, stored: dict[str, dict | None]) -> pd.DataFrame:
+    """The original report beside an experiment's stored results under several profiles (None: not run)."""
+    theirs = original(experiment)
+    columns = {"original report": {"test accuracy (%)": f"{theirs['accuracy']:.2f}",
+                                   "epochs": theirs["recipe"]["epochs"], "batch size": theirs["recipe"]["batch_size"],
+                                   "training time": "not reported", "trained on": "official CIFAR-10 files"}}
+    for profile, result in stored.items():
+        label = f"{profile} profile"
+        if result is None:
+            columns[label] = {"test accuracy (%)": f"not run: python -m cifar_utils.report --profile {profile} "
+                                                   f"--only {EXPERIMENTS[experiment].notebook} "
+                                                   f"-p data_dir <CIFAR-10 folder>"}
+            continue
+        env = result["environment"]
+        columns[label] = {"test accuracy (%)": f"{accuracy(result):.2f}", "epochs": result["config"]["epochs"],
+                          "batch size": result["config"]["batch_size"],
+                          "training time": f"{result['train_seconds'] / 60:.1f} min on {env['device']} "
+                                           f"({env['autocast']})",
+                          "trained on": "shared copy, JPEG-degraded" if env["data_sha256"] == SHARED_COPY_SHA256
+                          else env["data_source"]}
+    return pd.DataFrame(columns).fillna("")
+
+
+def results_markdown(stored: dict[str, dict | None]) -> str:
+    """Markdown table of stored results (experiment -> result or None) beside the original report's numbers."""
+    lines = ["| notebook | original report | this repo | epochs | batch | training time | machine |",
+             "|---|---:|---:|---:|---:|---:|---|"]
+    for name, result in stored.items():
+        notebook, theirs = EXPERIMENTS[name].notebook, original(name)["accuracy"]
+        if result is None:
+            lines.append(f"| {notebook} | {theirs:.2f}% | not run | | | | |")
+            continue
+        correct, total = overall_counts(result["confusion"])
+        env = result["environment"]
+        lines.append(f"| {notebook} | {theirs:.2f}% | {accuracy(result):.2f}% ({correct}/{total}) | "
+                     f"{result['config']['epochs']} | {result['config']['batch_size']} | "
+                     f"{result['train_seconds']:.0f} s | {env['cpu']}, {env['threads']} threads, "
+                     f"{env['device']}, {env['autocast']} |")
+    return "\n".join(lines)

@@ -1,0 +1,83 @@
+"""Helpers shared by the tests (imported as ``from helpers import ...``; pytest puts tests/ on sys.path).
+
+- ``write_synthetic_npz``: a small CIFAR-shaped dataset in the shared copy's format;
+- ``BASE_RECIPE`` / ``make_config``: ExperimentConfig has no defaults, so tests start from one whole
+  recipe (a small fp32 CPU baseline) and override what they are about;
+- ``without_seconds``: a training history without its wall times (what two identical runs share);
+- ``fake_result``, ``confusion_with_diagonal``: a valid stored result for a configuration, without training.
+"""
+from __future__ import annotations
+
+import base64
+
+import numpy as np
+
+from cifar_utils.config import ExperimentConfig
+from cifar_utils.data import CLASSES
+from cifar_utils.results import SCHEMA_VERSION
+
+# Every field of ExperimentConfig: a small baseline that trains on the CPU in fp32.
+BASE_RECIPE = dict(model="baseline", dropout=0.25, init="default", optimizer="sgd", lr=0.05, momentum=0.9,
+                   nesterov=False, weight_decay=0.0, epochs=1, batch_size=50, schedule="constant", warmup=0.0,
+                   label_smoothing=0.0, flip=False, crop_pad=0, train_subset=0, test_subset=0, seed=0,
+                   precision="fp32", device="cpu")
+
+
+def make_config(**overrides) -> ExperimentConfig:
+    """BASE_RECIPE with ``overrides``; unknown names are a TypeError, as for the dataclass itself."""
+    return ExperimentConfig(**{**BASE_RECIPE, **overrides})
+
+
+def without_seconds(history: list[dict]) -> list[dict]:
+    return [{k: v for k, v in h.items() if k != "seconds"} for h in history]
+
+
+def write_synthetic_npz(path, n_train: int = 500, n_test: int = 100, seed: int = 0) -> None:
+    """A cifar10.npz in the shared copy's format: each class a noisy colour, balanced, shuffled."""
+    rng = np.random.default_rng(seed)
+    colours = rng.integers(30, 225, size=(len(CLASSES), 3))
+
+    def split(n):
+        y = np.resize(np.arange(len(CLASSES)), n)
+        rng.shuffle(y)
+        x = colours[y][:, None, None, :] + rng.normal(0, 40, size=(n, 32, 32, 3))
+        return np.clip(x, 0, 255).astype(np.uint8), y.astype(np.uint8)
+
+    x_train, y_train = split(n_train)
+    x_test, y_test = split(n_test)
+    np.savez(path, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test,
+             label_names=np.array(CLASSES))
+
+
+def fake_result(experiment: str, config: ExperimentConfig, confusion) -> dict:
+    """A valid stored result (``results`` schema) for ``config`` with the given confusion matrix, not trained:
+    a history of ``config.epochs`` records and ten black first images, the fourth predicted wrongly."""
+    confusion = [[int(c) for c in row] for row in confusion]
+    history = [{"epoch": e + 1, "train_loss": 2.0 - 0.1 * e, "train_accuracy": 0.3 + 0.01 * e,
+                "test_loss": 2.1 - 0.1 * e, "test_accuracy": 0.3 + 0.01 * e, "lr": config.lr, "seconds": 1.5}
+               for e in range(config.epochs)]
+    true = list(range(10))
+    predicted = [5 if t == 3 else t for t in true]
+    return {
+        "schema_version": SCHEMA_VERSION, "experiment": experiment, "key": config.key(), "config": config.to_dict(),
+        "history": history, "confusion": confusion, "classes": list(CLASSES),
+        "first_ten": {"images_base64": base64.b64encode(bytes(10 * 32 * 32 * 3)).decode("ascii"),
+                      "image_shape": [10, 32, 32, 3], "true": true, "predicted": predicted,
+                      "confidence": [0.9 - 0.05 * i for i in range(10)]},
+        "train_seconds": 1.5 * config.epochs,
+        "environment": {"torch": "2.0", "python": "3.11", "platform": "test", "cpu": "test CPU", "threads": 1,
+                        "device": "cpu", "autocast": "fp32", "data_source": "npz:fake", "data_sha256": "0" * 64,
+                        "train_images": 500, "test_images": sum(map(sum, confusion))},
+    }
+
+
+def confusion_with_diagonal(diagonal, row_total: int = 1000) -> np.ndarray:
+    """A confusion matrix with this diagonal, each row summing to ``row_total``, its errors spread evenly."""
+    n = len(diagonal)
+    confusion = np.zeros((n, n), dtype=np.int64)
+    for i, correct in enumerate(diagonal):
+        confusion[i, i] = correct
+        share, extra = divmod(row_total - correct, n - 1)
+        for rank, j in enumerate(j for j in range(n) if j != i):
+            confusion[i, j] = share + (1 if rank < extra else 0)
+    return confusion

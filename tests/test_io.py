@@ -1,0 +1,62 @@
+"""Removing the temp files that an atomic write killed mid-way (kill -9, power loss) left behind."""
+from __future__ import annotations
+
+import os
+import time
+
+from cifar_utils.io import atomic_write_bytes, remove_stale_temps
+
+DAY = 86400
+
+
+def make(folder, name, age_s=0.0):
+    path = folder / name
+    path.write_bytes(b"x")
+    then = time.time() - age_s
+    os.utime(path, (then, then))
+    return path
+
+
+def test_only_old_temps_of_the_named_target_are_removed(tmp_path):
+    stale = make(tmp_path, ".run.json.abc123de.tmp", age_s=2 * DAY)
+    fresh = make(tmp_path, ".run.json.fgh456ij.tmp")
+    keep = [make(tmp_path, name, age_s=2 * DAY) for name in
+            ("run.json", ".other.json.abc123de.tmp", ".run.json.tmp", "run.json.abc123de.tmp",
+             ".run.json.abc123de.tmp.bak", ".run.jsonx.abc123de.tmp", ".run.json.old.abc123de.tmp")]
+    assert remove_stale_temps(tmp_path, "run.json") == [stale]
+    assert not stale.exists() and fresh.exists() and all(p.exists() for p in keep)
+
+
+def test_age_is_a_parameter(tmp_path):
+    recent = make(tmp_path, ".ckpt.pt.abc123de.tmp", age_s=120)
+    assert remove_stale_temps(tmp_path, "ckpt.pt") == []
+    assert remove_stale_temps(tmp_path, "ckpt.pt", older_than_s=60) == [recent]
+
+
+def test_folders_links_and_missing_folders_are_left_alone(tmp_path):
+    folder = tmp_path / ".ckpt.pt.abc123de.tmp"
+    folder.mkdir()
+    os.utime(folder, (0, 0))
+    target = make(tmp_path, "precious", age_s=2 * DAY)
+    link = tmp_path / ".ckpt.pt.zzz999zz.tmp"
+    link.symlink_to(target)
+    os.utime(link, (0, 0), follow_symlinks=False)
+    assert remove_stale_temps(tmp_path, "ckpt.pt", older_than_s=0) == []
+    assert folder.is_dir() and link.is_symlink() and target.exists()
+    assert remove_stale_temps(tmp_path / "missing", "ckpt.pt") == []
+
+
+def test_temps_left_by_atomic_writes_match_the_pattern(tmp_path, monkeypatch):
+    def killed(tmp, path):  # the write is interrupted after the temp file was made
+        raise SystemExit
+
+    monkeypatch.setattr(os, "replace", killed)
+    monkeypatch.setattr(os, "unlink", lambda tmp: None)  # as after kill -9: no cleanup runs
+    try:
+        atomic_write_bytes(tmp_path / "out.json", b"{}")
+    except SystemExit:
+        pass
+    monkeypatch.undo()
+    [left] = list(tmp_path.iterdir())
+    assert remove_stale_temps(tmp_path, "out.json", older_than_s=0) == [left]
+    assert list(tmp_path.iterdir()) == []
