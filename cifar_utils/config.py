@@ -12,7 +12,7 @@ import math
 import json
 from dataclasses import asdict, dataclass, fields
 
-from .data import TEST_SIZE, TRAIN_SIZE
+from .data import TEST_SIZE, TRAIN_SIZE, VALID_SIZE
 from .models import INITS, MODELS
 
 OPTIMIZERS = ("sgd", "adam")
@@ -20,6 +20,10 @@ SCHEDULES = ("constant", "onecycle")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 NOT_IN_KEY = ("device",)
+SPLITS = ("test", "validation")
+# Fields added after results were first stored, with the value that behaves as before: at that value
+# they stay out of the key, so the results stored earlier keep their names.
+KEY_SINCE = {"evaluate_on": "test"}
 # Shuffling seeds its generator with seed * 1_000_003 + epoch, which must fit in 64 bits: 2**32 - 1 leaves room.
 MAX_SEED = 2 ** 32 - 1
 
@@ -48,6 +52,7 @@ class ExperimentConfig:
     train_subset: int       # stratified subset of the training set (0 = all 50,000)
     test_subset: int        # stratified subset of the test set (0 = all 10,000)
     seed: int               # seed for initialisation, shuffling, augmentation and dropout
+    evaluate_on: str        # "test", or "validation": train without data.VALID_SIZE held-out training images, evaluate on them
     precision: str          # "auto" (bf16 where fast, else fp32), "fp32", "bf16", "fp16" (CUDA)
     device: str             # "auto" (cuda, else mps, else cpu), "cpu", "cuda", "mps"
 
@@ -71,7 +76,8 @@ class ExperimentConfig:
 
     def key(self) -> str:
         """12 hex digits naming this configuration's result."""
-        relevant = {k: v for k, v in asdict(self).items() if k not in NOT_IN_KEY}
+        relevant = {k: v for k, v in asdict(self).items()
+                    if k not in NOT_IN_KEY and not (k in KEY_SINCE and v == KEY_SINCE[k])}
         blob = json.dumps(relevant, sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:12]
 
@@ -79,12 +85,13 @@ class ExperimentConfig:
         return asdict(self)
 
     def check_dataset(self, n_train: int, n_test: int) -> None:
-        """The checks that depend on the dataset's size: subsets and batch size against ``n_train``/``n_test``
-        images (construction checked them against the full CIFAR-10)."""
+        """The checks that depend on the dataset's size: subsets and batch size against ``n_train`` training
+        and ``n_test`` evaluation images (construction checked them against the full CIFAR-10)."""
+        where = "validation" if self.evaluate_on == "validation" else "test"
         _number("train_subset", self.train_subset, int, low=0, high=n_train,
                 hint=f"0 means all {n_train:,} training images")
         _number("test_subset", self.test_subset, int, low=0, high=n_test,
-                hint=f"0 means all {n_test:,} test images")
+                hint=f"0 means all {n_test:,} {where} images")
         usable = self.train_subset or n_train
         if self.batch_size > usable:
             raise ConfigError(f"batch_size = {self.batch_size} is larger than the {usable:,} training images; "
@@ -98,6 +105,7 @@ class ExperimentConfig:
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("precision", self.precision, PRECISIONS)
         _choice("device", self.device, DEVICES)
+        _choice("evaluate_on", self.evaluate_on, SPLITS)
         for name in ("nesterov", "flip"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} = {getattr(self, name)!r} is not a boolean; use True or False.")
@@ -111,7 +119,8 @@ class ExperimentConfig:
         _number("weight_decay", self.weight_decay, float, low=0)
         _number("label_smoothing", self.label_smoothing, float, low=0, high=1, high_open=True)
         _number("warmup", self.warmup, float, low=0, high=1, high_open=True)
-        self.check_dataset(TRAIN_SIZE, TEST_SIZE)
+        self.check_dataset(TRAIN_SIZE - VALID_SIZE if self.evaluate_on == "validation" else TRAIN_SIZE,
+                           VALID_SIZE if self.evaluate_on == "validation" else TEST_SIZE)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
             raise ConfigError("nesterov = True needs optimizer 'sgd' with momentum > 0; set nesterov = False.")
 

@@ -77,11 +77,12 @@ class Cifar10:
             self.x_test if te is None else self.x_test[te], self.y_test if te is None else self.y_test[te],
             self.source, self.sha256, self.split)
 
-    def validation_split(self, n_valid: int = VALID_SIZE) -> "Cifar10":
+    def validation_split(self, n_valid: int | None = None) -> "Cifar10":
         """Return a copy whose test tensors are ``n_valid`` training images (class-stratified, chosen
         with ``VALID_SEED``) and whose training tensors are the other training images; both keep the
-        original order."""
+        original order. By default a tenth of the training images: VALID_SIZE of CIFAR-10's 50,000."""
         total = len(self.y_train)
+        n_valid = max(1, total * VALID_SIZE // TRAIN_SIZE) if n_valid is None else n_valid
         if not 1 <= n_valid <= total - 1:
             raise ValueError(f"validation size {n_valid} is outside 1..{total - 1}; pick a size that leaves "
                              f"training images, e.g. {VALID_SIZE} of the full training set.")

@@ -26,6 +26,9 @@ from .results import ResultError, load_result, make_result, result_path, save_re
 from .train import train
 
 RUN_OPTIONS = ("data_dir", "download", "retrain", "results_dir", "figures_dir")
+# A checkpoint after an epoch once this long has passed since the last: a kill loses at most about this
+# much work, and fast runs (a GPU's seconds-long epochs) do not spend their time writing checkpoints.
+CHECKPOINT_EVERY_S = 30
 
 
 def shown(path: Path) -> str:
@@ -87,7 +90,7 @@ class Experiment:
         model = build_model(self.config.model, self.config.dropout)
         return f"{model}\ntrainable parameters: {count_parameters(model):,}"
 
-    def run(self, log=print) -> dict:
+    def run(self, log=print, progress: bool = True) -> dict:
         """Load the stored result for this configuration, or train (and store) when there is none.
 
         Training holds a lock per configuration (``runs/<experiment>-<key>.lock``): a second run of the
@@ -106,7 +109,7 @@ class Experiment:
                 return self.result
             if self.retrain:
                 shutil.rmtree(self.checkpoint.parent, ignore_errors=True)  # retrain always starts clean
-            save_result(self.path, self._train(device, dtype, log))
+            save_result(self.path, self._train(device, dtype, log, progress))
             self.result = load_result(self.path)  # exactly what later runs load (JSON key order included)
             shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
         log(f"Saved {shown(self.path)}.")
@@ -126,12 +129,15 @@ class Experiment:
             f"{self.result['train_seconds']:.0f} s; data: {env['data_source']}).")
         return True
 
-    def _train(self, device, dtype, log) -> dict:
+    def _train(self, device, dtype, log, progress) -> dict:
         started = time.perf_counter()
         data = load_cifar10(self.data_dir, download=self.download)
+        if self.config.evaluate_on == "validation":
+            data = data.validation_split()
         self.config.check_dataset(len(data.y_train), len(data.y_test))
         data = data.subset(self.config.train_subset, self.config.test_subset, seed=self.config.seed)
-        trained = train(self.config, data, device=device, dtype=dtype, checkpoint_path=self.checkpoint, log=log)
+        trained = train(self.config, data, device=device, dtype=dtype, checkpoint_path=self.checkpoint,
+                        checkpoint_every_s=CHECKPOINT_EVERY_S, progress=progress, log=log)
         return make_result(self.name, self.config, trained.history, trained.test_logits.softmax(dim=1), data,
                            hardware.environment(device, dtype), time.perf_counter() - started)
 

@@ -94,7 +94,7 @@ def set_notebook_parameter(notebook: str, name: str, value) -> None:
         target, _, rest = line.partition("=")
         if target.strip() == name:
             literal, hash_, comment = rest.partition("#")
-            new = f" {value!r}"
+            new = f" {json.dumps(value) if isinstance(value, str) else repr(value)}"
             lines[i] = f"{target}={new:<{len(literal)}}{hash_}{comment}" if hash_ else f"{target}={new}"
             break
     else:

@@ -13,12 +13,14 @@ import os
 import time
 from pathlib import Path
 
-from .config import ExperimentConfig
+from .config import KEY_SINCE, ExperimentConfig
 from .data import CLASSES, TRAIN_SIZE
-from .evaluate import confusion_matrix, decode_images, first_images, overall_counts
+from .evaluate import (confusion_matrix, decode_images, decode_predictions, encode_predictions, first_images,
+                       overall_counts)
 from .io import atomic_write_json
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2 added every test prediction ("predictions") and config.evaluate_on
+READABLE_VERSIONS = (1, 2)
 REQUIRED = ("schema_version", "experiment", "key", "config", "history", "confusion", "classes",
             "first_ten", "train_seconds", "environment")
 
@@ -36,6 +38,7 @@ def make_result(experiment: str, config, history: list[dict], test_probs, data, 
         "history": history, "classes": list(CLASSES),
         "confusion": confusion_matrix(data.y_test, test_probs.argmax(dim=1)).tolist(),
         "first_ten": first_images(test_probs, data.y_test, data.x_test),
+        "predictions": encode_predictions(test_probs, data.y_test),
         "train_seconds": round(sum(h["seconds"] for h in history), 2),
         "wall_seconds": round(wall_seconds, 2),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -102,9 +105,12 @@ def _check_fields(result, path) -> None:
 
     require(isinstance(result, dict), "is not a JSON object")
     version = result.get("schema_version")
-    require(version == SCHEMA_VERSION, f"has schema_version {version!r}, but this code reads version {SCHEMA_VERSION}")
-    missing = [k for k in REQUIRED if k not in result]
+    require(version in READABLE_VERSIONS, f"has schema_version {version!r}, but this code reads versions "
+                                          f"{', '.join(map(str, READABLE_VERSIONS))}")
+    missing = [k for k in REQUIRED + (("predictions",) if version >= 2 else ()) if k not in result]
     require(not missing, f"lacks the fields {missing}")
+    if version == 1 and isinstance(result["config"], dict):  # written before these fields existed
+        result["config"] = {**KEY_SINCE, **result["config"]}
     require(result["classes"] == list(CLASSES), f"does not name the {len(CLASSES)} CIFAR-10 classes in order")
     n = len(CLASSES)
     try:
@@ -149,6 +155,25 @@ def _check_fields(result, path) -> None:
     except (ValueError, TypeError, binascii.Error) as exc:
         raise ResultError(f"the stored result {path} has first-ten images that do not decode to "
                           f"{first['image_shape']} pixels; delete it or run with retrain=True to replace it.") from exc
+    if version >= 2:
+        try:
+            true, predicted, probability = decode_predictions(result["predictions"])
+        except (ValueError, TypeError, KeyError, binascii.Error) as exc:
+            raise ResultError(f"the stored result {path} has predictions that do not decode ({type(exc).__name__}); "
+                              f"delete it or run with retrain=True to replace it.") from exc
+        require(len(true) == tested and true.max(initial=0) < n and predicted.max(initial=0) < n
+                and confusion_matrix(true, predicted, n).tolist() == confusion
+                and bool(((probability >= 0) & (probability <= 1)).all()),
+                "has predictions that do not agree with its confusion matrix")
+
+
+def correctness(result: dict):
+    """Per evaluated image, in order: True where the prediction was right (schema 2 results only)."""
+    if "predictions" not in result:
+        raise ResultError(f"the result {result['experiment']}-{result['key']} was stored before predictions were "
+                          f"kept (schema 1); train it again to compare it image by image.")
+    true, predicted, _ = decode_predictions(result["predictions"])
+    return true == predicted
 
 
 def accuracy(result: dict) -> float:

@@ -114,9 +114,11 @@ class Trained:
 
 def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | None = None,
           dtype: torch.dtype | None | str = "auto", checkpoint_path: str | Path | None = None,
-          progress: bool = True, log=print) -> Trained:
+          checkpoint_every_s: float = 0.0, progress: bool = True, log=print) -> Trained:
     """Train the configured model on ``data``. ``device``/``dtype`` default to what ``hardware`` picks
-    for ``config.device``/``config.precision`` (a caller that resolved them already passes them)."""
+    for ``config.device``/``config.precision`` (a caller that resolved them already passes them).
+    With ``checkpoint_path``, a checkpoint is written after an epoch once ``checkpoint_every_s`` seconds
+    have passed since the last one (0: after every epoch)."""
     device = device or hardware.resolve_device(config.device)
     dtype = hardware.autocast_dtype(config.precision, device) if dtype == "auto" else dtype
     steps_per_epoch = -(-len(data.y_train) // config.batch_size)
@@ -127,7 +129,7 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
         history = _resume(t, checkpoint_path, data.sha256, log)
 
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
-    test_logits = None
+    test_logits, saved_at = None, time.perf_counter()
     for epoch in range(len(history), config.epochs):
         start = time.perf_counter()
         t.model.train()
@@ -151,8 +153,9 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
         h = history[-1]
         log(f"epoch {epoch + 1:3d}/{config.epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.2%}"
             f"  test loss {h['test_loss']:.4f} acc {h['test_accuracy']:.2%}  {h['seconds']:.1f} s")
-        if checkpoint_path:
+        if checkpoint_path and time.perf_counter() - saved_at >= checkpoint_every_s:
             _save_checkpoint(t, checkpoint_path, data.sha256, history)
+            saved_at = time.perf_counter()
     if test_logits is None:  # resumed from a checkpoint that had every epoch
         test_logits = predict(t.model, data.x_test, device=device, dtype=dtype)
     return Trained(t.model, history, test_logits)

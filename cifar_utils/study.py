@@ -1,0 +1,119 @@
+"""The study behind the report's conclusions: which runs it needs, how tuning chose, what they show.
+
+- ``SEEDS``: every configuration is trained with these random seeds, fixed in advance; the notebooks'
+  single-run figures (Fig. 1-12) are always drawn from ``FIGURE_SEED``, never from the best seed.
+- ``CELLS``: the five configurations of the study. Three are the notebooks' recipes; the other two
+  complete the 2 x 2 design optimizer (SGD, Adam) x dropout (0, 0.5) on AlexNet, each the recipe of
+  a notebook with only ``dropout`` changed. The four AlexNet cells share epochs, batch, schedule,
+  augmentation, initialisation and weight decay; only the optimizer's own settings (optimizer, lr,
+  Nesterov) differ between the SGD and Adam recipes.
+- ``TUNING``: the learning rates tried, on the validation split only (``evaluate_on = "validation"``:
+  5,000 training images held out, the rest trained on), with ``TUNING_SEEDS``; ``choose`` applies the
+  rule fixed in advance, the highest mean validation accuracy (over both dropout cells of an
+  optimizer, and over the tuning seeds). The final runs train on all 50,000 training images with
+  the chosen rate and are evaluated once, on the test set.
+"""
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ExperimentConfig
+from .recipes import profile_config, repo_path
+from .results import accuracy, load_result, result_path
+
+SEEDS = (0, 1, 2, 3, 4)        # the final runs of every cell
+FIGURE_SEED = 0                # the seed whose run Fig. 1-12 show, fixed before any run
+TUNING_SEEDS = (1000,)         # one tuning seed (cost: each AlexNet run is ~6 min here), apart from the final ones
+RESULTS_DIR = "results"                # final runs (test set)
+TUNING_DIR = "results/tuning"          # tuning runs (validation split)
+
+
+@dataclass(frozen=True)
+class Cell:
+    experiment: str        # the notebook recipe it starts from (and the results' prefix)
+    changes: tuple = ()    # (field, value) pairs that differ from that recipe
+    label: str = ""        # how tables name it
+
+    def config(self, seed: int, **more) -> ExperimentConfig:
+        base = profile_config("report", self.experiment)
+        return dataclasses.replace(base, **dict(self.changes), seed=seed, **more)
+
+
+CELLS = (
+    Cell("baseline", (), "baseline CNN + SGD"),
+    Cell("alexnet_sgd", (), "AlexNet + SGD"),
+    Cell("alexnet_sgd", (("dropout", 0.5),), "AlexNet + SGD + Dropout 0.5"),
+    Cell("alexnet_adam_dropout", (("dropout", 0.0),), "AlexNet + Adam"),
+    Cell("alexnet_adam_dropout", (), "AlexNet + Adam + Dropout 0.5"),
+)
+BASELINE, SGD, SGD_DROPOUT, ADAM, ADAM_DROPOUT = CELLS
+
+# Learning rates tried per notebook recipe (the AlexNet ones on both of their dropout cells).
+TUNING = {
+    "baseline": (0.025, 0.05, 0.1),
+    "alexnet_sgd": (0.02, 0.04, 0.08),
+    "alexnet_adam_dropout": (0.0004, 0.0008, 0.0016),
+}
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training of the study: a cell's configuration and the folder its result belongs in."""
+    cell: Cell
+    config: ExperimentConfig
+    results_dir: Path
+
+    @property
+    def path(self) -> Path:
+        return result_path(self.results_dir, self.cell.experiment, self.config.key())
+
+    def describe(self) -> str:
+        split = "" if self.config.evaluate_on == "test" else f", lr {self.config.lr:g}, validation"
+        return f"{self.cell.label}, seed {self.config.seed}{split}"
+
+
+def tuning_runs(results_dir: str | Path = TUNING_DIR) -> list[Run]:
+    folder = repo_path(results_dir)
+    return [Run(cell, cell.config(seed, lr=lr, evaluate_on="validation"), folder)
+            for seed in TUNING_SEEDS for cell in CELLS for lr in TUNING[cell.experiment]]
+
+
+def final_runs(results_dir: str | Path = RESULTS_DIR) -> list[Run]:
+    folder = repo_path(results_dir)
+    return [Run(cell, cell.config(seed), folder) for seed in SEEDS for cell in CELLS]  # seed by seed
+
+
+def stored(runs: list[Run]) -> dict[Run, dict | None]:
+    """Each run's stored result (None where there is none yet)."""
+    return {run: load_result(run.path, key=run.config.key()) for run in runs}
+
+
+def tuning_log(results_dir: str | Path = TUNING_DIR) -> list[dict]:
+    """Every tuning run tried, as rows: recipe, cell, lr, seed, validation accuracy (%), training seconds,
+    device (missing runs appear with accuracy None)."""
+    rows = []
+    for run, result in stored(tuning_runs(results_dir)).items():
+        rows.append({"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr,
+                     "seed": run.config.seed, "validation accuracy (%)": accuracy(result) if result else None,
+                     "training seconds": result["train_seconds"] if result else None,
+                     "device": result["environment"]["device"] if result else None})
+    return rows
+
+
+def choose(log: list[dict]) -> dict[str, float]:
+    """The rule fixed in advance: per notebook recipe, the lr with the highest mean validation accuracy
+    over its cells and tuning seeds. Raises ValueError while a tuning run is missing."""
+    missing = [row for row in log if row["validation accuracy (%)"] is None]
+    if missing:
+        raise ValueError(f"{len(missing)} tuning runs are not stored yet (e.g. {missing[0]['cell']}, lr "
+                         f"{missing[0]['lr']:g}, seed {missing[0]['seed']}); run python -m cifar_utils.sweep "
+                         f"--stage tune first.")
+    chosen = {}
+    for recipe, rates in TUNING.items():
+        def mean_accuracy(lr):
+            return statistics.fmean(r["validation accuracy (%)"] for r in log if r["recipe"] == recipe and r["lr"] == lr)
+        chosen[recipe] = max(rates, key=mean_accuracy)
+    return chosen

@@ -1,0 +1,201 @@
+"""Run every missing run of the study (``study``): tuning on the validation split, then the final seeds.
+
+    python -m cifar_utils.sweep -p data_dir ../shared/cifar10               # all stages, one run at a time
+    python -m cifar_utils.sweep --stage final --jobs 2 -p data_dir DATA      # two runs at once, cores shared
+    python -m cifar_utils.sweep --executor slurm --slurm-partition gpu ...   # each run a Slurm job (submitit)
+    python -m cifar_utils.sweep --dry-run                                    # what is stored, what would run
+
+Stages: ``tune`` (the learning rates of ``study.TUNING`` on the validation split), ``adopt`` (write the
+rates that ``study.choose`` picks into the notebooks' parameters cells), ``final`` (every cell x seed
+on the test set), ``all`` (the three in order). Each run is its own process and stores its result
+when it ends; stored runs are skipped, so a killed sweep started again loses at most the run in
+progress (which itself resumes from its last epoch's checkpoint). One line per finished run, with an
+estimate of the time left. Exits 1 when a run failed, 2 for bad arguments.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from pathlib import Path
+
+from . import study
+from .config import ConfigError, ExperimentConfig
+from .recipes import REPO_ROOT, EXPERIMENTS, set_notebook_parameter
+from .results import ResultError, accuracy, load_result
+
+
+def run_one(spec: dict) -> dict:
+    """Train one run in this process (the child's side): ``spec`` holds experiment, config, results_dir,
+    data_dir; returns the stored result."""
+    from .experiment import Experiment
+    exp = Experiment(spec["experiment"], ExperimentConfig(**spec["config"]), data_dir=spec["data_dir"],
+                     results_dir=spec["results_dir"])
+    return exp.run(log=lambda message: print(message, flush=True), progress=False)
+
+
+def spec_of(run: study.Run, data_dir: str) -> dict:
+    return {"experiment": run.cell.experiment, "config": run.config.to_dict(), "results_dir": str(run.results_dir),
+            "data_dir": data_dir}
+
+
+def launch(run: study.Run, data_dir: str, threads: int, log_dir: Path) -> tuple[bool, str]:
+    """Run one training in a child process with ``threads`` threads; its output goes to a log file."""
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
+    log_dir.mkdir(parents=True, exist_ok=True)
+    log_path = log_dir / f"{run.cell.experiment}-{run.config.key()}.log"
+    with open(log_path, "w") as log:
+        done = subprocess.run([sys.executable, "-m", "cifar_utils.sweep", "--one", json.dumps(spec_of(run, data_dir))],
+                              cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        return False, f"exit {done.returncode}; see {log_path}"
+    return True, ""
+
+
+def submit_slurm(runs: list[study.Run], data_dir: str, options: dict, folder: Path):
+    """One submitit job per run (Slurm where srun exists, else submitit's local executor)."""
+    import submitit
+    executor = submitit.AutoExecutor(folder=str(folder / "%j"), cluster=options.pop("cluster", None))
+    executor.update_parameters(**options)
+    return [(run, executor.submit(run_one, spec_of(run, data_dir))) for run in runs]
+
+
+def duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
+
+
+class Progress:
+    """One line per finished run: index, run, accuracy, seconds, estimated time left."""
+
+    def __init__(self, todo: list[study.Run], stored: int):
+        self.todo, self.done, self.stored, self.seconds = todo, 0, stored, {}
+
+    def finished(self, run: study.Run, ok: bool, detail: str, seconds: float) -> None:
+        self.done += 1
+        self.seconds.setdefault(run.cell.experiment, []).append(seconds)
+        left = self.todo[self.done:] if len(self.todo) > self.done else []
+        every = [s for values in self.seconds.values() for s in values]
+
+        def guess(r):
+            return statistics.fmean(self.seconds.get(r.cell.experiment, every))
+        eta = sum(guess(r) for r in left)
+        status = f"{accuracy(load_result(run.path)):.2f}%" if ok else f"FAILED ({detail})"
+        print(f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
+              f"{seconds:.0f} s; about {duration(eta)} left" if left else
+              f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
+              f"{seconds:.0f} s; done", flush=True)
+
+
+def missing(runs: list[study.Run]) -> list[study.Run]:
+    """The runs without a usable stored result (an unusable one is named and trained again)."""
+    todo = []
+    for run in runs:
+        try:
+            result = load_result(run.path, key=run.config.key())
+            if result is None or "predictions" not in result:  # schema 1 kept no predictions: run it again
+                todo.append(run)
+        except ResultError as exc:
+            print(f"Warning: {exc} It is trained again.", flush=True)
+            todo.append(run)
+    return todo
+
+
+def execute(runs: list[study.Run], args) -> bool:
+    """Train the missing runs of ``runs``; True when all succeeded."""
+    todo = missing(runs)
+    print(f"{len(runs) - len(todo)} of {len(runs)} runs stored; {len(todo)} to run.", flush=True)
+    if args.dry_run or not todo:
+        for run in todo:
+            print(f"  would run: {run.describe()} -> {run.path.relative_to(REPO_ROOT) if run.path.is_relative_to(REPO_ROOT) else run.path}")
+        return True
+    progress = Progress(todo, len(runs) - len(todo))
+    failures = 0
+    if args.executor == "slurm":
+        options = {"timeout_min": args.timeout_min, "cpus_per_task": args.cpus_per_task, "gpus_per_node": args.gpus,
+                   "slurm_partition": args.slurm_partition, "cluster": args.cluster}
+        options = {k: v for k, v in options.items() if v is not None}
+        for run, job in submit_slurm(todo, args.data_dir, options, REPO_ROOT / "build" / "sweep-jobs"):
+            start = time.perf_counter()
+            try:
+                job.result()
+                progress.finished(run, True, "", time.perf_counter() - start)
+            except Exception as exc:  # submitit's FailedJobError / UncompletedJobError
+                failures += 1
+                progress.finished(run, False, f"{type(exc).__name__}; logs in build/sweep-jobs/{job.job_id}",
+                                  time.perf_counter() - start)
+        return failures == 0
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)  # each run its share of the cores
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        def timed(run):
+            start = time.perf_counter()
+            ok, detail = launch(run, args.data_dir, threads, REPO_ROOT / "build" / "sweep-logs")
+            return run, ok, detail, time.perf_counter() - start
+        for future in as_completed([pool.submit(timed, run) for run in todo]):
+            run, ok, detail, seconds = future.result()
+            failures += not ok
+            progress.finished(run, ok, detail, seconds)
+    return failures == 0
+
+
+def adopt(dry_run: bool) -> None:
+    """Write the learning rates that tuning chose into the notebooks' parameters cells."""
+    log = study.tuning_log()
+    if dry_run and any(row["validation accuracy (%)"] is None for row in log):
+        print("would write the chosen learning rates into the notebooks once tuning is done")
+        return
+    chosen = study.choose(log)
+    for experiment, lr in chosen.items():
+        notebook = EXPERIMENTS[experiment].notebook
+        print(f"{notebook}: lr = {lr:g} (highest mean validation accuracy of {', '.join(map(str, study.TUNING[experiment]))})")
+        if not dry_run:
+            set_notebook_parameter(notebook, "lr", lr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cifar_utils.sweep", description=__doc__.split("\n")[0])
+    parser.add_argument("--stage", choices=("tune", "adopt", "final", "all"), default="all")
+    parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("data_dir", "FOLDER"),
+                        help="the CIFAR-10 folder, as the notebooks take it: -p data_dir FOLDER")
+    parser.add_argument("--jobs", type=int, default=1, help="runs at once on this machine (each gets cores/jobs threads)")
+    parser.add_argument("--executor", choices=("local", "slurm"), default="local",
+                        help="local: child processes here; slurm: one submitit job per run")
+    parser.add_argument("--cluster", default=None, help="submitit cluster (default: slurm where srun exists, else local)")
+    parser.add_argument("--slurm-partition", default=None)
+    parser.add_argument("--timeout-min", type=int, default=120, help="time limit of each Slurm job")
+    parser.add_argument("--cpus-per-task", type=int, default=None)
+    parser.add_argument("--gpus", type=int, default=None, help="GPUs per Slurm job")
+    parser.add_argument("--dry-run", action="store_true", help="print what is stored and what would run; run nothing")
+    parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one run, as JSON
+    args = parser.parse_args(argv)
+    if args.one:
+        run_one(json.loads(args.one))
+        return 0
+    params = dict(args.parameter)
+    unknown = sorted(set(params) - {"data_dir"})
+    if unknown or args.jobs < 1:
+        print(f"error: {'-p ' + unknown[0] + ' is not a sweep parameter; use -p data_dir FOLDER' if unknown else f'--jobs {args.jobs} must be at least 1'}.",
+              file=sys.stderr)
+        return 2
+    args.data_dir = params.get("data_dir", "")
+    ok = True
+    try:
+        if args.stage in ("tune", "all"):
+            ok &= execute(study.tuning_runs(), args)
+        if args.stage in ("adopt", "all") and ok:
+            adopt(args.dry_run)
+        if args.stage in ("final", "all") and ok:
+            ok &= execute(study.final_runs(), args)
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
