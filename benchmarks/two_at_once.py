@@ -23,7 +23,7 @@ from cifar_utils.data import load_cifar10
 from cifar_utils.recipes import profile_config
 from cifar_utils.train import train
 name, data_dir, n_train = sys.argv[1], sys.argv[2], int(sys.argv[3])
-config = dataclasses.replace(profile_config("report", name), epochs=2, train_subset=n_train, test_subset=1000)
+config = dataclasses.replace(profile_config("report", name), epochs=2, train_subset=n_train, test_subset=500)
 data = load_cifar10(data_dir).subset(config.train_subset, config.test_subset)
 history = train(config, data, progress=False, log=lambda message: None).history
 print(json.dumps(history[-1]["seconds"]))
@@ -45,10 +45,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", required=True, help="CIFAR-10 folder")
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} logical cores; {time.strftime('%Y-%m-%d')}\n")
+    from cifar_utils.hardware import autocast_dtype, cpu_model, dtype_name, resolve_device
+    device = resolve_device("auto")
+    print(f"# python benchmarks/two_at_once.py --data-dir {args.data_dir}   ({time.strftime('%Y-%m-%d')})")
+    print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, device {device}, "
+          f"autocast {dtype_name(autocast_dtype('auto', device))}\n")
     print("| notebook recipe | training images | OMP_WAIT_POLICY | alone (s/epoch) | two at once (s/epoch, each) | slow-down |")
     print("|---|---:|---|---:|---:|---:|")
-    for name, n_train in (("baseline", 10_000), ("alexnet_sgd", 5_000)):
+    for name, n_train in (("baseline", 2_560), ("alexnet_sgd", 1_024)):
         for policy in (None, "PASSIVE"):
             alone = epoch_seconds(policy, 1, name, args.data_dir, n_train)[0]
             both = epoch_seconds(policy, 2, name, args.data_dir, n_train)

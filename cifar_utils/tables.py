@@ -58,6 +58,8 @@ def vs_original(result: dict) -> pd.DataFrame:
         "batch size": (recipe["batch_size"], cfg["batch_size"]),
         "optimizer": (recipe["optimizer"], cfg["optimizer"]),
         "learning rate": (recipe["lr"] or "not given", f"{cfg['lr']} peak, {cfg['schedule']}"),
+        "momentum (Adam: beta1)": (recipe.get("momentum", "not given"), cfg["momentum"]),
+        "dropout": (recipe.get("dropout", "not given"), cfg["dropout"]),
         "training time (s)": ("not reported", f"{result['train_seconds']:.0f} on {result['environment']['device']}"),
         "test images": (10000, result["environment"]["test_images"]),
     }
