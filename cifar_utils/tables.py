@@ -81,7 +81,8 @@ def observations(result: dict) -> str:
     def fmt(rows):
         return ", ".join(f"{name} ({acc:.1f}%)" for name, acc in rows["accuracy (%)"].items())
 
-    confusion_line = (f"- Most frequent confusion: {off[true_i, pred_i]} test images of *{classes[true_i]}* "
+    count = int(off[true_i, pred_i])
+    confusion_line = (f"- Most frequent confusion: {count} test image{'s' if count != 1 else ''} of *{classes[true_i]}* "
                       f"predicted as *{classes[pred_i]}*.\n" if off.max() > 0
                       else "- No test image was misclassified.\n")
     return (f"- Overall test accuracy: **{accuracy(result):.2f}%** (original report: "
