@@ -93,9 +93,11 @@ def set_notebook_parameter(notebook: str, name: str, value) -> None:
     for i, line in enumerate(lines):
         target, _, rest = line.partition("=")
         if target.strip() == name:
-            literal, hash_, comment = rest.partition("#")
+            end = ast.parse(line).body[0].value.end_col_offset  # where the literal ends (a '#' in it is no comment)
+            comment = line[end:].lstrip()
             new = f" {json.dumps(value) if isinstance(value, str) else repr(value)}"
-            lines[i] = f"{target}={new:<{len(literal)}}{hash_}{comment}" if hash_ else f"{target}={new}"
+            padded = f"{new:<{len(line) - len(target) - 1 - len(comment)}}" if comment else new
+            lines[i] = f"{target}={padded}{' ' if comment and not padded.endswith(' ') else ''}{comment}"
             break
     else:
         raise ConfigError(f"{notebook}'s parameters cell has no parameter {name!r}; add it there first.")

@@ -27,15 +27,21 @@ from pathlib import Path
 from . import study
 from .config import ConfigError, ExperimentConfig
 from .recipes import REPO_ROOT, EXPERIMENTS, set_notebook_parameter
-from .results import ResultError, accuracy, load_result
+from .results import ResultError, accuracy, load_result, result_path
 
 
 def run_one(spec: dict) -> dict:
     """Train one run in this process (the child's side): ``spec`` holds experiment, config, results_dir,
     data_dir; returns the stored result."""
     from .experiment import Experiment
-    exp = Experiment(spec["experiment"], ExperimentConfig(**spec["config"]), data_dir=spec["data_dir"],
-                     results_dir=spec["results_dir"])
+    config = ExperimentConfig(**spec["config"])
+    try:
+        stored = load_result(result_path(spec["results_dir"], spec["experiment"], config.key()), key=config.key())
+    except ResultError:
+        stored = None  # unusable: Experiment.run warns and trains again
+    # A schema 1 result is fine for a notebook but kept no predictions, which the study needs: replace it.
+    exp = Experiment(spec["experiment"], config, data_dir=spec["data_dir"], results_dir=spec["results_dir"],
+                     retrain=stored is not None and "predictions" not in stored)
     return exp.run(log=lambda message: print(message, flush=True), progress=False)
 
 

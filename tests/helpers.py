@@ -4,16 +4,19 @@
 - ``BASE_RECIPE`` / ``make_config``: ExperimentConfig has no defaults, so tests start from one whole
   recipe (a small fp32 CPU baseline) and override what they are about;
 - ``without_seconds``: a training history without its wall times (what two identical runs share);
-- ``fake_result``, ``confusion_with_diagonal``: a valid stored result for a configuration, without training.
+- ``fake_result``, ``confusion_with_diagonal``: a valid stored result for a configuration, without training;
+- ``predictions_for``: per-image predictions (``evaluate.encode_predictions``) that agree with a confusion matrix.
 """
 from __future__ import annotations
 
 import base64
 
 import numpy as np
+import torch
 
 from cifar_utils.config import ExperimentConfig
 from cifar_utils.data import CLASSES
+from cifar_utils.evaluate import encode_predictions
 from cifar_utils.results import SCHEMA_VERSION
 
 # Every field of ExperimentConfig: a small baseline that trains on the CPU in fp32.
@@ -49,9 +52,21 @@ def write_synthetic_npz(path, n_train: int = 500, n_test: int = 100, seed: int =
              label_names=np.array(CLASSES))
 
 
+def predictions_for(confusion, top: float = 0.55) -> dict:
+    """``encode_predictions`` of images in the order of ``confusion``'s cells (row by row): confusion[i][j]
+    images of class i predicted as j, each with top probability ``top`` (the rest spread evenly)."""
+    n = len(confusion)
+    true = [i for i, row in enumerate(confusion) for j, count in enumerate(row) for _ in range(int(count))]
+    predicted = [j for i, row in enumerate(confusion) for j, count in enumerate(row) for _ in range(int(count))]
+    probs = torch.full((len(true), n), (1 - top) / (n - 1), dtype=torch.float64)
+    probs[torch.arange(len(true)), torch.tensor(predicted, dtype=torch.int64)] = top
+    return encode_predictions(probs, torch.tensor(true, dtype=torch.int64))
+
+
 def fake_result(experiment: str, config: ExperimentConfig, confusion) -> dict:
     """A valid stored result (``results`` schema) for ``config`` with the given confusion matrix, not trained:
-    a history of ``config.epochs`` records and ten black first images, the fourth predicted wrongly."""
+    a history of ``config.epochs`` records, ten black first images, the fourth predicted wrongly, and
+    per-image predictions that agree with the confusion matrix (``predictions_for``)."""
     confusion = [[int(c) for c in row] for row in confusion]
     history = [{"epoch": e + 1, "train_loss": 2.0 - 0.1 * e, "train_accuracy": 0.3 + 0.01 * e,
                 "test_loss": 2.1 - 0.1 * e, "test_accuracy": 0.3 + 0.01 * e, "lr": config.lr, "seconds": 1.5}
@@ -64,6 +79,7 @@ def fake_result(experiment: str, config: ExperimentConfig, confusion) -> dict:
         "first_ten": {"images_base64": base64.b64encode(bytes(10 * 32 * 32 * 3)).decode("ascii"),
                       "image_shape": [10, 32, 32, 3], "true": true, "predicted": predicted,
                       "confidence": [0.9 - 0.05 * i for i in range(10)]},
+        "predictions": predictions_for(confusion),
         "train_seconds": 1.5 * config.epochs,
         "environment": {"torch": "2.0", "python": "3.11", "platform": "test", "cpu": "test CPU", "threads": 1,
                         "device": "cpu", "autocast": "fp32", "data_source": "npz:fake", "data_sha256": "0" * 64,

@@ -3,11 +3,14 @@ cannot be built); a missing field is refused by name; the results key."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 
 import pytest
 
-from cifar_utils.config import MAX_SEED, ConfigError, ExperimentConfig
+from cifar_utils.config import KEY_SINCE, MAX_SEED, ConfigError, ExperimentConfig
+from cifar_utils.data import TRAIN_SIZE, VALID_SIZE
 from helpers import BASE_RECIPE, make_config
 
 BAD = [
@@ -21,6 +24,7 @@ BAD = [
     ("weight_decay", -0.1), ("label_smoothing", 1.0), ("warmup", 1.0),
     ("model", "vgg"), ("optimizer", "rmsprop"), ("schedule", "cosine"), ("precision", "fp8"),
     ("device", "tpu"), ("init", "xavier"), ("nesterov", "yes"), ("flip", 1),
+    ("evaluate_on", "valid"), ("evaluate_on", "train"), ("evaluate_on", None),
 ]
 
 
@@ -133,10 +137,11 @@ def test_no_field_has_a_default():
 
 
 # The defaults ExperimentConfig had before they were removed; a results key computed from them is pinned.
+# evaluate_on came later: at its value "test" (what every earlier run did) it stays out of the key.
 OLD_DEFAULTS = dict(model="alexnet", dropout=0.0, init="default", optimizer="sgd", lr=0.01, momentum=0.9,
                     nesterov=False, weight_decay=0.0, epochs=10, batch_size=256, schedule="constant", warmup=0.0,
                     label_smoothing=0.0, flip=False, crop_pad=0, train_subset=0, test_subset=0, seed=0,
-                    precision="auto", device="auto")
+                    precision="auto", device="auto", evaluate_on="test")
 
 
 def test_key_stable_and_equal_for_equal_configs():
@@ -155,7 +160,7 @@ def test_key_changes_with_every_training_parameter():
     changed = dict(model="alexnet", dropout=0.1, init="kaiming", optimizer="adam", lr=0.02, momentum=0.8,
                    nesterov=True, weight_decay=1e-4, epochs=11, batch_size=128, schedule="onecycle", warmup=0.1,
                    label_smoothing=0.1, flip=True, crop_pad=2, train_subset=100, test_subset=100, seed=1,
-                   precision="bf16")
+                   precision="bf16", evaluate_on="validation")
     assert set(changed) == set(BASE_RECIPE) - {"device"}  # every field in the key
     keys = {base.key()}
     for name, value in changed.items():
@@ -164,6 +169,36 @@ def test_key_changes_with_every_training_parameter():
         assert other.key() != base.key(), name
         keys.add(other.key())
     assert len(keys) == len(changed) + 1
+
+
+def test_fields_added_later_stay_out_of_the_key_at_their_old_value():
+    """KEY_SINCE: evaluate_on="test" is what every run did before the field existed, so it leaves the key
+    (and the names of stored results) as it was; "validation" is another configuration with another key."""
+    assert KEY_SINCE == {"evaluate_on": "test"}
+    old = ExperimentConfig(**OLD_DEFAULTS)
+    assert old.key() == "26fb8aefaa17"
+    without_field = {k: v for k, v in old.to_dict().items() if k not in ("device", "evaluate_on")}
+    assert old.key() == hashlib.sha256(json.dumps(without_field, sort_keys=True).encode()).hexdigest()[:12]
+    validation = ExperimentConfig(**{**OLD_DEFAULTS, "evaluate_on": "validation"})
+    assert validation.key() != old.key()
+    assert validation.to_dict()["evaluate_on"] == "validation" and old.to_dict()["evaluate_on"] == "test"
+    for bad in ("Test", "valid", "both", ""):
+        with pytest.raises(ConfigError, match=rf"evaluate_on = '{bad}' is not known; use one of 'test', 'validation'"):
+            ExperimentConfig(**{**OLD_DEFAULTS, "evaluate_on": bad})
+    with pytest.raises(ConfigError, match="the parameters evaluate_on are missing"):
+        ExperimentConfig.from_parameters({k: v for k, v in OLD_DEFAULTS.items() if k != "evaluate_on"})
+
+
+def test_validation_ranges_use_the_split_sizes():
+    """With evaluate_on="validation" the subsets are checked against 45,000 training and 5,000 validation images."""
+    assert (TRAIN_SIZE - VALID_SIZE, VALID_SIZE) == (45_000, 5_000)
+    make_config(evaluate_on="validation", train_subset=45_000, test_subset=5_000)
+    with pytest.raises(ConfigError, match=r"train_subset = 45001 is out of range; it must be >= 0 and <= 45000 "
+                                          r"\(0 means all 45,000 training images\)"):
+        make_config(evaluate_on="validation", train_subset=45_001)
+    with pytest.raises(ConfigError, match=r"test_subset = 5001 .* \(0 means all 5,000 validation images\)"):
+        make_config(evaluate_on="validation", test_subset=5_001)
+    make_config(evaluate_on="test", train_subset=50_000, test_subset=10_000)
 
 
 def test_key_differs_when_lr_changes():

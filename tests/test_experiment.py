@@ -6,6 +6,7 @@ import dataclasses
 import json
 
 import matplotlib
+import numpy as np
 import pytest
 import torch
 
@@ -16,12 +17,15 @@ from cifar_utils import experiment as experiment_mod  # noqa: E402
 from cifar_utils import tables  # noqa: E402
 from cifar_utils import train as train_mod  # noqa: E402
 from cifar_utils.config import ConfigError  # noqa: E402
+from cifar_utils.data import load_cifar10  # noqa: E402
+from cifar_utils.evaluate import decode_images  # noqa: E402
 from cifar_utils.experiment import Experiment, comparison_figures, shown  # noqa: E402
 from cifar_utils.figures import EXPERIMENT_KINDS, experiment_figure  # noqa: E402
 from cifar_utils.recipes import REPO_ROOT, profile_config  # noqa: E402
 from cifar_utils.results import ResultError, accuracy, load_result, save_result  # noqa: E402
 from cifar_utils.train import NonFiniteLossError  # noqa: E402
-from helpers import BASE_RECIPE, confusion_with_diagonal, fake_result, make_config, without_seconds  # noqa: E402
+from helpers import (BASE_RECIPE, confusion_with_diagonal, fake_result, make_config, without_seconds,  # noqa: E402
+                     write_synthetic_npz)
 
 CONFIG = dict(model="baseline", dropout=0.25, epochs=1, batch_size=50, train_subset=200, test_subset=50,
               lr=0.05, flip=True, crop_pad=2, precision="fp32", device="cpu", seed=0)
@@ -305,3 +309,59 @@ def test_comparison_figures_are_fig13_and_fig14(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig13_sgd_vs_adam_loss_curves.png",
                                                            "fig14_sgd_vs_adam_per_class_accuracy.png"]
     assert drawn[0]._suptitle.get_text() == "AlexNet + SGD vs AlexNet + Adam + Dropout 0.5"
+
+
+# --- evaluate_on = "validation" ------------------------------------------------------------------
+
+def test_validation_run_trains_on_nine_tenths_and_never_sees_the_test_images(tmp_path, monkeypatch):
+    """evaluate_on="validation": training uses the 450 training images not held out, evaluation the 50 held
+    out (a tenth of the synthetic 500); the test images (here all one grey, unlike any training image)
+    are neither trained on nor evaluated."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    write_synthetic_npz(folder / "cifar10.npz")
+    with np.load(folder / "cifar10.npz") as archive:
+        arrays = {k: archive[k] for k in archive.files}
+    arrays["x_test"] = np.full_like(arrays["x_test"], 7)
+    np.savez(folder / "cifar10.npz", **arrays)
+    seen = []
+
+    def spy(config, data, **kwargs):
+        seen.append(data)
+        return train_mod.train(config, data, **kwargs)
+
+    monkeypatch.setattr(experiment_mod, "train", spy)
+    exp = make(tmp_path, folder, evaluate_on="validation", train_subset=0, test_subset=0, flip=False, crop_pad=0)
+    assert exp.key != make(tmp_path, folder, train_subset=0, test_subset=0, flip=False, crop_pad=0).key
+    result = exp.run(log=lambda *_: None, progress=False)
+
+    held_out = load_cifar10(folder).validation_split()
+    assert (len(held_out.y_train), len(held_out.y_test)) == (450, 50)
+    (data,) = seen
+    assert data.split == "validation"
+    assert torch.equal(data.x_train, held_out.x_train) and torch.equal(data.x_test, held_out.x_test)
+    assert result["environment"]["train_images"] == 450 and result["environment"]["test_images"] == 50
+    assert result["config"]["evaluate_on"] == "validation" and sum(map(sum, result["confusion"])) == 50
+    assert result["predictions"]["n"] == 50
+    # the evaluated images are training images that were held out, never test images
+    first = decode_images(result["first_ten"])
+    assert np.array_equal(first, held_out.x_test[:10].permute(0, 2, 3, 1).numpy())
+    training = {bytes(x) for x in arrays["x_train"]}
+    assert all(bytes(image) in training for image in first)
+    assert not (first == 7).all(axis=(1, 2, 3)).any()
+    trained_on = {bytes(x) for x in data.x_train.permute(0, 2, 3, 1).numpy()}
+    assert not trained_on & {bytes(x) for x in held_out.x_test.permute(0, 2, 3, 1).numpy()}
+    assert not (data.x_train == 7).flatten(1).all(dim=1).any()
+    assert load_result(exp.path, key=exp.key) == json.loads(json.dumps(result))
+
+
+def test_validation_run_subsets_come_from_the_split(tmp_path, synthetic_dir):
+    """train_subset and test_subset are drawn from the 450 / 50 of the split, checked against them."""
+    exp = make(tmp_path, synthetic_dir, evaluate_on="validation", train_subset=100, test_subset=20)
+    result = exp.run(log=lambda *_: None, progress=False)
+    assert result["environment"]["train_images"] == 100 and result["environment"]["test_images"] == 20
+    too_many = make(tmp_path, synthetic_dir, evaluate_on="validation", test_subset=60)
+    with pytest.raises(ConfigError, match=r"test_subset = 60 is out of range; it must be >= 0 and <= 50 "
+                                          r"\(0 means all 50 validation images\)"):
+        too_many.run(log=lambda *_: None)
+    assert not too_many.path.exists()

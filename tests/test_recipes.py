@@ -186,3 +186,92 @@ def test_original_report_names_every_experiment():
     assert set(original_report()["experiments"]) == set(EXPERIMENTS)
     assert original("baseline")["accuracy"] == 67.0
     assert original_report() is original_report()  # read once
+
+
+# --- writing a parameter (how the sweep adopts a tuned learning rate) -------------------------------
+
+@pytest.fixture
+def notebook_copy(tmp_path, monkeypatch):
+    """A copy of 01_baseline in a folder that recipes.NOTEBOOKS_DIR points at; returns its path."""
+    path = tmp_path / "01_baseline.ipynb"
+    path.write_bytes((REPO_ROOT / "notebooks" / "01_baseline.ipynb").read_bytes())
+    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
+    return path
+
+
+def parameter_line(path, name) -> str:
+    cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
+    (line,) = [line for line in "".join(cell["source"]).split("\n") if line.split("=")[0].strip() == name]
+    return line
+
+
+def test_set_notebook_parameter_changes_only_that_line(notebook_copy):
+    before = notebook_copy.read_text().splitlines()
+    old_line = parameter_line(notebook_copy, "lr")
+    params = notebook_parameters("01_baseline")
+    new_lr = params["lr"] * 2
+    recipes.set_notebook_parameter("01_baseline", "lr", new_lr)
+    after = notebook_copy.read_text().splitlines()
+    assert len(after) == len(before)
+    changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
+    assert len(changed) == 1  # the file itself: one line of JSON, the rest byte for byte
+    assert notebook_parameters("01_baseline") == {**params, "lr": new_lr}
+    new_line = parameter_line(notebook_copy, "lr")
+    assert new_line.startswith(f"lr = {new_lr!r} ")
+    assert new_line.index("#") == old_line.index("#")  # the comment column is kept
+    assert new_line.split("#", 1)[1] == old_line.split("#", 1)[1]  # and the comment itself
+    nb = json.loads(notebook_copy.read_text())
+    assert nb["nbformat"] == 4 and all(isinstance(line, str) for c in nb["cells"] for line in c["source"])
+
+
+@pytest.mark.parametrize("name,value", [("model", 'say "hi"'), ("data_dir", "/data/it's here"), ("lr", 1e-05),
+                                        ("nesterov", False), ("epochs", 12345678901234567890), ("data_dir", "")])
+def test_set_notebook_parameter_round_trips_literals(notebook_copy, name, value):
+    old_line = parameter_line(notebook_copy, name)
+    recipes.set_notebook_parameter("01_baseline", name, value)
+    written = notebook_parameters("01_baseline")[name]
+    assert written == value and type(written) is type(value)
+    line = parameter_line(notebook_copy, name)
+    assert line.split("#", 1)[1] == old_line.split("#", 1)[1]  # the comment kept
+    if isinstance(value, str):
+        assert line.startswith(f"{name} = {json.dumps(value)}")  # double-quoted, as the cell writes strings
+
+
+def test_set_notebook_parameter_refuses_an_unknown_name(notebook_copy):
+    before = notebook_copy.read_bytes()
+    with pytest.raises(ConfigError, match="01_baseline's parameters cell has no parameter 'learning_rate'; "
+                                          "add it there first"):
+        recipes.set_notebook_parameter("01_baseline", "learning_rate", 0.1)
+    with pytest.raises(ConfigError, match="no parameter 'peak'"):  # a word of a comment is not a parameter
+        recipes.set_notebook_parameter("01_baseline", "peak", 0.1)
+    assert notebook_copy.read_bytes() == before
+
+
+def test_set_notebook_parameter_in_a_cell_without_comments(tmp_path, monkeypatch):
+    write_notebook(tmp_path, "nb", 'lr = 0.1\nmodel = "alexnet"\n')
+    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
+    recipes.set_notebook_parameter("nb", "lr", 0.2)
+    assert notebook_parameters("nb") == {"lr": 0.2, "model": "alexnet"}
+    assert parameter_line(tmp_path / "nb.ipynb", "lr") == "lr = 0.2"
+
+
+def test_set_notebook_parameter_keeps_the_comment_after_a_string_with_a_hash(notebook_copy):
+    comment = parameter_line(notebook_copy, "data_dir").split("#", 1)[1]
+    recipes.set_notebook_parameter("01_baseline", "data_dir", "/data/#1")
+    recipes.set_notebook_parameter("01_baseline", "data_dir", "/data/2")
+    assert notebook_parameters("01_baseline")["data_dir"] == "/data/2"
+    assert parameter_line(notebook_copy, "data_dir").endswith("#" + comment)
+    assert parameter_line(notebook_copy, "data_dir").count("#") == 1 + comment.count("#")
+
+
+def test_set_notebook_parameter_keeps_a_space_before_the_comment(notebook_copy):
+    recipes.set_notebook_parameter("01_baseline", "lr", 0.00012345678901234)
+    assert " # " in parameter_line(notebook_copy, "lr")
+
+
+def test_notebook_parameters_from_text_names_its_source():
+    assert recipes.notebook_parameters_from_text('lr = 0.1  # x = 3\nname = "a # b"\n') == {"lr": 0.1,
+                                                                                           "name": "a # b"}
+    with pytest.raises(ConfigError, match=r"^somewhere.ipynb's parameters cell has a line that is not 'name = literal' "
+                                          r"\(line 2\)"):
+        recipes.notebook_parameters_from_text("lr = 0.1\nimport os\n", "somewhere.ipynb")

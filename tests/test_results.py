@@ -1,17 +1,24 @@
 """Stored results: round trip, refusal of unusable files naming the fix, atomic writes."""
 from __future__ import annotations
 
+import base64
 import copy
 import json
 import os
+import shutil
 import stat
 
+import numpy as np
 import pytest
 
 from cifar_utils import io as io_mod
 from cifar_utils.io import OutputError, atomic_write_bytes, atomic_write_json, atomic_write_with, ensure_writable_dir
-from cifar_utils.evaluate import overall_counts
-from cifar_utils.results import ResultError, accuracy, check_result, load_result, result_path, save_result
+from cifar_utils.config import ExperimentConfig
+from cifar_utils.evaluate import confusion_matrix, decode_images, decode_predictions, overall_counts
+from cifar_utils.experiment import Experiment
+from cifar_utils.recipes import REPO_ROOT
+from cifar_utils.results import (SCHEMA_VERSION, ResultError, accuracy, check_result, correctness, load_result,
+                                 result_path, save_result)
 from helpers import fake_result, make_config
 
 
@@ -80,7 +87,7 @@ def _set(result, dotted, value):
 
 _DELETE = object()
 BROKEN = {
-    "schema 2": ("schema_version", 2, "schema_version 2"),
+    "schema 3": ("schema_version", 3, "schema_version 3"),
     "schema missing": ("schema_version", _DELETE, "schema_version None"),
     "no confusion": ("confusion", _DELETE, "lacks the fields ['confusion']"),
     "no environment": ("environment", _DELETE, "lacks the fields ['environment']"),
@@ -254,3 +261,186 @@ def test_ensure_writable_dir_not_writable_simulated(tmp_path, monkeypatch):
 
 def test_check_result_accepts_valid(result):
     check_result(result, "somewhere.json")
+
+
+# --- schema 2: every evaluated image's prediction ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained_result(tmp_path_factory, synthetic_dir):
+    """A result of a real (tiny) training: 1 epoch of the baseline on 200 synthetic images, 50 evaluated."""
+    folder = tmp_path_factory.mktemp("trained")
+    config = make_config(train_subset=200, test_subset=50, seed=3)
+    exp = Experiment("baseline", config, data_dir=str(synthetic_dir), results_dir=str(folder / "results"),
+                     figures_dir=str(folder / "figures"))
+    exp.checkpoint = folder / "runs" / f"baseline-{exp.key}" / "checkpoint.pt"  # keep runs/ out of the repo
+    exp.run(log=lambda *_: None, progress=False)
+    return exp.path, load_result(exp.path)
+
+
+def test_trained_result_predictions_agree_with_its_confusion(trained_result):
+    path, result = trained_result
+    assert result["schema_version"] == SCHEMA_VERSION == 2
+    assert result["config"]["evaluate_on"] == "test"
+    true, predicted, probability = decode_predictions(result["predictions"])
+    assert len(true) == result["predictions"]["n"] == result["environment"]["test_images"] == 50
+    assert confusion_matrix(true, predicted).tolist() == result["confusion"]
+    assert ((probability >= 0.1 - 1e-4) & (probability <= 1)).all()  # a top probability of 10 classes is >= 1/10
+    first = result["first_ten"]  # the first ten images are the first ten of the predictions
+    assert first["true"] == true[:10].tolist() and first["predicted"] == predicted[:10].tolist()
+    np.testing.assert_allclose(first["confidence"], probability[:10], atol=1e-4)
+    right = correctness(result)
+    assert right.dtype == bool and right.shape == (50,)
+    assert int(right.sum()) == overall_counts(result["confusion"])[0]
+    assert right.tolist() == (true == predicted).tolist()
+    assert accuracy(result) == pytest.approx(100 * right.mean())
+
+
+def _encode(array, dtype) -> str:
+    return base64.b64encode(np.asarray(array).astype(dtype).tobytes()).decode("ascii")
+
+
+def _flip_class(result, field):
+    stored = result["predictions"]
+    values = np.frombuffer(base64.b64decode(stored[field]), dtype=np.uint8).copy()
+    values[0] = (values[0] + 1) % 10
+    stored[field] = _encode(values, np.uint8)
+
+
+def _class_ten(result):
+    stored = result["predictions"]
+    values = np.frombuffer(base64.b64decode(stored["predicted_base64"]), dtype=np.uint8).copy()
+    values[0] = 10
+    stored["predicted_base64"] = _encode(values, np.uint8)
+
+
+def _drop_last_image(result):
+    """Consistent arrays, but one image fewer than the result evaluated."""
+    stored = result["predictions"]
+    for field, dtype in (("true_base64", np.uint8), ("predicted_base64", np.uint8), ("probability_base64", "<u2")):
+        stored[field] = _encode(np.frombuffer(base64.b64decode(stored[field]), dtype=dtype)[:-1], dtype)
+    stored["n"] -= 1
+
+
+def _set_field(name, value):
+    def change(result):
+        result["predictions"][name] = value
+    return change
+
+
+def _delete_predictions(result):
+    del result["predictions"]
+
+
+# A top probability above 1 (or below 0) cannot be stored: it is a uint16 over 65535 (test_evaluate).
+CORRUPTED = {
+    "predictions missing": (_delete_predictions, "lacks the fields ['predictions']"),
+    "predicted class flipped": (lambda r: _flip_class(r, "predicted_base64"), "do not agree with its confusion"),
+    "true class flipped": (lambda r: _flip_class(r, "true_base64"), "do not agree with its confusion"),
+    "class 10": (_class_ten, "do not agree with its confusion"),
+    "one image missing": (_drop_last_image, "do not agree with its confusion"),
+    "bad base64": (_set_field("predicted_base64", "not base64!"), "do not decode (Error)"),
+    "wrong n": (_set_field("n", 49), "do not decode (ValueError)"),
+    "n as text": (_set_field("n", "50"), "do not decode (ValueError)"),
+    "field missing": (lambda r: r["predictions"].pop("probability_base64"), "do not decode (KeyError)"),
+    "not an object": (lambda r: r.__setitem__("predictions", ["x"]), "do not decode (TypeError)"),
+}
+
+
+@pytest.mark.parametrize("case", list(CORRUPTED))
+def test_corrupted_predictions_are_refused(tmp_path, trained_result, case):
+    change, needle = CORRUPTED[case]
+    result = copy.deepcopy(trained_result[1])
+    change(result)
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(result))
+    with pytest.raises(ResultError) as info:
+        load_result(path)
+    _assert_names_file_and_fix(info.value, path)
+    assert needle in str(info.value)
+    with pytest.raises(ResultError):  # and never stored
+        save_result(tmp_path / "new.json", result)
+    assert not (tmp_path / "new.json").exists()
+
+
+def test_load_result_with_another_key_is_refused(trained_result, tmp_path):
+    path, result = trained_result
+    assert load_result(path, key=result["key"]) == result
+    other = make_config(train_subset=200, test_subset=50, seed=4).key()
+    with pytest.raises(ResultError) as info:
+        load_result(path, key=other)
+    _assert_names_file_and_fix(info.value, path)
+    assert f"holds the configuration {result['key']}, not {other}" in str(info.value)
+    # the key is checked against the config too: a result copied under another name is still itself
+    copied = tmp_path / f"baseline-{other}.json"
+    shutil.copy(path, copied)
+    with pytest.raises(ResultError, match=f"holds the configuration {result['key']}, not {other}"):
+        load_result(copied, key=other)
+
+
+# --- schema 1: results stored before predictions were kept ---------------------------------------
+
+def _schema_version(path):
+    try:
+        return json.loads(path.read_text()).get("schema_version")
+    except ValueError:
+        return None
+
+
+COMMITTED_SCHEMA_1 = sorted(p for p in (REPO_ROOT / "results").glob("*.json") if _schema_version(p) == 1)
+
+
+def _schema_1_copy(result: dict) -> dict:
+    """``result`` as schema 1 wrote it: no predictions, no evaluate_on in its config."""
+    old = copy.deepcopy(result)
+    old["schema_version"] = 1
+    del old["predictions"]
+    del old["config"]["evaluate_on"]
+    return old
+
+
+def _check_schema_1(path, name):
+    stored_text = path.read_text()
+    key = name.rsplit("-", 1)[1]
+    result = load_result(path, key=key)
+    assert result["schema_version"] == 1 and "predictions" not in result
+    assert result["config"]["evaluate_on"] == "test"  # filled in: what every run did before the field
+    assert ExperimentConfig(**result["config"]).key() == result["key"] == key  # so the file keeps its name
+    assert path.read_text() == stored_text  # loading does not rewrite the file
+    with pytest.raises(ResultError) as info:
+        correctness(result)
+    assert f"{result['experiment']}-{key}" in str(info.value) and "schema 1" in str(info.value)
+    assert 0 < accuracy(result) < 100  # everything else still reads
+    decode_images(result["first_ten"])
+
+
+@pytest.mark.parametrize("path", COMMITTED_SCHEMA_1, ids=lambda p: p.name)
+def test_committed_schema_1_result_still_loads(path, tmp_path):
+    copied = tmp_path / path.name
+    shutil.copy(path, copied)
+    _check_schema_1(copied, path.stem)
+
+
+def test_schema_1_result_still_loads(trained_result, tmp_path):
+    result = trained_result[1]
+    path = tmp_path / f"baseline-{result['key']}.json"
+    path.write_text(json.dumps(_schema_1_copy(result)))
+    _check_schema_1(path, path.stem)
+
+
+def test_schema_1_with_evaluate_on_validation_gets_no_test_filled_over_it(trained_result, tmp_path):
+    """The filled-in evaluate_on only supplies a missing field; a key computed without it must still match."""
+    old = _schema_1_copy(trained_result[1])
+    old["config"]["evaluate_on"] = "validation"  # a hand-edited file: its key no longer matches its config
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(ResultError, match="but its config's key is"):
+        load_result(path)
+
+
+def test_schema_2_result_needs_predictions_schema_1_does_not(trained_result, tmp_path):
+    result = copy.deepcopy(trained_result[1])
+    del result["predictions"]
+    with pytest.raises(ResultError, match=r"lacks the fields \['predictions'\]"):
+        check_result(result, tmp_path / "r.json")
+    result["schema_version"] = 1
+    check_result(result, tmp_path / "r.json")
