@@ -59,7 +59,7 @@ BASELINE, SGD, SGD_DROPOUT, ADAM, ADAM_DROPOUT = CELLS
 
 # Learning rates tried per notebook recipe (the AlexNet ones on both of their dropout cells).
 TUNING = {
-    "baseline": (0.025, 0.05, 0.1),
+    "baseline": (0.025, 0.05, 0.1, 0.2),  # 0.2 added after 0.1 came out best, at the grid's edge
     "alexnet_sgd": (0.02, 0.04, 0.08),
     "alexnet_adam_dropout": (0.0004, 0.0008, 0.0016),
 }
