@@ -107,6 +107,11 @@ BROKEN = {
 def test_unusable_result_is_refused(tmp_path, result, case):
     dotted, value, needle = BROKEN[case]
     _set(result, dotted, value)
+    _assert_refused(tmp_path, result, needle)
+
+
+def _assert_refused(tmp_path, result, needle) -> None:
+    """Stored as JSON, ``result`` is refused by load_result with a message naming the file, the fix and ``needle``."""
     path = tmp_path / "r.json"
     path.write_text(json.dumps(result))
     with pytest.raises(ResultError) as info:
@@ -351,12 +356,7 @@ def test_corrupted_predictions_are_refused(tmp_path, trained_result, case):
     change, needle = CORRUPTED[case]
     result = copy.deepcopy(trained_result[1])
     change(result)
-    path = tmp_path / "r.json"
-    path.write_text(json.dumps(result))
-    with pytest.raises(ResultError) as info:
-        load_result(path)
-    _assert_names_file_and_fix(info.value, path)
-    assert needle in str(info.value)
+    _assert_refused(tmp_path, result, needle)
     with pytest.raises(ResultError):  # and never stored
         save_result(tmp_path / "new.json", result)
     assert not (tmp_path / "new.json").exists()
