@@ -3,6 +3,7 @@ the allocator setting, and how a result names the machine. Availability is monke
 branch is tested on any machine."""
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -162,3 +163,22 @@ def test_keep_freed_memory_stops_glibc_from_mmapping_large_blocks():
 def test_keep_freed_memory_elsewhere_changes_nothing(monkeypatch):
     monkeypatch.setattr(hardware.platform, "libc_ver", lambda *args, **kwargs: ("musl", "1.2"))
     assert keep_freed_memory() is False
+
+
+def _wait_policy_after_import(env_changes: dict) -> str:
+    """OMP_WAIT_POLICY as a fresh interpreter sees it after importing cifar_utils ("" when unset)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")} | env_changes
+    code = "import os, cifar_utils; print(os.environ.get('OMP_WAIT_POLICY', ''))"
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+def test_importing_cifar_utils_makes_waiting_openmp_threads_sleep():
+    # Spinning threads made two trainings on one machine slow each other down far more than 2x (README).
+    assert _wait_policy_after_import({}) == "PASSIVE"
+
+
+@pytest.mark.parametrize("env_changes, expected", [({"OMP_WAIT_POLICY": "ACTIVE"}, "ACTIVE"),
+                                                   ({"GOMP_SPINCOUNT": "300000"}, "")])
+def test_a_users_own_openmp_wait_setting_is_kept(env_changes, expected):
+    assert _wait_policy_after_import(env_changes) == expected
