@@ -150,6 +150,10 @@ def test_two_concurrent_runs_each_get_their_own_executed_notebook(tmp_path, monk
     output.mkdir()
     monkeypatch.setattr(report, "NOTEBOOKS_DIR", notebooks)
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", notebooks)
+    # papermill changes the process's working directory while it executes (cwd=...), which two threads
+    # cannot share: the last to restore it may leave the other's. The runner runs notebooks one after
+    # another; here, the directory is put back when the test ends, so later tests (nbval) find their files.
+    monkeypatch.chdir(os.getcwd())
     runs = {}
 
     def run(tag, pause):  # A finishes first; B is still executing (and writing) when A returns
