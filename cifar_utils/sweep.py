@@ -92,10 +92,9 @@ class Progress:
             return statistics.fmean(self.seconds.get(r.cell.experiment, every))
         eta = sum(guess(r) for r in left)
         status = f"{accuracy(load_result(run.path)):.2f}%" if ok else f"FAILED ({detail})"
+        rest = f"about {duration(eta)} left" if left else "done"
         print(f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
-              f"{seconds:.0f} s; about {duration(eta)} left" if left else
-              f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
-              f"{seconds:.0f} s; done", flush=True)
+              f"{seconds:.0f} s; {rest}", flush=True)
 
 
 def missing(runs: list[study.Run]) -> list[study.Run]:
