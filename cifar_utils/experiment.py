@@ -23,6 +23,7 @@ from .io import ensure_writable_dir, locked
 from .models import build_model, count_parameters
 from .recipes import REPO_ROOT, experiment_info, output_dirs, profile_config, repo_path
 from .results import ResultError, load_result, make_result, result_path, save_result
+from .tables import data_label
 from .train import train
 
 RUN_OPTIONS = ("data_dir", "download", "retrain", "results_dir", "figures_dir")
@@ -126,7 +127,7 @@ class Experiment:
             return False
         env = self.result["environment"]
         log(f"Loaded stored result {shown(self.path)} (trained on {env['device']}, "
-            f"{self.result['train_seconds']:.0f} s; data: {env['data_source']}).")
+            f"{self.result['train_seconds']:.0f} s; data: {data_label(env)}).")
         return True
 
     def _train(self, device, dtype, log, progress) -> dict:

@@ -5,6 +5,8 @@ the text stays true when parameters change; none of them trains, loads or draws.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,14 @@ from .recipes import EXPERIMENTS, original
 
 def title(result: dict) -> str:
     return EXPERIMENTS[result["experiment"]].title
+
+
+def data_label(environment: dict) -> str:
+    """Which data a result was trained on, without the path of the machine that trained it."""
+    if environment["data_sha256"] == SHARED_COPY_SHA256:
+        return "shared copy, JPEG-degraded"
+    layout, _, path = environment["data_source"].partition(":")
+    return f"{layout} {Path(path).name} (sha256 {environment['data_sha256'][:12]})"
 
 
 def per_class_table(result: dict) -> pd.DataFrame:
@@ -152,8 +162,7 @@ def profiles_table(experiment: str, stored: dict[str, dict | None]) -> pd.DataFr
                           "batch size": result["config"]["batch_size"],
                           "training time": f"{result['train_seconds'] / 60:.1f} min on {env['device']} "
                                            f"({env['autocast']})",
-                          "trained on": "shared copy, JPEG-degraded" if env["data_sha256"] == SHARED_COPY_SHA256
-                          else env["data_source"]}
+                          "trained on": data_label(env)}
     return pd.DataFrame(columns).fillna("")
 
 

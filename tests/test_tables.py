@@ -142,13 +142,19 @@ def test_profiles_table(sgd):
     assert table.loc["test accuracy (%)", "report profile"] == f"{accuracy(sgd):.2f}"
     assert (table.loc["epochs", "report profile"], table.loc["batch size", "report profile"]) == (2, 50)
     assert table.loc["training time", "report profile"] == "0.1 min on cpu (fp32)"
-    assert table.loc["trained on", "report profile"] == "npz:fake"
+    assert table.loc["trained on", "report profile"] == f"npz fake (sha256 {'0' * 12})"
     assert table.loc["test accuracy (%)", "faithful profile"] == (
         "not run: python -m cifar_utils.report --profile faithful --only 02_alexnet_sgd -p data_dir <CIFAR-10 folder>")
     assert table.loc["epochs", "faithful profile"] == ""
     sgd["environment"]["data_sha256"] = SHARED_COPY_SHA256
     assert tables.profiles_table("alexnet_sgd", stored).loc["trained on", "report profile"] == \
         "shared copy, JPEG-degraded"
+
+
+def test_data_label_names_no_path_of_the_machine_that_trained():
+    env = {"data_source": "npz:/home/someone/data/cifar10.npz", "data_sha256": "ab" * 32}
+    assert tables.data_label(env) == f"npz cifar10.npz (sha256 {'ab' * 6})"
+    assert tables.data_label({**env, "data_sha256": SHARED_COPY_SHA256}) == "shared copy, JPEG-degraded"
 
 
 def test_results_markdown(sgd):
