@@ -38,12 +38,8 @@ def ensure_writable_dir(folder: str | os.PathLike) -> Path:
 def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` on a temp file beside ``path``, then move it into place."""
     path = Path(path)
-    ensure_writable_dir(path.parent)
-    remove_stale_temps(path.parent, path.name)  # left by an earlier write of this file that was killed
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = new_temp(path)
     try:
-        usual_permissions(tmp)
         write(tmp)
         os.replace(tmp, path)
     except BaseException:
@@ -51,6 +47,22 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
             os.unlink(tmp)
         raise
     return path
+
+
+def new_temp(path: str | os.PathLike, suffix: str = ".tmp") -> str:
+    """A new empty temp file ``.<name>.<random><suffix>`` beside ``path``, with the usual permissions,
+    after removing the stale ones of that pattern that killed writers left there."""
+    path = Path(path)
+    ensure_writable_dir(path.parent)
+    remove_stale_temps(path.parent, path.name, suffix=suffix)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        usual_permissions(tmp)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return tmp
 
 
 STALE_AFTER_S = 3600  # a temp file untouched this long is no longer being written

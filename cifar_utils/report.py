@@ -19,7 +19,6 @@ import argparse
 import contextlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -29,8 +28,7 @@ import papermill
 from .config import ConfigError
 from .evaluate import overall_counts
 from .experiment import Experiment
-from .io import (OutputError, atomic_write_bytes, ensure_writable_dir, locked, remove_stale_temps,
-                 usual_permissions)
+from .io import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp
 from .recipes import BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, notebook_parameters, profile_differences
 from .results import ResultError, load_result
 from .tables import results_markdown
@@ -120,10 +118,7 @@ def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str, 
     """Execute one notebook into a file of this run's own (moved to ``<output_dir>/<name>.ipynb`` when
     done); return success, the one-line detail, and the executed notebook exactly as this run left it."""
     source, target = NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
-    remove_stale_temps(output_dir, target.name, suffix=RUNNING_SUFFIX)  # left by killed runs
-    fd, running = tempfile.mkstemp(prefix=f".{target.name}.", suffix=RUNNING_SUFFIX, dir=output_dir)
-    os.close(fd)
-    usual_permissions(running)
+    running = new_temp(target, suffix=RUNNING_SUFFIX)
     try:
         nb = papermill.execute_notebook(str(source), running, parameters=params, kernel_name="python3",
                                         progress_bar=False, cwd=str(NOTEBOOKS_DIR))
