@@ -62,10 +62,16 @@ def repo_path(path: str | Path) -> Path:
 def notebook_parameters(notebook: str) -> dict:
     """The values of ``notebooks/<notebook>.ipynb``'s parameters cell (its literals, not executed); empty
     for a notebook without one."""
-    path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    cells = json.loads(path.read_text())["cells"]
-    cell = next((c for c in cells if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    path, _, cell = _parameters_cell(notebook)
     return notebook_parameters_from_text("".join(cell["source"]), path) if cell else {}
+
+
+def _parameters_cell(notebook: str) -> tuple[Path, dict, dict | None]:
+    """(path, the notebook as JSON, its cell tagged 'parameters' or None)."""
+    path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    nb = json.loads(path.read_text())
+    cell = next((c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    return path, nb, cell
 
 
 def notebook_parameters_from_text(source: str, path: Path | str = "the parameters cell") -> dict:
@@ -86,10 +92,8 @@ def notebook_parameters_from_text(source: str, path: Path | str = "the parameter
 def set_notebook_parameter(notebook: str, name: str, value) -> None:
     """Write ``value`` as the literal of ``name`` in a notebook's parameters cell, keeping its comment
     and alignment (how the sweep adopts the learning rate that tuning chose)."""
-    path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    nb = json.loads(path.read_text())
-    cell = next(c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", []))
-    lines = "".join(cell["source"]).split("\n")
+    path, nb, cell = _parameters_cell(notebook)
+    lines = "".join(cell["source"]).split("\n") if cell else []
     for i, line in enumerate(lines):
         target, _, rest = line.partition("=")
         if target.strip() == name:
