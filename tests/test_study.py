@@ -87,7 +87,9 @@ def test_cell_config_applies_changes_seed_and_more():
 
 def test_tuning_runs_use_the_validation_split_and_their_own_seeds(tmp_path):
     runs = tuning_runs(tmp_path)
-    assert len(runs) == len(TUNING_SEEDS) * sum(len(TUNING[cell.experiment]) for cell in CELLS)
+    assert len(runs) == len(TUNING_SEEDS) * sum(len(TUNING[cell.experiment]) for cell in CELLS if cell.tuned)
+    # one tuned cell per notebook recipe: the notebook's own
+    assert sorted(cell.experiment for cell in CELLS if cell.tuned) == sorted(TUNING)
     assert len({run.config.key() for run in runs}) == len(runs)
     finals = {run.config.key() for run in final_runs(tmp_path)}
     assert not finals & {run.config.key() for run in runs}
@@ -101,7 +103,7 @@ def test_tuning_runs_use_the_validation_split_and_their_own_seeds(tmp_path):
         assert differing(run.config, run.cell.config(SEEDS[0])) <= {"lr", "evaluate_on", "seed"}
     for cell in CELLS:
         tried = sorted(run.config.lr for run in runs if run.cell == cell)
-        assert tried == sorted(TUNING[cell.experiment] * len(TUNING_SEEDS))
+        assert tried == (sorted(TUNING[cell.experiment] * len(TUNING_SEEDS)) if cell.tuned else [])
 
 
 def test_tuning_grids_are_distinct_and_ascending():
@@ -126,18 +128,21 @@ def make_log(accuracy) -> list[dict]:
              "training seconds": 1.0, "device": "cpu"} for run in tuning_runs("unused")]
 
 
-def test_choose_takes_the_highest_mean_over_cells_and_seeds():
+def test_choose_takes_the_highest_mean_over_tuning_seeds(monkeypatch):
+    monkeypatch.setattr(study, "TUNING_SEEDS", (1000, 1001))
     low, middle, high = TUNING["alexnet_sgd"]
 
     def accuracy(cell, lr, seed):
         if cell.experiment == "alexnet_sgd":
-            # the single best run is at `high` (90), but the mean over both dropout cells is best at `middle`
-            return {(False, high): 90.0, (True, high): 40.0, (False, middle): 70.0, (True, middle): 68.0}.get(
-                (cell.config(0).dropout > 0, lr), 50.0)
+            # the single best run is at `high` (90), but the mean over the two seeds is best at `middle`
+            return {(1000, high): 90.0, (1001, high): 40.0, (1000, middle): 70.0, (1001, middle): 68.0}.get(
+                (seed, lr), 50.0)
         rates = TUNING[cell.experiment]
         return 60.0 + rates.index(lr)  # the largest rate is best
 
-    chosen = choose(make_log(accuracy))
+    log = make_log(accuracy)
+    assert {row["seed"] for row in log} == {1000, 1001}
+    chosen = choose(log)
     assert chosen == {"baseline": TUNING["baseline"][-1], "alexnet_sgd": middle,
                       "alexnet_adam_dropout": TUNING["alexnet_adam_dropout"][-1]}
 
