@@ -152,7 +152,7 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
                         "lr": t.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - start})
         h = history[-1]
         log(f"epoch {epoch + 1:3d}/{config.epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.2%}"
-            f"  test loss {h['test_loss']:.4f} acc {h['test_accuracy']:.2%}  {h['seconds']:.1f} s")
+            f"  {config.evaluate_on} loss {h['test_loss']:.4f} acc {h['test_accuracy']:.2%}  {h['seconds']:.1f} s")
         if checkpoint_path and time.perf_counter() - saved_at >= checkpoint_every_s:
             _save_checkpoint(t, checkpoint_path, data.sha256, history)
             saved_at = time.perf_counter()
