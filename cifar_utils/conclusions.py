@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from . import stats, study
-from .evaluate import class_accuracy
+from .evaluate import class_accuracy, overall_counts
 from .models import build_model, count_parameters
 from .recipes import original
 from .results import accuracy, correctness
@@ -26,6 +26,83 @@ def cell_results(runs: list[study.Run] | None = None) -> dict[study.Cell, list[d
         if result is not None:
             found[run.cell].append(result)
     return found
+
+
+def seed_of(result: dict) -> int:
+    return result["config"]["seed"]
+
+
+def seeds_table(results: list[dict]) -> pd.DataFrame:
+    """One row per stored final run of a cell: its seed, test accuracy, correct images, training time."""
+    rows = [{"seed": seed_of(r), "test accuracy (%)": round(accuracy(r), 2),
+             "correct / test images": "{} / {}".format(*overall_counts(r["confusion"])),
+             "training (min)": round(r["train_seconds"] / 60, 1),
+             "trained on": f"{r['environment']['device']}, {r['environment']['autocast']}"} for r in results]
+    return pd.DataFrame(rows).set_index("seed") if rows else pd.DataFrame()
+
+
+def versus_original(cell: study.Cell, results: list[dict]) -> pd.DataFrame:
+    """The bar of the study for one cell: its mean test accuracy over the seeds against the original
+    report's number, with the 95% interval of the difference and its verdict."""
+    theirs = original(cell.experiment)["accuracy"]
+    values = [accuracy(r) for r in results]
+    row = {"original report (%)": theirs, "runs": len(values)}
+    if len(values) < 2:
+        row.update({"mean (%)": round(values[0], 2) if values else "", "mean minus original": "needs 2 runs",
+                    "mean >= original": "", "verdict": "not supported"})
+    else:
+        found = stats.summary([v - theirs for v in values])
+        row.update({"mean (%)": round(found["mean"] + theirs, 2),
+                    "mean minus original": stats.format_interval(found),
+                    "mean >= original": "yes" if found["mean"] >= 0 else "no",
+                    "verdict": stats.verdict(found["low"], found["high"], "greater")})
+    return pd.DataFrame({cell.label: row}).T
+
+
+def tuning_table(recipe: str) -> pd.DataFrame:
+    """Every learning rate tried for a notebook recipe on the validation split, in the order of the grid:
+    validation accuracy, training time and precision of each run, and the rate the rule chose (once every
+    tuning run of the study is stored)."""
+    log = study.tuning_log()
+    try:
+        chosen = study.choose(log)[recipe]
+    except ValueError:
+        chosen = None
+    rows = [{"cell": r["cell"], "peak learning rate": r["lr"], "tuning seed": r["seed"],
+             "validation accuracy (%)": "not run yet" if r["validation accuracy (%)"] is None
+             else round(r["validation accuracy (%)"], 2),
+             "training (min)": "" if r["training seconds"] is None else round(r["training seconds"] / 60, 1),
+             "precision": r["precision"] or "",
+             "chosen": "yes" if r["lr"] == chosen else ""} for r in log if r["recipe"] == recipe]
+    return pd.DataFrame(rows)
+
+
+def by_seed(a: list[dict], b: list[dict]) -> tuple[list[dict], list[dict]]:
+    """The runs of a and b that share a seed, in seed order (the pairs of a paired comparison)."""
+    a_seeds, b_seeds = {seed_of(r): r for r in a}, {seed_of(r): r for r in b}
+    common = sorted(a_seeds.keys() & b_seeds.keys())
+    return [a_seeds[s] for s in common], [b_seeds[s] for s in common]
+
+
+def paired(a: list[dict], b: list[dict], value=accuracy) -> dict:
+    """b minus a over the seeds both have (same seed: same initialisation and batch order where the
+    networks match), with the paired t interval (stats.paired_difference)."""
+    pa, pb = by_seed(a, b)
+    return stats.paired_difference([value(r) for r in pa], [value(r) for r in pb])
+
+
+def mcnemar_by_seed(a: list[dict], b: list[dict]) -> pd.DataFrame:
+    """McNemar's exact test between a's and b's run of each common seed, on the same test images."""
+    rows = {}
+    for ra, rb in zip(*by_seed(a, b)):
+        test = stats.mcnemar_exact(correctness(ra), correctness(rb))
+        rows[seed_of(ra)] = {"only the first right": test["b01"], "only the second right": test["b10"],
+                             "accuracy difference (points)": round(100 * test["difference"], 2),
+                             "exact p-value": float(f"{test['p_value']:.3g}"),
+                             "significant at 5%": "yes" if test["p_value"] < 0.05 else "no"}
+    frame = pd.DataFrame(rows).T
+    frame.index.name = "seed"
+    return frame
 
 
 def loss_gap(result: dict) -> float:

@@ -103,13 +103,14 @@ def stored(runs: list[Run]) -> dict[Run, dict | None]:
 
 def tuning_log(results_dir: str | Path = TUNING_DIR) -> list[dict]:
     """Every tuning run tried, as rows: recipe, cell, lr, seed, validation accuracy (%), training seconds,
-    device (missing runs appear with accuracy None)."""
+    device, precision (missing runs appear with accuracy None)."""
     rows = []
     for run, result in stored(tuning_runs(results_dir)).items():
         rows.append({"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr,
                      "seed": run.config.seed, "validation accuracy (%)": accuracy(result) if result else None,
                      "training seconds": result["train_seconds"] if result else None,
-                     "device": result["environment"]["device"] if result else None})
+                     "device": result["environment"]["device"] if result else None,
+                     "precision": result["environment"]["autocast"] if result else None})
     return rows
 
 

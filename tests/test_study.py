@@ -180,4 +180,5 @@ def test_tuning_log_reads_what_is_stored(tmp_path):
     (row,) = [r for r in tuning_log(tmp_path) if r["validation accuracy (%)"] is not None]
     assert row == {"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr,
                    "seed": run.config.seed, "validation accuracy (%)": 40.0,
-                   "training seconds": result["train_seconds"], "device": "cpu"}
+                   "training seconds": result["train_seconds"], "device": "cpu",
+                   "precision": result["environment"]["autocast"]}

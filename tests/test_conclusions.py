@@ -1,0 +1,121 @@
+"""conclusions: the study's tables and verdicts, on fake results with known answers (no training)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from cifar_utils import conclusions, study
+from cifar_utils.recipes import original
+from cifar_utils.results import save_result
+from helpers import confusion_with_diagonal, fake_result
+
+
+def results_of(cell: study.Cell, accuracies: list[float], seeds=None) -> list[dict]:
+    """Fake final results of a cell with these overall test accuracies (%), one per seed."""
+    found = []
+    for seed, acc in zip(seeds or range(len(accuracies)), accuracies):
+        correct = round(acc * 10)  # of 1,000 images per class, every class the same
+        confusion = confusion_with_diagonal([correct] * 10)
+        found.append(fake_result(cell.experiment, cell.config(seed), confusion))
+    return found
+
+
+def test_seeds_table_lists_each_run():
+    table = conclusions.seeds_table(results_of(study.BASELINE, [70.0, 71.5], seeds=[3, 1]))
+    assert list(table.index) == [3, 1]
+    assert list(table["test accuracy (%)"]) == [70.0, 71.5]
+    assert table.loc[1, "correct / test images"] == "7150 / 10000"
+    assert conclusions.seeds_table([]).empty
+
+
+@pytest.mark.parametrize("accuracies, mean_ok, verdict", [
+    ([70.0, 71.0, 72.0], "yes", "holds"),           # every seed far above 67
+    ([66.0, 67.5, 68.1], "yes", "not supported"),   # mean 67.2, the interval straddles 67
+    ([60.0, 61.0, 62.0], "no", "contradicted"),
+])
+def test_versus_original_judges_the_mean_against_the_original_number(accuracies, mean_ok, verdict):
+    row = conclusions.versus_original(study.BASELINE, results_of(study.BASELINE, accuracies)).iloc[0]
+    theirs = original("baseline")["accuracy"]
+    assert row["original report (%)"] == theirs and row["runs"] == 3
+    assert row["mean (%)"] == pytest.approx(np.mean(accuracies), abs=0.01)
+    assert row["mean >= original"] == mean_ok and row["verdict"] == verdict
+    # the interval is Student's t over the seeds' differences from the original number
+    diffs = np.array(accuracies) - theirs
+    low, high = scipy_stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=scipy_stats.sem(diffs))
+    assert f"{low:+.2f} to {high:+.2f}" in row["mean minus original"]
+
+
+def test_versus_original_with_one_run_says_it_needs_two():
+    row = conclusions.versus_original(study.BASELINE, results_of(study.BASELINE, [80.0])).iloc[0]
+    assert row["mean minus original"] == "needs 2 runs" and row["verdict"] == "not supported"
+
+
+def test_paired_uses_only_common_seeds_in_seed_order():
+    a = results_of(study.SGD, [70.0, 71.0, 72.0], seeds=[0, 1, 2])
+    b = results_of(study.ADAM_DROPOUT, [73.0, 71.5, 80.0], seeds=[2, 1, 7])  # seed 7 has no partner
+    pa, pb = conclusions.by_seed(a, b)
+    assert [conclusions.seed_of(r) for r in pa] == [1, 2] == [conclusions.seed_of(r) for r in pb]
+    found = conclusions.paired(a, b)
+    assert found["n"] == 2 and found["estimate"] == pytest.approx(((71.5 - 71.0) + (73.0 - 72.0)) / 2)
+    assert found["p_value"] == pytest.approx(scipy_stats.ttest_rel([71.5, 73.0], [71.0, 72.0]).pvalue)
+
+
+def test_mcnemar_by_seed_counts_the_discordant_images():
+    a = results_of(study.SGD, [70.0, 71.0])
+    b = results_of(study.ADAM_DROPOUT, [70.0, 72.0])
+    table = conclusions.mcnemar_by_seed(a, b)
+    assert list(table.index) == [0, 1]
+    # predictions_for lists images in the confusion's cell order: with equal diagonals the models agree
+    assert table.loc[0, "only the first right"] == 0 == table.loc[0, "only the second right"]
+    assert table.loc[0, "exact p-value"] == 1.0 and table.loc[0, "significant at 5%"] == "no"
+    assert table.loc[1, "accuracy difference (points)"] == pytest.approx(1.0)
+
+
+def test_tuning_table_marks_the_chosen_rate(tmp_path, monkeypatch):
+    real_log = study.tuning_log
+    monkeypatch.setattr(study, "tuning_log", lambda results_dir=tmp_path: real_log(results_dir))
+    runs = study.tuning_runs(tmp_path)
+    table = conclusions.tuning_table("baseline")
+    assert list(table["peak learning rate"]) == list(study.TUNING["baseline"])
+    assert set(table["validation accuracy (%)"]) == {"not run yet"} and set(table["chosen"]) == {""}
+    for i, run in enumerate(runs):  # every run stored; the baseline's best is its third rate
+        best = run.cell.experiment == "baseline" and run.config.lr == study.TUNING["baseline"][2]
+        confusion = confusion_with_diagonal([60 if best else 50 + i % 3] * 10, row_total=100)
+        result = fake_result(run.cell.experiment, run.config, confusion)
+        save_result(run.path, result)
+    table = conclusions.tuning_table("baseline")
+    assert list(table["chosen"]) == ["", "", "yes"] + [""] * (len(study.TUNING["baseline"]) - 3)
+    assert table["validation accuracy (%)"].iloc[2] == 60.0 and set(table["precision"]) == {"fp32"}
+
+
+def test_claims_give_a_verdict_from_each_interval():
+    cells = {study.BASELINE: results_of(study.BASELINE, [76.0, 76.5, 77.0]),
+             study.SGD: results_of(study.SGD, [70.0, 70.4, 70.8]),
+             study.SGD_DROPOUT: results_of(study.SGD_DROPOUT, [71.0, 71.3, 71.9]),
+             study.ADAM: results_of(study.ADAM, [70.1, 70.5, 70.6]),
+             study.ADAM_DROPOUT: results_of(study.ADAM_DROPOUT, [73.0, 73.5, 74.1])}
+    claims = conclusions.claims(cells)
+    verdicts = claims["verdict"].to_dict()
+    assert verdicts["AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)"] == "holds"
+    assert verdicts["AlexNet + SGD beats the baseline CNN (test accuracy)"] == "contradicted"
+    # identical loss histories in every fake result: the loss-gap effect has no spread to estimate
+    gap = claims.loc["with Adam + Dropout the train and test losses stay closer (test minus train loss)"]
+    assert gap["verdict"] == "not supported" and "cannot be estimated" in gap["effect"]
+    design = conclusions.two_by_two(cells)
+    assert list(design["interval excludes 0"]) == [True, True, True]
+    assert design["estimate"].iloc[0].startswith("+")  # Adam's main effect is positive here
+
+
+def test_claims_with_too_few_runs_are_not_supported():
+    cells = {cell: results_of(cell, [70.0]) for cell in study.CELLS}
+    assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
+
+
+def test_summary_table_names_the_original_number_only_for_the_notebook_cells():
+    cells = {cell: results_of(cell, [70.0, 71.0]) for cell in study.CELLS}
+    table = conclusions.summary_table(cells)
+    assert table.loc[study.BASELINE.label, "original report (%)"] == original("baseline")["accuracy"]
+    assert table.loc[study.SGD.label, "original report (%)"] == original("alexnet_sgd")["accuracy"]
+    assert table.loc[study.SGD_DROPOUT.label, "original report (%)"] == ""
+    assert table.loc[study.ADAM.label, "runs"] == 2 and table.loc[study.ADAM.label, "mean (%)"] == 70.5
