@@ -20,10 +20,11 @@ CLASS_CLAIM = "cat"  # the class whose gain the original report names
 
 
 def cell_results(runs: list[study.Run] | None = None) -> dict[study.Cell, list[dict]]:
-    """Each cell's stored final results (seed order), missing runs left out."""
+    """Each cell's stored final results (seed order), missing runs left out, and so are results of schema 1
+    (no per-image predictions): the sweep trains those again."""
     found: dict[study.Cell, list[dict]] = {cell: [] for cell in study.CELLS}
     for run, result in study.stored(study.final_runs() if runs is None else runs).items():
-        if result is not None:
+        if result is not None and "predictions" in result:
             found[run.cell].append(result)
     return found
 
@@ -136,6 +137,28 @@ def summary_table(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
                     if results else ""})
         rows[cell.label] = row
     return pd.DataFrame(rows).T
+
+
+def study_markdown(cells: dict[study.Cell, list[dict]]) -> str:
+    """The README's results table: per cell, the original report's number beside mean +- std (n) and the
+    95% interval over the stored seeds, with the recipe's epochs and batch and where the runs trained."""
+    lines = ["| configuration | original report | mean +- std (n) | 95% interval | epochs | batch | "
+             "training time (mean) | trained on |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+    for cell, results in cells.items():
+        theirs = original(cell.experiment)["accuracy"] if cell.changes in ((), study.SHARED_ALEXNET) else None
+        config = cell.config(study.FIGURE_SEED)
+        values = [accuracy(r) for r in results]
+        if len(values) >= 2:
+            s = stats.summary(values)
+            mean, interval = f"{s['mean']:.2f}% +- {s['std']:.2f} ({s['n']})", f"{s['low']:.2f} to {s['high']:.2f}%"
+        else:
+            mean, interval = (f"{values[0]:.2f}% (1)" if values else "not run (0)"), "needs 2 runs"
+        machines = sorted({f"{r['environment']['cpu']}, {r['environment']['threads']} threads, "
+                           f"{r['environment']['device']}, {r['environment']['autocast']}" for r in results})
+        seconds = f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f} min" if results else ""
+        lines.append(f"| {cell.label} | {f'{theirs:.2f}%' if theirs is not None else 'not in it'} | {mean} | "
+                     f"{interval} | {config.epochs} | {config.batch_size} | {seconds} | {'; '.join(machines)} |")
+    return "\n".join(lines)
 
 
 def _effect(name: str, estimate, direction: str, unit: str = "points") -> dict:

@@ -119,3 +119,27 @@ def test_summary_table_names_the_original_number_only_for_the_notebook_cells():
     assert table.loc[study.SGD.label, "original report (%)"] == original("alexnet_sgd")["accuracy"]
     assert table.loc[study.SGD_DROPOUT.label, "original report (%)"] == ""
     assert table.loc[study.ADAM.label, "runs"] == 2 and table.loc[study.ADAM.label, "mean (%)"] == 70.5
+
+
+def test_study_markdown_shows_mean_std_n_beside_the_original():
+    cells = {cell: [] for cell in study.CELLS}
+    cells[study.BASELINE] = results_of(study.BASELINE, [76.0, 77.0, 78.0])
+    cells[study.SGD] = results_of(study.SGD, [72.5])
+    lines = conclusions.study_markdown(cells).splitlines()
+    assert len(lines) == 2 + len(study.CELLS)
+    baseline, sgd, sgd_dropout = lines[2:5]
+    assert baseline.startswith(f"| {study.BASELINE.label} | 67.00% | 77.00% +- 1.00 (3) | 74.52 to 79.48% |")
+    assert "| 72.50% (1) | needs 2 runs |" in sgd and "| not run (0) |" in sgd_dropout
+    assert "| not in it |" in sgd_dropout
+
+
+def test_cell_results_leave_out_runs_without_predictions(tmp_path):
+    runs = study.final_runs(tmp_path)[:2]
+    for run in runs:
+        result = fake_result(run.cell.experiment, run.config, confusion_with_diagonal([700] * 10))
+        if run is runs[1]:
+            del result["predictions"]
+            result["schema_version"] = 1
+        save_result(run.path, result)
+    found = conclusions.cell_results(runs)
+    assert [len(found[run.cell]) for run in runs] == [1, 0]
