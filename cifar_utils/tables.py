@@ -51,11 +51,32 @@ def original_format(result: dict) -> str:
     return "\n".join(lines)
 
 
+HISTORY_COLUMNS = {"train_loss": "train loss", "train_accuracy": "train accuracy (%)", "test_loss": "test loss",
+                   "test_accuracy": "test accuracy (%)", "lr": "learning rate (end of epoch)", "seconds": "seconds"}
+
+
 def history_table(result: dict) -> pd.DataFrame:
-    columns = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"]
-    frame = pd.DataFrame(result["history"])[columns].set_index("epoch")
-    return frame.round({"train_loss": 4, "test_loss": 4, "train_accuracy": 4, "test_accuracy": 4,
-                        "lr": 6, "seconds": 1})
+    """One row per epoch: losses (plain cross-entropy), accuracies in %, the learning rate, the seconds it took."""
+    frame = pd.DataFrame(result["history"]).set_index("epoch")[list(HISTORY_COLUMNS)]
+    for column in ("train_accuracy", "test_accuracy"):
+        frame[column] = 100 * frame[column]
+    frame = frame.round({"train_loss": 4, "test_loss": 4, "train_accuracy": 2, "test_accuracy": 2,
+                         "lr": 6, "seconds": 1})
+    return frame.rename(columns=HISTORY_COLUMNS)
+
+
+def loss_minimum(result: dict) -> str:
+    """Markdown bullets on where a run's test loss was lowest and how far it and the training accuracy
+    moved after that (the evidence for or against "the loss stabilised")."""
+    history = result["history"]
+    low = min(history, key=lambda h: h["test_loss"])
+    last = history[-1]
+    return (f"- Lowest test loss: **{low['test_loss']:.3f} at epoch {low['epoch']}** of {last['epoch']} "
+            f"(test accuracy {100 * low['test_accuracy']:.2f}% there, training accuracy "
+            f"{100 * low['train_accuracy']:.2f}%).\n"
+            f"- At the last epoch: test loss **{last['test_loss']:.3f}** ({last['test_loss'] - low['test_loss']:+.3f}), "
+            f"test accuracy **{100 * last['test_accuracy']:.2f}%** ({100 * (last['test_accuracy'] - low['test_accuracy']):+.2f} "
+            f"points), training accuracy **{100 * last['train_accuracy']:.2f}%**.")
 
 
 def vs_original(result: dict) -> pd.DataFrame:

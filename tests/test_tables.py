@@ -79,8 +79,18 @@ def test_history_table(sgd):
     sgd["history"][0]["train_loss"] = 1.234567
     table = tables.history_table(sgd)
     assert table.index.tolist() == [1, 2] and table.index.name == "epoch"
-    assert list(table.columns) == ["train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"]
-    assert table.loc[1, "train_loss"] == 1.2346
+    assert list(table.columns) == ["train loss", "train accuracy (%)", "test loss", "test accuracy (%)",
+                                   "learning rate (end of epoch)", "seconds"]
+    assert table.loc[1, "train loss"] == 1.2346
+    assert table.loc[2, "test accuracy (%)"] == round(100 * sgd["history"][1]["test_accuracy"], 2)
+
+
+def test_loss_minimum_names_the_epoch_of_the_lowest_test_loss(sgd):
+    for h, loss, acc in zip(sgd["history"], (0.9, 1.1), (0.60, 0.62)):
+        h["test_loss"], h["test_accuracy"], h["train_accuracy"] = loss, acc, acc + 0.1
+    text = tables.loss_minimum(sgd)
+    assert "Lowest test loss: **0.900 at epoch 1** of 2 (test accuracy 60.00% there" in text
+    assert "test loss **1.100** (+0.200), test accuracy **62.00%** (+2.00 points), training accuracy **72.00%**" in text
 
 
 def test_vs_original(sgd, adam):
