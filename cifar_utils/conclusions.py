@@ -116,6 +116,26 @@ def class_accuracy_of(result: dict, name: str) -> float:
     return float(class_accuracy(result["confusion"])[result["classes"].index(name)])
 
 
+def per_class_summary(results: list[dict], original_experiment: str | None = None) -> pd.DataFrame:
+    """Per class, the mean test accuracy over the seeds with its 95% interval (Student t over the seeds;
+    needs 2 runs), beside the original report's per-class accuracy (its counts of 1,000) when
+    ``original_experiment`` has them; best class first."""
+    classes = results[0]["classes"] if results else []
+    per_seed = np.array([class_accuracy(r["confusion"]) for r in results])
+    rows = {}
+    theirs = original(original_experiment).get("correct", {}) if original_experiment else {}
+    for i, name in enumerate(classes):
+        values = per_seed[:, i]
+        row = {"mean (%)": round(float(values.mean()), 2)}
+        if len(values) >= 2:
+            s = stats.summary(values)
+            row.update({"std (points)": round(s["std"], 2), "95% interval (%)": f"{s['low']:.2f} to {s['high']:.2f}"})
+        if name in theirs:
+            row["original report (%)"] = round(100 * theirs[name] / 1000, 1)
+        rows[name] = row
+    return pd.DataFrame(rows).T.sort_values("mean (%)", ascending=False)
+
+
 def summary_table(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     """Per cell: runs, mean test accuracy, its standard deviation and 95% interval, the original report's
     number, trainable parameters, mean training time."""

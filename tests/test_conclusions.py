@@ -143,3 +143,14 @@ def test_cell_results_leave_out_runs_without_predictions(tmp_path):
         save_result(run.path, result)
     found = conclusions.cell_results(runs)
     assert [len(found[run.cell]) for run in runs] == [1, 0]
+
+
+def test_per_class_summary_over_seeds():
+    results = results_of(study.SGD, [70.0, 72.0])
+    results[1]["confusion"] = confusion_with_diagonal([900] + [700] * 9).tolist()  # airplane best in seed 1
+    table = conclusions.per_class_summary(results, "alexnet_sgd")
+    assert table.index[0] == "airplane" and table.loc["airplane", "mean (%)"] == 80.0
+    low, high = scipy_stats.t.interval(0.95, 1, loc=80.0, scale=scipy_stats.sem([70.0, 90.0]))
+    assert table.loc["airplane", "95% interval (%)"] == f"{low:.2f} to {high:.2f}"
+    assert table.loc["cat", "original report (%)"] == 44.9
+    assert "original report (%)" not in conclusions.per_class_summary(results).columns
