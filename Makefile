@@ -1,7 +1,9 @@
 # make report   regenerate the report: run the four notebooks with papermill, redraw figures/
 # make test     run the test suite (unit tests, notebook smoke runs, nbval on the committed notebooks)
-# Both build .venv from requirements.txt on first use. Pass runner options with ARGS, e.g.
-#   make report ARGS="--only 02_alexnet_sgd -p retrain True -p data_dir ../shared/cifar10"
+# make html     the committed notebooks as static pages in build/html/ (images embedded, formulas as MathML: no network)
+# make lab      JupyterLab on notebooks/, its kernel this .venv's python
+# Each builds .venv from requirements.txt on first use. Pass options with ARGS, e.g.
+#   make report ARGS="--only 02_alexnet_sgd -p retrain True -p download True"
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +13,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-.PHONY: install report test benchmark
+.PHONY: install report test benchmark html lab
 install: $(VENV)/.installed
 
 report: $(VENV)/.installed
@@ -22,3 +24,10 @@ test: $(VENV)/.installed
 
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/throughput.py $(ARGS)
+
+html: $(VENV)/.installed
+	$(PY) -m cifar_utils.html $(ARGS)
+
+# This environment's kernelspecs before a user's own 'python3' (jupyter_core's default in a venv, made explicit).
+lab: $(VENV)/.installed
+	JUPYTER_PREFER_ENV_PATH=1 $(PY) -m jupyter lab $(ARGS) notebooks/

@@ -7,16 +7,17 @@
 Each run executes a notebook into a temp file of its own, moved to ``build/notebooks/<name>.ipynb``
 when done (pytest does not collect ``build/``). With the report profile and no ``-p`` overrides other
 than data_dir, download and retrain, each notebook that succeeds also replaces
-``notebooks/<name>.ipynb`` with exactly what this run executed (its outputs are the report), papermill's
-timestamps removed so an unchanged run leaves no diff; such a run holds the notebook's lock, so two
-report runs at once take turns and never publish each other's notebook.
-Prints one line per notebook (status, seconds, test accuracy); exits 1 naming the notebook and cell
-that failed, 2 for bad arguments.
+``notebooks/<name>.ipynb`` with exactly what this run executed (its outputs are the report), less
+papermill's timestamps and any progress bar (``nbclean``), so an unchanged run leaves no diff; such a run
+holds the notebook's lock, so two report runs at once take turns and never publish each other's notebook.
+Prints one line per notebook (status, seconds, test accuracy) and nothing else when all goes well; exits 1
+naming the notebook and cell that failed, 2 for bad arguments. ``--help`` lists the notebooks' parameters.
 """
 from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import sys
 import time
@@ -24,11 +25,15 @@ from pathlib import Path
 
 import nbformat
 import papermill
+from jupyter_client import AsyncKernelManager
+from papermill.translators import PythonTranslator
 
-from .config import ConfigError
+from .config import DEVICES, ConfigError
 from .evaluate import overall_counts
 from .experiment import Experiment
+from .hardware import resolve_device
 from .io import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp
+from .nbclean import strip_volatile
 from .recipes import BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, notebook_parameters, profile_differences
 from .results import ResultError, load_result
 from .tables import results_markdown
@@ -82,17 +87,12 @@ def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
     return params
 
 
-def strip_volatile(nb) -> None:
-    """Drop papermill's injected-parameters cell (only data_dir/download/retrain can be there when
-    publishing: re-running the published notebook must load results, not retrain) and papermill's
-    and nbclient's timestamps, so re-running unchanged work leaves no diff."""
-    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    nb.metadata.pop("papermill", None)
-    nb.metadata.pop("widgets", None)
-    nb.metadata.get("language_info", {}).pop("version", None)  # the Python that ran it: not part of the report
-    for cell in nb.cells:
-        cell.metadata.pop("papermill", None)
-        cell.metadata.pop("execution", None)
+def check_devices(params: dict[str, dict]) -> None:
+    """A device named explicitly (-p device cuda) must exist on this machine, even where a notebook would
+    only load a stored result and never use it: every check runs before any work. "auto" always resolves."""
+    for values in params.values():
+        if values.get("device") in DEVICES:
+            resolve_device(values["device"])
 
 
 def accuracy_summary(name: str, params: dict) -> str:
@@ -111,6 +111,25 @@ def accuracy_summary(name: str, params: dict) -> str:
     return f"test accuracy {100 * correct / total:.2f}% ({correct}/{total})"
 
 
+class QuietKernelManager(AsyncKernelManager):
+    """nbclient's kernel manager, less the two messages a successful run used to print on stderr:
+
+    - "Kernel is running over TCP without encryption": the kernel's sockets are encrypted (CurveZMQ)
+      where its kernelspec declares support, as ipykernel's does; elsewhere the warning stays;
+    - "KeyboardInterrupt caught in kernel": jupyter_client interrupts a kernel before shutting it down,
+      and a SIGINT that lands while the kernel handles a message is logged as an error. The runner shuts a
+      kernel down only after its last cell finished or failed, so there is nothing to interrupt: a
+      kernel still busy is stopped by the shutdown request, then by a signal, as before."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("transport_encryption", "auto")
+        super().__init__(**kwargs)
+
+    async def _async_interrupt_kernel(self) -> None:
+        if not self.shutting_down:
+            await super()._async_interrupt_kernel()
+
+
 RUNNING_SUFFIX = ".tmp.ipynb"  # a notebook being executed: .<name>.ipynb.<random>.tmp.ipynb (papermill wants .ipynb)
 
 
@@ -121,7 +140,8 @@ def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str, 
     running = new_temp(target, suffix=RUNNING_SUFFIX)
     try:
         nb = papermill.execute_notebook(str(source), running, parameters=params, kernel_name="python3",
-                                        progress_bar=False, cwd=str(NOTEBOOKS_DIR))
+                                        progress_bar=False, cwd=str(NOTEBOOKS_DIR),
+                                        kernel_manager_class=QuietKernelManager)
         return True, accuracy_summary(name, params), nb
     except papermill.PapermillExecutionError as exc:
         return False, f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}", None
@@ -145,8 +165,50 @@ def results_table(profile: str) -> str:
     return results_markdown({name: Experiment.stored(name, profile, required=False).result for name in EXPERIMENTS})
 
 
+def literal(value) -> str:
+    """A value as the parameters cell writes it (strings in double quotes)."""
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def parameters_help(names: list[str]) -> str:
+    """The notebooks' parameters for --help: each name, its default in each notebook that declares it
+    (read from the parameters cells, as the runner reads them), and the cell's comment on it."""
+    defaults = {name: notebook_parameters(name) for name in names}
+    short = {name: name.split("_")[0] for name in names}
+    with_parameters = [name for name in names if defaults[name]]
+    lines = ["notebook parameters (-p NAME VALUE; VALUE is read as papermill -p reads it: True, False, None, "
+             "a number, else text).",
+             "Defaults are the notebooks' parameters cells: "
+             + ", ".join(f"{short[n]} = {n}" for n in with_parameters)
+             + "".join(f"; {n} has none" for n in names if not defaults[n]) + ".", ""]
+    comments: dict[str, str] = {}  # each parameter's "# comment", as papermill --help-notebook reads it
+    for name in with_parameters:
+        nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+        for param in PythonTranslator.inspect(cell):
+            comments.setdefault(param.name, param.help)
+    order = list(dict.fromkeys(p for name in with_parameters for p in defaults[name]))
+    for param in order:
+        by_value: dict[str, list[str]] = {}
+        for name in with_parameters:
+            if param in defaults[name]:
+                by_value.setdefault(literal(defaults[name][param]), []).append(short[name])
+        declared_by_all = sum(map(len, by_value.values())) == len(with_parameters)
+        shown = (next(iter(by_value)) if len(by_value) == 1 and declared_by_all
+                 else ", ".join(f"{value} ({', '.join(where)})" for value, where in by_value.items()))
+        lines.append(f"  {param:16s}{shown}")
+        if comments.get(param):
+            lines.append(f"  {'':16s}  {comments[param]}")
+    return "\n".join(lines) + "\n"
+
+
+class _Parser(argparse.ArgumentParser):
+    def format_help(self) -> str:  # the notebooks are read only when help is asked for
+        return super().format_help() + "\n" + parameters_help(notebook_names(None))
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cifar_utils.report", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="python -m cifar_utils.report", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="report",
                         help="report (the notebooks' parameters cells), or profiles/<name>/ (faithful, smoke)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks (e.g. 01_baseline)")
@@ -169,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         names = notebook_names(args.only)
         params = plan(names, args.profile, overrides)
+        check_devices(params)
         output_dir = ensure_writable_dir(REPO_ROOT / args.output_dir)
     except (ConfigError, OutputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """The report runner's command line: value parsing and refusal of bad arguments before any run."""
 from __future__ import annotations
 
+import nbformat
 import pytest
 
 from cifar_utils import recipes, report
@@ -128,7 +129,7 @@ def test_results_table_lists_every_experiment():
     assert [line.split(" | ")[0] for line in lines[2:]] == [f"| {info.notebook}" for info in EXPERIMENTS.values()]
 
 
-def test_strip_volatile():
+def test_strip_volatile():  # more in test_publish.py
     import nbformat
     nb = nbformat.v4.new_notebook()
     nb.metadata["papermill"] = {"start_time": "x"}
@@ -140,3 +141,56 @@ def test_strip_volatile():
     report.strip_volatile(nb)
     assert "papermill" not in nb.metadata
     assert dict(nb.cells[0].metadata) == {"tags": ["parameters"]}
+
+
+# --- --help lists the notebooks' parameters; a named device is checked before any run ---------------
+
+def test_help_lists_every_notebook_parameter_with_its_defaults_and_comment(nothing_runs, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "01 = 01_baseline" in out and "03 = 03_alexnet_adam_dropout" in out
+    for name in report.notebook_names(None):
+        for parameter in recipes.notebook_parameters(name):
+            assert f"\n  {parameter} " in out, parameter
+    lines = out.splitlines()
+    lr = lines.index(next(line for line in lines if line.startswith("  lr ")))
+    for name in ("01_baseline", "03_alexnet_adam_dropout"):
+        assert report.literal(recipes.notebook_parameters(name)["lr"]) in lines[lr]
+    assert lines[lr + 1].strip() == "peak learning rate"  # the parameters cell's comment
+
+
+def test_parameters_help_shows_each_default_once_and_where_it_holds(tmp_path, monkeypatch):
+    cells = {"01_a": 'lr = 0.05  # peak learning rate\nmodel = "baseline"  # network\nseed = 0\n',
+             "02_b": 'lr = 0.0007  # peak learning rate, Adam\nmodel = "baseline"  # network\n',
+             "03_c": None}
+    for name, source in cells.items():
+        nb = nbformat.v4.new_notebook()
+        if source:
+            nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
+        nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
+    monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path)
+    lines = report.parameters_help(list(cells)).splitlines()
+    assert lines[1] == "Defaults are the notebooks' parameters cells: 01 = 01_a, 02 = 02_b; 03_c has none."
+    assert lines[3:] == ["  lr              0.05 (01), 0.0007 (02)",
+                         "                    peak learning rate",
+                         '  model           "baseline"',
+                         "                    network",
+                         "  seed            0 (01)"]
+
+
+@pytest.mark.parametrize("device", ["cuda", "mps"])
+def test_a_named_device_that_is_missing_is_refused_before_any_run(device, nothing_runs, monkeypatch, capsys):
+    """Even where the notebook would only load a stored result (device is not in the results key)."""
+    import torch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    assert report.main(["--only", "01_baseline", "-p", "device", device]) == 2
+    err = capsys.readouterr().err
+    assert err == f"error: device = {device!r} is not available on this machine; use device 'auto' or 'cpu'.\n"
+
+
+def test_auto_and_cpu_devices_pass_the_check():
+    report.check_devices({"01_baseline": {"device": "auto"}, "02_alexnet_sgd": {"device": "cpu"}, "00_theory": {}})

@@ -1,0 +1,203 @@
+"""What the runner publishes, and the kernel it runs: a published notebook opens in JupyterLab unmodified,
+carries no progress-bar residue, and a successful run prints nothing on stderr. `make lab` uses this
+environment's kernel.
+
+One real kernel run (a tiny notebook with tqdm bars, a few seconds); no training.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager
+from jupyter_client.manager import start_new_kernel
+from tqdm import tqdm
+
+from cifar_utils import report
+from cifar_utils.nbclean import WIDGET_VIEW, strip_progress, strip_volatile, without_bars
+from cifar_utils.recipes import REPO_ROOT
+
+BAR_START = tqdm.format_meter(0, 5, 0, prefix="epoch 1/1")               # 'epoch 1/1:   0%|     | 0/5 [00:00<?, ?it/s]'
+BAR_MIDDLE = tqdm.format_meter(3, 5, 1.5, prefix="epoch 1/1", rate=2)
+BAR_SCALED = tqdm.format_meter(1500, 50000, 12, prefix="epoch 1/9", unit_scale=True)  # '... 1.50k/50.0k [...'
+BAR_NO_TOTAL = tqdm.format_meter(7, None, 1.1, prefix="batches")         # 'batches: 7it [00:01,  6.36it/s]'
+
+
+# --- progress residue, on synthetic outputs --------------------------------------------------------
+
+@pytest.mark.parametrize("text,expected", [
+    (f"\r{BAR_START}\r{BAR_MIDDLE}\r{' ' * len(BAR_MIDDLE)}\r", ""),   # tqdm.std with leave=False
+    (f"{BAR_START}\r{BAR_MIDDLE}\n", ""),                                # leave=True: the last bar and a newline
+    (f"\r{BAR_SCALED}\r{BAR_NO_TOTAL}\n", ""),
+    (f"epoch   1/1  train loss 2.3026\n\r{BAR_START}\r", "epoch   1/1  train loss 2.3026\n"),
+    ("Loaded stored result results/x.json.\nWarning: 50% of 10 | 3/5 is not a bar\n",
+     "Loaded stored result results/x.json.\nWarning: 50% of 10 | 3/5 is not a bar\n"),
+    (f"\r{BAR_START}\rdone\n", "done\n"),                                # a message that overwrote the bar stays
+    ("", ""),
+])
+def test_without_bars(text, expected):
+    assert without_bars(text) == expected
+
+
+def widget_view(text_plain: str) -> dict:
+    """A display_data output as tqdm.notebook leaves it: a widget view with a text/plain fallback."""
+    return nbformat.v4.new_output("display_data", data={
+        WIDGET_VIEW: {"model_id": "0a1b2c", "version_major": 2, "version_minor": 0}, "text/plain": text_plain})
+
+
+def test_strip_progress_removes_widgets_and_bars_and_keeps_the_rest():
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("exp.run()")
+    log = nbformat.v4.new_output("stream", name="stdout", text="epoch   1/1  train loss 2.3026 acc 10.00%\n")
+    table = nbformat.v4.new_output("execute_result", data={"text/plain": "  value\nlr  0.05"}, execution_count=1)
+    cell.outputs = [widget_view(BAR_START), log,
+                    nbformat.v4.new_output("stream", name="stderr", text=f"\r{BAR_START}\r{BAR_MIDDLE}\r  \r"),
+                    widget_view(BAR_MIDDLE), table]
+    nb.cells = [nbformat.v4.new_markdown_cell("# title"), cell]
+    nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": {"state": {}, "version_major": 2}}
+    strip_progress(nb)
+    assert "widgets" not in nb.metadata
+    assert nb.cells[1].outputs == [log, table]
+    nbformat.validate(nb)
+
+
+def test_strip_volatile_keeps_language_info_as_the_kernel_reported_it():
+    nb = nbformat.v4.new_notebook()
+    info = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python", "file_extension": ".py",
+            "codemirror_mode": {"name": "ipython", "version": 3}, "pygments_lexer": "ipython3",
+            "nbconvert_exporter": "python"}
+    nb.metadata["language_info"] = json.loads(json.dumps(info))
+    nb.metadata["papermill"] = {"start_time": "x"}
+    strip_volatile(nb)
+    assert nb.metadata == {"language_info": info}
+
+
+# --- a real run: publish, then open and save as JupyterLab would -------------------------------------
+
+TINY_CELLS = [
+    "import sys\nfrom tqdm.auto import tqdm",
+    "for _ in tqdm(range(5), desc='epoch 1/1', leave=False):\n    pass\nprint('trained')",       # ipywidgets bar
+    "for _ in tqdm(range(3), desc='epoch 1/1', file=sys.stderr, ascii=True):\n    pass",      # tqdm.std on stderr
+    "print(sys.executable)",
+]
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A tiny notebook run and published by the runner (report profile), with stderr as the terminal sees it."""
+    root = tmp_path_factory.mktemp("publish")
+    notebooks = root / "notebooks"
+    notebooks.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(source) for source in TINY_CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, notebooks / "tiny.ipynb")
+    # The kernel is a child process writing to file descriptor 2, so stderr is caught at that level.
+    script = (f"import sys; from cifar_utils import recipes, report; from pathlib import Path\n"
+              f"recipes.NOTEBOOKS_DIR = report.NOTEBOOKS_DIR = Path({str(notebooks)!r})\n"
+              f"sys.exit(report.main(['--output-dir', {str(root / 'build')!r}]))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    return run, notebooks / "tiny.ipynb"
+
+
+def test_a_successful_run_prints_nothing_on_stderr(published):
+    run, _ = published
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.stdout.startswith("ok     tiny")
+    assert run.stderr == ""  # no "Kernel is running over TCP without encryption", no KeyboardInterrupt
+
+
+def test_published_notebook_has_no_progress_residue(published):
+    _, path = published
+    nb = nbformat.read(path, as_version=4)
+    outputs = [o for c in nb.cells for o in c.outputs]
+    assert "widgets" not in nb.metadata
+    assert not [o for o in outputs if WIDGET_VIEW in o.get("data", {})]
+    text = json.dumps(outputs)
+    assert "it/s" not in text and "%|" not in text
+    assert nb.cells[1].outputs[0]["text"] == "trained\n"
+    assert nb.cells[2].outputs == []
+    assert nb.cells[3].outputs[0]["text"] == f"{sys.executable}\n"  # the kernel is this environment's python
+
+
+def test_published_notebook_opens_and_saves_in_jupyterlab_unmodified(published, tmp_path, monkeypatch):
+    """JupyterLab writes the kernelspec and the kernel's language_info into a notebook when its kernel
+    connects; saving goes through jupyter_server's contents manager. Both must leave the file as published."""
+    _, path = published
+    before = path.read_bytes()
+    assert json.loads(before)["metadata"]["language_info"]["version"]  # kept, as JupyterLab would add it
+
+    km, kc = start_new_kernel(kernel_name="python3")
+    try:
+        reply = kc.kernel_info(reply=True)["content"]
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+    spec = KernelSpecManager().get_kernel_spec("python3")
+
+    from jupyter_server.services.contents.filemanager import FileContentsManager
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))  # the notebook-signature database goes there
+    manager = FileContentsManager(root_dir=str(path.parent))
+    model = manager.get(path.name)
+    model["content"].metadata["kernelspec"] = {"name": "python3", "display_name": spec.display_name,
+                                               "language": spec.language}
+    model["content"].metadata["language_info"] = reply["language_info"]
+    manager.save(model, path.name)
+    assert path.read_bytes() == before
+
+
+# --- the kernel manager: no interrupt when shutting down, encrypted sockets -------------------------
+
+def test_quiet_kernel_manager_encrypts_and_does_not_interrupt_at_shutdown(monkeypatch):
+    async def scenario():
+        km = report.QuietKernelManager(kernel_name="python3")
+        await km.start_kernel()
+        sent = []
+        real_signal = km._async_signal_kernel
+
+        async def record(signum):
+            sent.append(signum)
+            if signum != signal.SIGINT:
+                await real_signal(signum)
+
+        monkeypatch.setattr(km, "_async_signal_kernel", record)
+        encrypted = km.get_connection_info().get("curve_secretkey") is not None
+        await km.interrupt_kernel()  # an interrupt asked for (nbclient's on timeout) is still sent
+        await km.shutdown_kernel()
+        return encrypted, sent
+
+    encrypted, sent = asyncio.run(scenario())
+    assert encrypted
+    assert sent.count(signal.SIGINT) == 1
+
+
+# --- make lab ------------------------------------------------------------------------------------
+
+def test_make_lab_starts_jupyterlab_with_this_environments_kernel(tmp_path):
+    """`make lab` prefers this environment's kernelspecs (jupyter_core's default inside a virtual
+    environment, made explicit), so a user-level 'python3' kernel pointing at another Python does not
+    shadow the project's, even for a user who set JUPYTER_PREFER_ENV_PATH=0."""
+    command = subprocess.run(["make", "-n", "lab"], capture_output=True, text=True, cwd=REPO_ROOT).stdout
+    lab_line = command.strip().splitlines()[-1]
+    assert "JUPYTER_PREFER_ENV_PATH=1" in lab_line and "-m jupyter lab" in lab_line and "notebooks/" in lab_line
+    user_kernel = tmp_path / "kernels" / "python3"
+    user_kernel.mkdir(parents=True)
+    (user_kernel / "kernel.json").write_text(json.dumps(
+        {"argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+         "display_name": "another Python", "language": "python"}))
+    probe = ("from jupyter_client.kernelspec import KernelSpecManager; import sys\n"
+             "spec = KernelSpecManager().get_kernel_spec('python3')\n"
+             "print(spec.resource_dir.startswith(sys.prefix), spec.argv[0] in ('python', sys.executable))")
+    env = {**os.environ, "JUPYTER_DATA_DIR": str(tmp_path)}
+    shadowed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                              env={**env, "JUPYTER_PREFER_ENV_PATH": "0"}).stdout
+    preferred = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                               env={**env, "JUPYTER_PREFER_ENV_PATH": "1"}).stdout
+    assert shadowed.split() == ["False", "False"]  # what a plain `jupyter lab` would pick
+    assert preferred.split() == ["True", "True"]   # 'python' is started as sys.executable by jupyter_client
