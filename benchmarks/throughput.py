@@ -1,6 +1,7 @@
 """Benchmark: training throughput of the naive loop vs ours, time-to-accuracy, faithful projection.
 
     python benchmarks/throughput.py --data-dir ../shared/cifar10 [--images 3000]
+    python benchmarks/throughput.py --download            # a machine with internet: CIFAR-10 via torchvision
 
 1. images/s of one training step loop, for both networks, at batch 10 (the original report's) and at the report
    profile's batch size:
@@ -33,7 +34,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 from torchvision import transforms
 
-from cifar_utils.data import MEAN, STD, batches, load_cifar10
+from cifar_utils.data import MEAN, STD, DataError, batches, load_cifar10
 from cifar_utils.experiment import stored_profiles
 from cifar_utils.hardware import (autocast_dtype, cpu_model, dtype_name, fused_for, keep_freed_memory,
                                   resolve_device)
@@ -131,11 +132,17 @@ def matmul_gflops(dtype: torch.dtype, n: int = 2048, reps: int = 10) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-dir", default=None, help="CIFAR-10 folder (default: $CIFAR10_ROOT or the cache)")
+    parser.add_argument("--download", action="store_true",
+                        help="let torchvision download CIFAR-10 into the folder when it has none")
     parser.add_argument("--images", type=int, default=3000, help="images timed per measurement (at least 3 steps)")
     args = parser.parse_args()
 
+    try:
+        data = load_cifar10(args.data_dir, download=args.download)
+    except DataError as exc:  # one sentence in this script's options, not a traceback
+        message = str(exc).replace("data_dir", "--data-dir").replace("allow download=True", "add --download")
+        parser.exit(2, f"error: {message}\n")
     device = resolve_device("auto")
-    data = load_cifar10(args.data_dir)
     report = {name: profile_config("report", name) for name in EXPERIMENTS}
     dtype = autocast_dtype(report["alexnet_sgd"].precision, device)
     print(f"machine: {cpu_model()}, {os.cpu_count()} logical cores, torch {torch.__version__} "
