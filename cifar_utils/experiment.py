@@ -146,7 +146,7 @@ class Experiment:
         """Draw one of figures.EXPERIMENT_KINDS from the result, save it under its registered name, return it."""
         if self.result is None:
             raise RuntimeError("no result yet; call run() first.")
-        return figures.render(figures.experiment_figure(self.name, kind), self.result, self.figures_dir)
+        return figures.show(figures.experiment_figure(self.name, kind), self.result, self.figures_dir)
 
 
 def stored_profiles(name: str, profiles=("report", "faithful")) -> dict[str, dict | None]:
@@ -165,10 +165,11 @@ def profiles_figure(name: str, folder: str | Path):
                 for profile, r in stored_profiles(name).items() if r is not None}
     if len(labelled) < 2:
         return None
-    return figures.render(figure, labelled, folder)
+    return figures.show(figure, labelled, folder)
 
 
 def comparison_figures(a: dict, b: dict, folder: str | Path) -> list:
-    """Fig. 13 (both results' loss curves on one plot) and Fig. 14 (per-class accuracy side by side)."""
+    """Fig. 13 (both results' loss curves on one plot), Fig. 14 (per-class accuracy side by side) and
+    Fig. 16 (b's confusion matrix minus a's)."""
     results = {experiment_info(a["experiment"]).title: a, experiment_info(b["experiment"]).title: b}
-    return [figures.render(figures.FIGURES[n], results, folder) for n in (13, 14)]
+    return [figures.show(figures.FIGURES[n], results, folder) for n in (13, 14, 16)]

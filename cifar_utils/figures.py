@@ -2,8 +2,9 @@
 
 Fig. 1-12 are the original report's (four per experiment: per-class accuracy, loss curves, confusion
 matrix, first ten test images); Fig. 13 onwards are this report's additions. ``render`` draws a
-figure from stored results, saves it as ``fig<NN>_<name>.png`` and returns it closed, so a notebook
-shows it once, as the cell's value.
+figure from stored results, saves it as ``fig<NN>_<name>.png`` and returns it closed; ``show`` does
+the same and returns a ``Shown``, which a notebook displays as the saved PNG (at half its pixel size,
+sharp on high-density screens, with the figure's alt text) followed by its numbered caption.
 
 What each figure's ``draw`` takes as inputs:
 
@@ -122,3 +123,26 @@ def render(figure: Figure, inputs, folder: str | os.PathLike) -> plt.Figure:
     plots.save_figure(fig, Path(folder) / figure.filename)
     plt.close(fig)
     return fig
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A rendered figure as a notebook shows it: the saved PNG with its alt text, then its caption."""
+    figure: Figure
+    fig: plt.Figure    # the closed matplotlib figure
+    path: Path         # the saved PNG
+
+    @property
+    def caption(self) -> str:
+        return f"**Fig. {self.figure.number}.** {self.figure.title}."
+
+    def _ipython_display_(self) -> None:
+        from IPython.display import Image, Markdown, display
+        display(Image(data=self.path.read_bytes(), format="png", retina=True, alt=self.figure.alt))
+        display(Markdown(self.caption))
+
+
+def show(figure: Figure, inputs, folder: str | os.PathLike) -> Shown:
+    """``render``, returned as a ``Shown`` for a notebook cell to display."""
+    fig = render(figure, inputs, folder)
+    return Shown(figure, fig, Path(folder) / figure.filename)

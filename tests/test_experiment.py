@@ -20,7 +20,7 @@ from cifar_utils.config import ConfigError  # noqa: E402
 from cifar_utils.data import load_cifar10  # noqa: E402
 from cifar_utils.evaluate import decode_images  # noqa: E402
 from cifar_utils.experiment import Experiment, comparison_figures, shown  # noqa: E402
-from cifar_utils.figures import EXPERIMENT_KINDS, experiment_figure  # noqa: E402
+from cifar_utils.figures import FIGURES, EXPERIMENT_KINDS, experiment_figure  # noqa: E402
 from cifar_utils.recipes import REPO_ROOT, profile_config  # noqa: E402
 from cifar_utils.results import ResultError, accuracy, load_result, save_result  # noqa: E402
 from cifar_utils.train import NonFiniteLossError  # noqa: E402
@@ -121,8 +121,7 @@ def test_two_trainings_draw_byte_identical_figures(tmp_path, synthetic_dir):
     for run in ("a", "b"):
         exp = make(tmp_path / run, synthetic_dir)
         exp.run(log=lambda *_: None)
-        drawn.append({kind: (plt.close(exp.figure(kind)), figure_path(exp, kind).read_bytes())[1]
-                      for kind in EXPERIMENT_KINDS})
+        drawn.append({kind: exp.figure(kind).path.read_bytes() for kind in EXPERIMENT_KINDS})
     assert drawn[0] == drawn[1]
 
 
@@ -152,9 +151,9 @@ def test_figures_written_and_redrawn_byte_identical(trained, tmp_path, synthetic
     exp, _, _ = trained
     first = {}
     for kind in EXPERIMENT_KINDS:
-        fig = exp.figure(kind)
-        plt.close(fig)
+        shown_figure = exp.figure(kind)
         path = figure_path(exp, kind)
+        assert shown_figure.path == path and not plt.fignum_exists(shown_figure.fig.number)
         assert path.parent == tmp_path / "figures"
         first[kind] = path.read_bytes()
         assert first[kind].startswith(b"\x89PNG\r\n\x1a\n")
@@ -170,7 +169,7 @@ def test_figures_written_and_redrawn_byte_identical(trained, tmp_path, synthetic
         other = make(tmp_path, synthetic_dir, figures=figures)
         other.run(log=lambda *_: None)
         for kind in EXPERIMENT_KINDS:
-            plt.close(other.figure(kind))
+            other.figure(kind)
             assert figure_path(other, kind).read_bytes() == first[kind], kind
     assert {k: figure_path(exp, k).stat().st_mtime_ns for k in EXPERIMENT_KINDS} == mtimes
 
@@ -299,16 +298,18 @@ def test_shown_is_relative_inside_the_repository(tmp_path):
     assert shown(tmp_path / "x.json") == str(tmp_path / "x.json")
 
 
-def test_comparison_figures_are_fig13_and_fig14(tmp_path):
+def test_comparison_figures_are_fig13_fig14_and_fig16(tmp_path):
     sgd_config = make_config(model="alexnet", dropout=0.0, epochs=2)
     adam_config = make_config(model="alexnet", dropout=0.5, optimizer="adam", lr=0.001, epochs=2)
     sgd = fake_result("alexnet_sgd", sgd_config, confusion_with_diagonal([70] * 10, row_total=100))
     adam = fake_result("alexnet_adam_dropout", adam_config, confusion_with_diagonal([75] * 10, row_total=100))
     drawn = comparison_figures(sgd, adam, tmp_path)
-    assert len(drawn) == 2 and not any(plt.fignum_exists(f.number) for f in drawn)  # closed, shown once
+    assert len(drawn) == 3 and not any(plt.fignum_exists(f.fig.number) for f in drawn)  # closed, shown once
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig13_sgd_vs_adam_loss_curves.png",
-                                                           "fig14_sgd_vs_adam_per_class_accuracy.png"]
-    assert drawn[0]._suptitle.get_text() == "AlexNet + SGD vs AlexNet + Adam + Dropout 0.5"
+                                                           "fig14_sgd_vs_adam_per_class_accuracy.png",
+                                                           "fig16_sgd_vs_adam_confusion_difference.png"]
+    assert drawn[0].fig._suptitle.get_text() == "AlexNet + SGD vs AlexNet + Adam + Dropout 0.5"
+    assert [f.caption for f in drawn] == [f"**Fig. {n}.** {FIGURES[n].title}." for n in (13, 14, 16)]
 
 
 # --- evaluate_on = "validation" ------------------------------------------------------------------

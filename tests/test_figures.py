@@ -2,6 +2,8 @@
 four figures per experiment, and render writing fig<NN>_<name>.png for every figure, byte-stable."""
 from __future__ import annotations
 
+import base64
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -124,3 +126,19 @@ def test_every_figure_is_saved_at_print_resolution_and_byte_identical_when_redra
         assert first == (tmp_path / "b" / figure.filename).read_bytes(), figure.filename
         with Image.open(tmp_path / "a" / figure.filename) as png:
             assert png.info["dpi"] == pytest.approx((plots.DPI, plots.DPI), abs=0.5), figure.filename
+
+
+def test_shown_displays_the_saved_png_with_alt_text_then_the_numbered_caption(tmp_path, monkeypatch):
+    import IPython.display
+    from cifar_utils.figures import show
+    figure = FIGURES[3]
+    result = fake_result("baseline", make_config(), confusion_with_diagonal([60] * 10, row_total=100))
+    shown = show(figure, result, tmp_path)
+    displayed = []
+    monkeypatch.setattr(IPython.display, "display", lambda *objects: displayed.extend(objects))
+    shown._ipython_display_()
+    image, caption = displayed
+    data, metadata = image._repr_png_()
+    assert base64.b64decode(data) == (tmp_path / figure.filename).read_bytes()
+    assert metadata["alt"] == figure.alt and metadata["width"] * 2 == Image.open(shown.path).width
+    assert caption._repr_markdown_() == f"**Fig. 3.** {figure.title}."
