@@ -7,6 +7,7 @@ optimizer), then ours: bf16 autocast, fused SGD, and glibc malloc keeping freed 
 from __future__ import annotations
 
 import argparse
+import os
 
 import torch
 import torch.nn.functional as F
@@ -17,6 +18,8 @@ from cifar_utils.models import build_model
 
 
 def main() -> None:
+    if not torch.cuda.is_available():  # else torch.profiler's CUDA probe logs "gpuGetDeviceCount failed"
+        os.environ.setdefault("KINETO_LOG_LEVEL", "6")
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--batch", type=int, default=512, help="minibatch size")
     parser.add_argument("--steps", type=int, default=3, help="profiled steps (after 2 warm-up steps)")

@@ -96,10 +96,11 @@ class Experiment:
 
         Training holds a lock per configuration (``runs/<experiment>-<key>.lock``): a second run of the
         same parameters waits, then loads the result the first one stored."""
+        # A device named explicitly must exist even when the stored result is only loaded ("auto" always
+        # resolves, so a stored GPU result still draws on a CPU machine); precision matters only for training.
+        device = hardware.resolve_device(self.config.device)
         if not self.retrain and self._load(log):
             return self.result
-        # Checked only now that training is needed: a stored GPU result still draws on a CPU machine.
-        device = hardware.resolve_device(self.config.device)
         dtype = hardware.autocast_dtype(self.config.precision, device)
         ensure_writable_dir(self.results_dir)
         ensure_writable_dir(self.figures_dir)

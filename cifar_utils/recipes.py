@@ -74,17 +74,20 @@ def _parameters_cell(notebook: str) -> tuple[Path, dict, dict | None]:
     return path, nb, cell
 
 
-def notebook_parameters_from_text(source: str, path: Path | str = "the parameters cell") -> dict:
-    """The ``name = literal`` assignments of a parameters cell's source."""
+def notebook_parameters_from_text(source: str, path: Path | str = "the notebook") -> dict:
+    """The ``name = literal`` (or ``name: type = literal``, which papermill's --help-notebook reads as the
+    type) assignments of a parameters cell's source."""
     values = {}
     for node in ast.parse(source).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            raise ConfigError(f"{path}'s parameters cell has a line that is not 'name = literal' (line {node.lineno}); "
-                              f"keep only plain assignments there.")
+        target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
+                  else node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None)
+        if not isinstance(target, ast.Name):
+            raise ConfigError(f"{path} has a line in its parameters cell that is not 'name = literal' (line "
+                              f"{node.lineno}); keep only plain assignments there.")
         try:
-            values[node.targets[0].id] = ast.literal_eval(node.value)
+            values[target.id] = ast.literal_eval(node.value)
         except ValueError as exc:
-            raise ConfigError(f"{path}'s parameters cell gives {node.targets[0].id} a value that is not a plain literal "
+            raise ConfigError(f"{path} gives {target.id} a value in its parameters cell that is not a plain literal "
                               f"(line {node.lineno}); write the number or string itself.") from exc
     return values
 
@@ -96,7 +99,7 @@ def set_notebook_parameter(notebook: str, name: str, value) -> None:
     lines = "".join(cell["source"]).split("\n") if cell else []
     for i, line in enumerate(lines):
         target, _, rest = line.partition("=")
-        if target.strip() == name:
+        if target.split(":")[0].strip() == name:
             end = ast.parse(line).body[0].value.end_col_offset  # where the literal ends (a '#' in it is no comment)
             comment = line[end:].lstrip()
             new = f" {json.dumps(value) if isinstance(value, str) else repr(value)}"

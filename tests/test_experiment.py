@@ -366,3 +366,13 @@ def test_validation_run_subsets_come_from_the_split(tmp_path, synthetic_dir):
                                           r"\(0 means all 50 validation images\)"):
         too_many.run(log=lambda *_: None)
     assert not too_many.path.exists()
+
+
+def test_a_named_device_that_is_missing_is_refused_even_with_a_stored_result(tmp_path, synthetic_dir, monkeypatch):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    exp = make(tmp_path, synthetic_dir, device="cuda")
+    save_result(exp.path, fake_result("baseline", exp.config, confusion_with_diagonal([3] * 10, row_total=5)))
+    with pytest.raises(ConfigError, match=r"^device = 'cuda' is not available on this machine; use device 'auto' or 'cpu'\.$"):
+        exp.run(log=lambda *_: None)
+    loaded = make(tmp_path, synthetic_dir, device="cpu")  # the same key: device is not part of it
+    assert loaded.key == exp.key and loaded.run(log=lambda *_: None)["key"] == exp.key

@@ -113,7 +113,7 @@ def test_notebook_parameters_refuses_a_line_that_is_not_an_assignment(tmp_path, 
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
     with pytest.raises(ConfigError) as info:
         notebook_parameters("nb")
-    assert str(info.value).startswith(f"{tmp_path / 'nb.ipynb'}'s parameters cell has a line that is not "
+    assert str(info.value).startswith(f"{tmp_path / 'nb.ipynb'} has a line in its parameters cell that is not "
                                       f"'name = literal' (line {lineno})")
 
 
@@ -275,6 +275,19 @@ def test_set_notebook_parameter_keeps_a_space_before_the_comment(notebook_copy):
 def test_notebook_parameters_from_text_names_its_source():
     assert recipes.notebook_parameters_from_text('lr = 0.1  # x = 3\nname = "a # b"\n') == {"lr": 0.1,
                                                                                            "name": "a # b"}
-    with pytest.raises(ConfigError, match=r"^somewhere.ipynb's parameters cell has a line that is not 'name = literal' "
-                                          r"\(line 2\)"):
+    with pytest.raises(ConfigError, match=r"^somewhere.ipynb has a line in its parameters cell that is not "
+                                          r"'name = literal' \(line 2\)"):
         recipes.notebook_parameters_from_text("lr = 0.1\nimport os\n", "somewhere.ipynb")
+    with pytest.raises(ConfigError, match=r"^the notebook has a line in its parameters cell"):
+        recipes.notebook_parameters_from_text("lr: float\n")  # an annotation without a value
+
+
+def test_annotated_parameters_are_read_and_written(tmp_path, monkeypatch):
+    """``name: type = literal`` (papermill's --help-notebook shows the type) reads and writes like ``name = literal``."""
+    write_notebook(tmp_path, "nb", "lr: float = 0.1    # peak learning rate\nflip: bool = True  # flips\n")
+    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
+    assert notebook_parameters("nb") == {"lr": 0.1, "flip": True}
+    recipes.set_notebook_parameter("nb", "lr", 0.2)
+    assert notebook_parameters("nb") == {"lr": 0.2, "flip": True}
+    source = "".join(recipes._parameters_cell("nb")[2]["source"])
+    assert source.splitlines()[0] == "lr: float = 0.2    # peak learning rate"
