@@ -18,7 +18,7 @@ import pandas as pd
 
 from . import figures, hardware
 from .config import ConfigError, ExperimentConfig
-from .data import load_cifar10
+from .data import DataError, load_cifar10
 from .io import ensure_writable_dir, locked
 from .models import build_model, count_parameters
 from .recipes import REPO_ROOT, experiment_info, output_dirs, profile_config, repo_path
@@ -167,6 +167,38 @@ def profiles_figure(name: str, folder: str | Path):
     if len(labelled) < 2:
         return None
     return figures.show(figure, labelled, folder)
+
+
+def faithful_figures(name: str, folder: str | Path) -> list:
+    """The faithful-profile run's loss curves and first ten (Fig. 20-21, the baseline's only): [] unless
+    that run is stored."""
+    result = Experiment.stored(name, "faithful", required=False).result
+    numbered = [f for f in (figures.BY_NAME.get(f"{name}_faithful_{kind}") for kind in ("loss_curves", "first_ten")) if f]
+    return [figures.show(f, result, folder) for f in numbered] if result else []
+
+
+def mistakes_figure(result: dict, data_dir: str | Path | None, folder: str | Path):
+    """Fig. 17, the most confident mistakes of ``result`` (a schema 2 result of its experiment): drawn from
+    the dataset's images, which results do not keep; without the dataset, the saved figure is shown when
+    it was drawn from this very result (its PNG records the result's key), else a note says what is
+    missing."""
+    from IPython.display import Markdown
+    figure = figures.BY_NAME.get(f"{result['experiment']}_confident_mistakes")
+    if figure is None or "predictions" not in result:
+        return None
+    folder = Path(folder)
+    try:
+        data = load_cifar10(repo_path(str(data_dir)) if data_dir else None)
+    except DataError:
+        if figures.drawn_from(folder / figure.filename) == result["key"]:
+            return figures.Shown(figure, None, folder / figure.filename)
+        return Markdown(f"*Fig. {figure.number} needs the CIFAR-10 test images, which stored results do not keep: "
+                        f"set `data_dir` (or `CIFAR10_ROOT`) to a folder with CIFAR-10, or `download = True`.*")
+    config = result["config"]
+    if config["evaluate_on"] == "validation":
+        data = data.validation_split()
+    data = data.subset(config["train_subset"], config["test_subset"], seed=config["seed"])
+    return figures.show(figure, (result, data.x_test), folder, source=result["key"])
 
 
 def comparison_figures(a: dict, b: dict, folder: str | Path) -> list:

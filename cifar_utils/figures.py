@@ -14,7 +14,8 @@ What each figure's ``draw`` takes as inputs:
   keep only the first ten's pixels, so this one figure needs the dataset;
 - Fig. 18: (accuracies, original): {configuration label: [test accuracy (%) of each seed]} and
   {configuration label: the original report's accuracy (%), or None};
-- Fig. 19: {(optimizer, dropout): [test accuracy (%) of each seed]}, e.g. ("sgd", 0.0).
+- Fig. 19: {(optimizer, dropout): [test accuracy (%) of each seed]}, e.g. ("sgd", 0.0);
+- Fig. 20-21: the baseline's faithful-profile result (the original report's recipe).
 """
 from __future__ import annotations
 
@@ -71,6 +72,7 @@ def _result_and_images(inputs) -> tuple[dict, object]:
     return (inputs, None) if isinstance(inputs, dict) else tuple(inputs)
 
 
+_BASELINE = EXPERIMENTS["baseline"].title
 _SGD, _ADAM = EXPERIMENTS["alexnet_sgd"].title, EXPERIMENTS["alexnet_adam_dropout"].title
 FIGURES: dict[int, Figure] = {f.number: f for f in [
     *_experiment_figures(1, "baseline"),
@@ -106,6 +108,16 @@ FIGURES: dict[int, Figure] = {f.number: f for f in [
            "Interaction plot: mean test accuracy of AlexNet with SGD and with Adam on the horizontal axis, "
            "one line without dropout and one with Dropout 0.5, each mean with a 95% interval and the seeds "
            "as dots; parallel lines mean no interaction."),
+    Figure(20, "baseline_faithful_loss_curves",
+           f"Loss and accuracy per epoch: {_BASELINE}, the original report's recipe "
+           f"({original('baseline')['recipe']['epochs']} epochs)",
+           lambda result, t: plots.loss_curves({"faithful": result}, t),
+           f"Two line charts of {_BASELINE} trained with the original report's recipe: "
+           f"cross-entropy loss and accuracy after each epoch on the training (solid) and test (dashed) sets."),
+    Figure(21, "baseline_faithful_first_ten", f"First ten test images: {_BASELINE}, the original report's recipe",
+           plots.first_ten,
+           f"The first ten test images, each titled with its true class, marked right or wrong, with the three "
+           f"most probable classes of {_BASELINE} trained with the original report's recipe."),
 ]}
 BY_NAME = {f.name: f for f in FIGURES.values()}
 
@@ -117,10 +129,11 @@ def experiment_figure(experiment: str, kind: str) -> Figure:
     return BY_NAME[f"{experiment}_{kind}"]
 
 
-def render(figure: Figure, inputs, folder: str | os.PathLike) -> plt.Figure:
-    """Draw ``figure`` from ``inputs``, save it into ``folder`` under its file name, close it, return it."""
+def render(figure: Figure, inputs, folder: str | os.PathLike, source: str | None = None) -> plt.Figure:
+    """Draw ``figure`` from ``inputs``, save it into ``folder`` under its file name, close it, return it.
+    ``source`` (e.g. the result's key) is written into the PNG's text, where ``drawn_from`` reads it."""
     fig = figure.draw(inputs, figure.title)
-    plots.save_figure(fig, Path(folder) / figure.filename)
+    plots.save_figure(fig, Path(folder) / figure.filename, source=source)
     plt.close(fig)
     return fig
 
@@ -129,7 +142,7 @@ def render(figure: Figure, inputs, folder: str | os.PathLike) -> plt.Figure:
 class Shown:
     """A rendered figure as a notebook shows it: the saved PNG with its alt text, then its caption."""
     figure: Figure
-    fig: plt.Figure    # the closed matplotlib figure
+    fig: plt.Figure | None  # the closed matplotlib figure (None: an earlier saved PNG is shown)
     path: Path         # the saved PNG
 
     @property
@@ -142,7 +155,17 @@ class Shown:
         display(Markdown(self.caption))
 
 
-def show(figure: Figure, inputs, folder: str | os.PathLike) -> Shown:
+def show(figure: Figure, inputs, folder: str | os.PathLike, source: str | None = None) -> Shown:
     """``render``, returned as a ``Shown`` for a notebook cell to display."""
-    fig = render(figure, inputs, folder)
+    fig = render(figure, inputs, folder, source)
     return Shown(figure, fig, Path(folder) / figure.filename)
+
+
+def drawn_from(path: str | os.PathLike) -> str | None:
+    """The ``source`` a saved figure was rendered with (None: no such file, or none recorded)."""
+    from PIL import Image
+    try:
+        with Image.open(path) as image:
+            return image.text.get("Source")
+    except OSError:
+        return None

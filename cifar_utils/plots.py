@@ -45,9 +45,11 @@ DIFFERENCE_RANGE = 10.0         # percentage points: a difference matrix's colou
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
 
 
-def save_figure(fig: plt.Figure, path: str | os.PathLike) -> Path:
+def save_figure(fig: plt.Figure, path: str | os.PathLike, source: str | None = None) -> Path:
+    """Write ``fig`` as a PNG at ``DPI``; ``source`` (what it was drawn from) goes into the PNG's text."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, metadata=PNG_METADATA, bbox_inches="tight",
+    metadata = {**PNG_METADATA, **({"Source": source} if source else {})}
+    fig.savefig(buffer, format="png", dpi=DPI, metadata=metadata, bbox_inches="tight",
                 pad_inches=0.1)
     return atomic_write_bytes(path, buffer.getvalue())
 

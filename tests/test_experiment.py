@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from types import SimpleNamespace
 
 import matplotlib
 import numpy as np
@@ -14,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 from cifar_utils import experiment as experiment_mod  # noqa: E402
+from cifar_utils import figures as figures_mod  # noqa: E402
 from cifar_utils import tables  # noqa: E402
 from cifar_utils import train as train_mod  # noqa: E402
 from cifar_utils.config import ConfigError  # noqa: E402
@@ -376,3 +378,34 @@ def test_a_named_device_that_is_missing_is_refused_even_with_a_stored_result(tmp
         exp.run(log=lambda *_: None)
     loaded = make(tmp_path, synthetic_dir, device="cpu")  # the same key: device is not part of it
     assert loaded.key == exp.key and loaded.run(log=lambda *_: None)["key"] == exp.key
+
+
+def test_mistakes_figure_draws_from_the_dataset_else_shows_the_saved_one_of_the_same_result(tmp_path, synthetic_dir):
+    from cifar_utils.experiment import mistakes_figure
+    config = make_config(model="alexnet", dropout=0.5, optimizer="adam", lr=0.001)
+    result = fake_result("alexnet_adam_dropout", config, confusion_with_diagonal([6] * 10, row_total=10))
+    figure = FIGURES[17]
+    drawn = mistakes_figure(result, str(synthetic_dir), tmp_path)  # its 100 test images, as the result's 100
+    assert drawn.figure == figure and drawn.fig is not None
+    saved = (tmp_path / figure.filename).read_bytes()
+    assert figures_mod.drawn_from(tmp_path / figure.filename) == result["key"]
+
+    empty = tmp_path / "no-data"
+    empty.mkdir()
+    again = mistakes_figure(result, str(empty), tmp_path)  # no dataset: the saved figure of this result
+    assert again.fig is None and again.path.read_bytes() == saved
+    other = dict(result, key="0" * 12)
+    note = mistakes_figure(other, str(empty), tmp_path)  # saved from another result: say what is missing
+    assert "needs the CIFAR-10 test images" in note.data and (tmp_path / figure.filename).read_bytes() == saved
+    del result["predictions"]
+    assert mistakes_figure(result, str(synthetic_dir), tmp_path) is None  # schema 1: no predictions
+
+
+def test_faithful_figures_only_for_the_baseline_and_only_when_stored(tmp_path, monkeypatch):
+    from cifar_utils.experiment import faithful_figures
+    assert faithful_figures("alexnet_sgd", tmp_path) == []
+    stored = Experiment.stored("baseline", "faithful", required=False).result
+    drawn = faithful_figures("baseline", tmp_path)
+    assert [f.figure.number for f in drawn] == ([20, 21] if stored else [])
+    monkeypatch.setattr(Experiment, "stored", classmethod(lambda cls, *a, **k: SimpleNamespace(result=None)))
+    assert faithful_figures("baseline", tmp_path / "none") == []
