@@ -29,6 +29,22 @@ def cell_results(runs: list[study.Run] | None = None) -> dict[study.Cell, list[d
     return found
 
 
+def original_accuracy(cell: study.Cell) -> float | None:
+    """The original report's accuracy for a cell it ran (a notebook's own recipe), else None."""
+    return original(cell.experiment)["accuracy"] if cell.changes in ((), study.SHARED_ALEXNET) else None
+
+
+def accuracies(cells: dict[study.Cell, list[dict]]) -> dict[study.Cell, list[float]]:
+    return {cell: [accuracy(r) for r in results] for cell, results in cells.items()}
+
+
+def design_accuracies(cells: dict[study.Cell, list[dict]]) -> dict[tuple[str, float], list[float]]:
+    """The four AlexNet cells' test accuracies keyed (optimizer, dropout), as the 2 x 2 analysis takes them."""
+    found = accuracies(cells)
+    return {("sgd", 0.0): found[study.SGD], ("sgd", 0.5): found[study.SGD_DROPOUT],
+            ("adam", 0.0): found[study.ADAM], ("adam", 0.5): found[study.ADAM_DROPOUT]}
+
+
 def seed_of(result: dict) -> int:
     return result["config"]["seed"]
 
@@ -150,8 +166,8 @@ def summary_table(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
         elif values:
             row.update({"mean (%)": round(values[0], 2), "std (points)": "", "95% interval (%)": "needs 2 runs"})
         config = cell.config(study.FIGURE_SEED)
-        theirs = original(cell.experiment)["accuracy"] if cell.changes in ((), study.SHARED_ALEXNET) else ""
-        row.update({"original report (%)": theirs,
+        theirs = original_accuracy(cell)
+        row.update({"original report (%)": "" if theirs is None else theirs,
                     "parameters": f"{count_parameters(build_model(config.model, config.dropout)):,}",
                     "training (s, mean)": round(float(np.mean([r["train_seconds"] for r in results])))
                     if results else ""})
@@ -165,7 +181,7 @@ def study_markdown(cells: dict[study.Cell, list[dict]]) -> str:
     lines = ["| configuration | original report | mean +- std (n) | 95% interval | epochs | batch | "
              "training time (mean) | trained on |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for cell, results in cells.items():
-        theirs = original(cell.experiment)["accuracy"] if cell.changes in ((), study.SHARED_ALEXNET) else None
+        theirs = original_accuracy(cell)
         config = cell.config(study.FIGURE_SEED)
         values = [accuracy(r) for r in results]
         if len(values) >= 2:
@@ -194,10 +210,7 @@ def _effect(name: str, estimate, direction: str, unit: str = "points") -> dict:
 def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     """The Adam effect, the Dropout effect (each averaged over the other factor) and their interaction on
     test accuracy, with 95% intervals (needs 2 runs in every AlexNet cell)."""
-    groups = {("sgd", 0.0): cells[study.SGD], ("sgd", 0.5): cells[study.SGD_DROPOUT],
-              ("adam", 0.0): cells[study.ADAM], ("adam", 0.5): cells[study.ADAM_DROPOUT]}
-    design = stats.two_by_two({k: [accuracy(r) for r in v] for k, v in groups.items()},
-                              factor_a=("sgd", "adam"), factor_b=(0.0, 0.5))
+    design = stats.two_by_two(design_accuracies(cells), factor_a=("sgd", "adam"), factor_b=(0.0, 0.5))
     rows = [("Adam instead of SGD (mean over both dropout levels)", design["main_a"]),
             ("Dropout 0.5 instead of none (mean over both optimizers)", design["main_b"]),
             ("interaction: Dropout's effect with Adam minus with SGD", design["interaction"])]

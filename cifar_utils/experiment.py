@@ -80,12 +80,12 @@ class Experiment:
         return exp
 
     def describe(self) -> pd.DataFrame:
-        """The configuration as a table, with the result file and figures folder named."""
+        """What follows from the parameters (they themselves are in the parameters cell): the network's
+        size, the result's key and file, the figures' folder."""
         model = build_model(self.config.model, self.config.dropout)
-        rows = dict(self.config.to_dict())
-        rows.update({"parameters (trainable)": f"{count_parameters(model):,}", "results key": self.key,
-                     "result file": shown(self.path), "figures folder": shown(self.figures_dir)})
-        return pd.DataFrame({"value": [str(v) for v in rows.values()]}, index=list(rows))
+        rows = {"trainable parameters": f"{count_parameters(model):,}", "results key": self.key,
+                "result file": shown(self.path), "figures folder": shown(self.figures_dir)}
+        return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
     def model_summary(self) -> str:
         model = build_model(self.config.model, self.config.dropout)
@@ -199,6 +199,16 @@ def mistakes_figure(result: dict, data_dir: str | Path | None, folder: str | Pat
         data = data.validation_split()
     data = data.subset(config["train_subset"], config["test_subset"], seed=config["seed"])
     return figures.show(figure, (result, data.x_test), folder, source=result["key"])
+
+
+def study_figures(cells: dict, folder: str | Path) -> list:
+    """Fig. 18 (every configuration's seeds, mean and 95% interval beside the original report) and Fig. 19
+    (the AlexNet optimizer x dropout interaction) from ``conclusions.cell_results()``."""
+    from . import conclusions
+    by_label = {cell.label: values for cell, values in conclusions.accuracies(cells).items()}
+    theirs = {cell.label: conclusions.original_accuracy(cell) for cell in cells}
+    return [figures.show(figures.FIGURES[18], (by_label, theirs), folder),
+            figures.show(figures.FIGURES[19], conclusions.design_accuracies(cells), folder)]
 
 
 def comparison_figures(a: dict, b: dict, folder: str | Path) -> list:

@@ -154,3 +154,12 @@ def test_per_class_summary_over_seeds():
     assert table.loc["airplane", "95% interval (%)"] == f"{low:.2f} to {high:.2f}"
     assert table.loc["cat", "original report (%)"] == 44.9
     assert "original report (%)" not in conclusions.per_class_summary(results).columns
+
+
+def test_study_figures_are_fig18_and_fig19(tmp_path):
+    from cifar_utils.experiment import study_figures
+    cells = {cell: results_of(cell, [70.0 + i, 71.0 + i]) for i, cell in enumerate(study.CELLS)}
+    assert conclusions.design_accuracies(cells)[("adam", 0.5)] == [74.0, 75.0]
+    assert [conclusions.original_accuracy(c) for c in study.CELLS] == [67.0, 71.99, None, None, 74.3]
+    drawn = study_figures(cells, tmp_path)
+    assert [f.figure.number for f in drawn] == [18, 19] and all(f.path.is_file() for f in drawn)

@@ -290,8 +290,8 @@ def test_describe_names_the_result_file_and_parameters(tmp_path):
     table = exp.describe()
     assert table.loc["results key", "value"] == exp.key
     assert table.loc["result file", "value"] == str(tmp_path / "r" / f"baseline-{exp.key}.json")
-    assert table.loc["parameters (trainable)", "value"] == "541,094"
-    assert table.loc["lr", "value"] == "0.05"
+    assert table.loc["trainable parameters", "value"] == "541,094"
+    assert list(table.index) == ["trainable parameters", "results key", "result file", "figures folder"]
     assert exp.model_summary().endswith("trainable parameters: 541,094")
 
 
