@@ -238,6 +238,23 @@ def claims(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("claim")
 
 
+def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
+    """b minus a, paired by seed, on the measures of the claims: test accuracy, the test-minus-train loss
+    gap and the claimed class's accuracy, each with its paired t interval and p-value."""
+    measures = [("test accuracy", accuracy, "points"), ("test minus train loss", loss_gap, ""),
+                (f"{CLASS_CLAIM} accuracy", lambda r: class_accuracy_of(r, CLASS_CLAIM), "points")]
+    rows = []
+    for name, value, unit in measures:
+        try:
+            found = paired(a, b, value)
+            rows.append({"measure": name, "b minus a, paired by seed": stats.format_interval(found, unit=unit),
+                         "p-value": float(f"{found['p_value']:.3g}")})
+        except ValueError as exc:
+            rows.append({"measure": name, "b minus a, paired by seed": f"cannot be estimated yet: {exc}",
+                         "p-value": ""})
+    return pd.DataFrame(rows).set_index("measure")
+
+
 def mcnemar(a: dict, b: dict) -> pd.Series:
     """McNemar's exact test between two trained models on the same test images (schema 2 results)."""
     test = stats.mcnemar_exact(correctness(a), correctness(b))

@@ -132,39 +132,6 @@ def comparison(a: dict, b: dict) -> pd.DataFrame:
                          "difference (points)": (acc_b - acc_a).round(2)})
 
 
-def conclusion(mine: dict, other: dict) -> str:
-    """Markdown comparing result ``mine`` with ``other`` on the original report's three claims."""
-    acc_mine, acc_other = per_class_table(mine)["accuracy (%)"], per_class_table(other)["accuracy (%)"]
-    delta = (acc_mine - acc_other).drop(index="Overall")
-    theirs_mine, theirs_other = original(mine["experiment"]), original(other["experiment"])
-
-    def gap(result):  # test loss minus train loss at the last epoch: a large gap means overfitting
-        last = result["history"][-1]
-        return last["test_loss"] - last["train_loss"]
-
-    def verdict(holds: bool) -> str:
-        return "agrees with the original report" if holds else "does not agree with the original report"
-
-    def floor_pct(report: dict, cls: str) -> int:  # as the original report prints it
-        return report["correct"][cls] * 100 // 1000
-
-    diff = accuracy(mine) - accuracy(other)
-    lines = [f"- Overall: {title(mine)} **{accuracy(mine):.2f}%** vs {title(other)} **{accuracy(other):.2f}%** "
-             f"({diff:+.2f} points; original report: {theirs_mine['accuracy']}% vs {theirs_other['accuracy']}%): "
-             f"{verdict(diff > 0)}.",
-             f"- Test minus train loss at the last epoch: {gap(mine):+.3f} with {title(mine)}, "
-             f"{gap(other):+.3f} with {title(other)}: {verdict(gap(mine) < gap(other))} that the "
-             f"losses stay closer together (both training losses are measured on augmented batches, "
-             f"with dropout active where the model has it).",
-             f"- Classes improved: {int((delta > 0).sum())} of {len(delta)}; largest gain {delta.idxmax()} "
-             f"({delta.max():+.1f} points), largest loss {delta.idxmin()} ({delta.min():+.1f} points)."]
-    if "cat" in delta.index and "correct" in theirs_mine and "correct" in theirs_other:
-        lines.append(f"- cat: {acc_other['cat']:.1f}% -> {acc_mine['cat']:.1f}% ({delta['cat']:+.1f} points; "
-                     f"original report: {floor_pct(theirs_other, 'cat')}% -> {floor_pct(theirs_mine, 'cat')}%): "
-                     f"{verdict(delta['cat'] > 0)}.")
-    return "\n".join(lines)
-
-
 def profiles_table(experiment: str, stored: dict[str, dict | None]) -> pd.DataFrame:
     """The original report beside an experiment's stored results under several profiles (None: not run)."""
     theirs = original(experiment)

@@ -163,3 +163,14 @@ def test_study_figures_are_fig18_and_fig19(tmp_path):
     assert [conclusions.original_accuracy(c) for c in study.CELLS] == [67.0, 71.99, None, None, 74.3]
     drawn = study_figures(cells, tmp_path)
     assert [f.figure.number for f in drawn] == [18, 19] and all(f.path.is_file() for f in drawn)
+
+
+def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
+    a = results_of(study.SGD, [70.0, 71.0, 72.0])
+    b = results_of(study.ADAM_DROPOUT, [71.0, 72.5, 73.1])
+    table = conclusions.paired_table(a, b)
+    expected = scipy_stats.ttest_rel([71.0, 72.5, 73.1], [70.0, 71.0, 72.0])
+    assert table.loc["test accuracy", "p-value"] == float(f"{expected.pvalue:.3g}")
+    assert table.loc["test accuracy", "b minus a, paired by seed"].startswith("+1.20 points (95% CI ")
+    # identical loss histories: no spread, so no interval
+    assert table.loc["test minus train loss", "b minus a, paired by seed"].startswith("cannot be estimated yet")
