@@ -115,7 +115,7 @@ def mcnemar_by_seed(a: list[dict], b: list[dict]) -> pd.DataFrame:
         test = stats.mcnemar_exact(correctness(ra), correctness(rb))
         rows[seed_of(ra)] = {"only the first right": test["b01"], "only the second right": test["b10"],
                              "accuracy difference (points)": round(100 * test["difference"], 2),
-                             "exact p-value": float(f"{test['p_value']:.3g}"),
+                             "exact p-value": f"{test['p_value']:.3g}",
                              "significant at 5%": "yes" if test["p_value"] < 0.05 else "no"}
     frame = pd.DataFrame(rows).T
     frame.index.name = "seed"
@@ -136,7 +136,9 @@ def per_class_summary(results: list[dict], original_experiment: str | None = Non
     """Per class, the mean test accuracy over the seeds with its 95% interval (Student t over the seeds;
     needs 2 runs), beside the original report's per-class accuracy (its counts of 1,000) when
     ``original_experiment`` has them; best class first."""
-    classes = results[0]["classes"] if results else []
+    if not results:
+        return pd.DataFrame({"mean (%)": []})
+    classes = results[0]["classes"]
     per_seed = np.array([class_accuracy(r["confusion"]) for r in results])
     rows = {}
     theirs = original(original_experiment).get("correct", {}) if original_experiment else {}
@@ -210,7 +212,11 @@ def _effect(name: str, estimate, direction: str, unit: str = "points") -> dict:
 def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     """The Adam effect, the Dropout effect (each averaged over the other factor) and their interaction on
     test accuracy, with 95% intervals (needs 2 runs in every AlexNet cell)."""
-    design = stats.two_by_two(design_accuracies(cells), factor_a=("sgd", "adam"), factor_b=(0.0, 0.5))
+    try:
+        design = stats.two_by_two(design_accuracies(cells), factor_a=("sgd", "adam"), factor_b=(0.0, 0.5))
+    except ValueError as exc:  # a cell with fewer than 2 runs, or no spread at all
+        return pd.DataFrame({"estimate": [f"cannot be estimated yet: {exc}"]},
+                            index=pd.Index(["all three effects"], name="effect on test accuracy"))
     rows = [("Adam instead of SGD (mean over both dropout levels)", design["main_a"]),
             ("Dropout 0.5 instead of none (mean over both optimizers)", design["main_b"]),
             ("interaction: Dropout's effect with Adam minus with SGD", design["interaction"])]
@@ -261,4 +267,4 @@ def mcnemar(a: dict, b: dict) -> pd.Series:
     return pd.Series({"images": test["n"], "both right": test["both_right"], "both wrong": test["both_wrong"],
                       "only the first right": test["b01"], "only the second right": test["b10"],
                       "accuracy difference (points)": round(100 * test["difference"], 2),
-                      "exact p-value": test["p_value"]}, dtype=object)
+                      "exact p-value": f"{test['p_value']:.3g}"}, dtype=object)

@@ -68,7 +68,7 @@ def test_mcnemar_by_seed_counts_the_discordant_images():
     assert list(table.index) == [0, 1]
     # predictions_for lists images in the confusion's cell order: with equal diagonals the models agree
     assert table.loc[0, "only the first right"] == 0 == table.loc[0, "only the second right"]
-    assert table.loc[0, "exact p-value"] == 1.0 and table.loc[0, "significant at 5%"] == "no"
+    assert table.loc[0, "exact p-value"] == "1" and table.loc[0, "significant at 5%"] == "no"
     assert table.loc[1, "accuracy difference (points)"] == pytest.approx(1.0)
 
 
@@ -154,6 +154,7 @@ def test_per_class_summary_over_seeds():
     assert table.loc["airplane", "95% interval (%)"] == f"{low:.2f} to {high:.2f}"
     assert table.loc["cat", "original report (%)"] == 44.9
     assert "original report (%)" not in conclusions.per_class_summary(results).columns
+    assert conclusions.per_class_summary([]).empty  # no run stored yet
 
 
 def test_study_figures_are_fig18_and_fig19(tmp_path):
@@ -174,3 +175,12 @@ def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
     assert table.loc["test accuracy", "b minus a, paired by seed"].startswith("+1.20 points (95% CI ")
     # identical loss histories: no spread, so no interval
     assert table.loc["test minus train loss", "b minus a, paired by seed"].startswith("cannot be estimated yet")
+
+
+def test_tables_with_no_runs_stored_say_so_instead_of_failing():
+    cells = {cell: [] for cell in study.CELLS}
+    assert conclusions.two_by_two(cells)["estimate"].iloc[0].startswith("cannot be estimated yet")
+    assert conclusions.mcnemar_by_seed([], []).empty
+    assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
+    assert conclusions.paired_table([], [])["p-value"].tolist() == ["", "", ""]
+    assert conclusions.summary_table(cells)["runs"].tolist() == [0] * len(study.CELLS)
