@@ -33,12 +33,21 @@ from .nbclean import strip_progress
 from .recipes import NOTEBOOKS_DIR, REPO_ROOT
 
 TEMPLATE = "offline.html.j2"
-# JupyterLab's template less everything it would fetch from a CDN; LaTeX outputs rendered like Markdown math.
+# JupyterLab's template less everything it would fetch from a CDN; LaTeX outputs rendered like Markdown math;
+# images with their alt text (the report's figures carry one in their output metadata).
 TEMPLATE_SOURCE = """{%- extends 'lab/index.html.j2' -%}
 {% block html_head_js_requirejs %}{% endblock %}
 {% block html_head_js_mathjax %}{% endblock %}
 {% block html_head_js_mermaidjs %}{% endblock %}
 {% block jupyter_widgets %}{% endblock %}
+{% block data_png scoped -%}
+<div class="jp-RenderedImage jp-OutputArea-output {{ extra_class }}">
+<img src="data:image/png;base64,{{ output.data['image/png'] | escape_html }}"
+{%- for key in ('width', 'height') %}{% set value = output | get_metadata(key, 'image/png') %}
+{%- if value is not none %} {{ key }}="{{ value | escape_html }}"{% endif %}{% endfor %}
+{%- set alt = output | get_metadata('alt', 'image/png') %}{% if alt is not none %} alt="{{ alt | escape_html }}"{% endif %}>
+</div>
+{%- endblock data_png %}
 {% block data_latex -%}
 <div class="jp-RenderedLatex jp-OutputArea-output {{ extra_class }}" data-mime-type="text/latex">
 {{ output.data['text/latex'] | markdown2html }}

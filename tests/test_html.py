@@ -114,3 +114,19 @@ def test_a_formula_that_cannot_be_converted_stops_the_build(tmp_path):
     with pytest.raises(html.FormulaError, match=r"bad\.ipynb: the formula '\\\\frac\{1\}\{' cannot be converted"):
         html.build(tmp_path / "out", notebooks_dir=tmp_path)
     assert not (tmp_path / "out" / "index.html").exists()
+
+
+def test_an_image_keeps_its_alt_text_and_display_size(tmp_path):
+    """The report's figures are PNG outputs with alt text and a display width in their metadata."""
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n not really").decode()
+    cell = nbformat.v4.new_code_cell("exp.figure('x')")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": png, "text/plain": "<Image>"},
+                                           metadata={"image/png": {"alt": 'Bar chart of "accuracy" & more.',
+                                                                   "width": 400}})]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# T"), cell]
+    nbformat.write(nb, tmp_path / "t.ipynb")
+    page, _ = html.notebook_html(tmp_path / "t.ipynb")
+    (img,) = BeautifulSoup(page, "html.parser").find_all("img")
+    assert img["alt"] == 'Bar chart of "accuracy" & more.' and img["width"] == "400"
+    assert img["src"] == f"data:image/png;base64,{png}"
