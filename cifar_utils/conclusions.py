@@ -29,6 +29,16 @@ def cell_results(runs: list[study.Run] | None = None) -> dict[study.Cell, list[d
     return found
 
 
+def status(cells: dict[study.Cell, list[dict]]) -> str:
+    """One Markdown line: how many of the study's final runs are stored, per configuration."""
+    counts = ", ".join(f"{cell.label} {len(results)}" for cell, results in cells.items())
+    done = all(len(results) == len(study.SEEDS) for results in cells.values())
+    return (f"**Final runs stored** (of {len(study.SEEDS)} seeds each): {counts}. "
+            + ("The study is complete." if done else "The study is still running: every mean, interval and "
+               "verdict below is over the runs stored so far and will change as the rest land "
+               "(`.venv/bin/python -m cifar_utils.sweep` trains them)."))
+
+
 def original_accuracy(cell: study.Cell) -> float | None:
     """The original report's accuracy for a cell it ran (a notebook's own recipe), else None."""
     return original(cell.experiment)["accuracy"] if cell.changes in ((), study.SHARED_ALEXNET) else None

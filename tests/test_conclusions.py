@@ -184,3 +184,11 @@ def test_tables_with_no_runs_stored_say_so_instead_of_failing():
     assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
     assert conclusions.paired_table([], [])["p-value"].tolist() == ["", "", ""]
     assert conclusions.summary_table(cells)["runs"].tolist() == [0] * len(study.CELLS)
+
+
+def test_status_says_how_many_runs_are_stored_and_whether_the_study_is_complete():
+    cells = {cell: results_of(cell, [70.0] * len(study.SEEDS)) for cell in study.CELLS}
+    assert conclusions.status(cells).endswith("The study is complete.")
+    cells[study.ADAM] = cells[study.ADAM][:1]
+    line = conclusions.status(cells)
+    assert f"{study.ADAM.label} 1," in line and "still running" in line
