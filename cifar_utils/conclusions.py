@@ -92,8 +92,8 @@ def tuning_table(recipe: str) -> pd.DataFrame:
     tuning run of the study is stored)."""
     log = study.tuning_log()
     try:
-        chosen = study.choose(log)[recipe]
-    except ValueError:
+        chosen = study.choose(log, [recipe])[recipe]
+    except ValueError:  # a tuning run of this recipe is not stored yet
         chosen = None
     rows = [{"cell": r["cell"], "peak learning rate": r["lr"], "tuning seed": r["seed"],
              "validation accuracy (%)": "not run yet" if r["validation accuracy (%)"] is None

@@ -114,17 +114,19 @@ def tuning_log(results_dir: str | Path = TUNING_DIR) -> list[dict]:
     return rows
 
 
-def choose(log: list[dict]) -> dict[str, float]:
-    """The rule fixed in advance: per notebook recipe, the lr with the highest mean validation accuracy
-    over its cells and tuning seeds. Raises ValueError while a tuning run is missing."""
-    missing = [row for row in log if row["validation accuracy (%)"] is None]
+def choose(log: list[dict], recipes=None) -> dict[str, float]:
+    """The rule fixed in advance: per notebook recipe (all, or those named), the lr with the highest mean
+    validation accuracy over its cells and tuning seeds. Raises ValueError while one of their tuning runs
+    is missing."""
+    recipes = list(TUNING) if recipes is None else list(recipes)
+    missing = [row for row in log if row["recipe"] in recipes and row["validation accuracy (%)"] is None]
     if missing:
         raise ValueError(f"{len(missing)} tuning runs are not stored yet (e.g. {missing[0]['cell']}, lr "
                          f"{missing[0]['lr']:g}, seed {missing[0]['seed']}); run python -m cifar_utils.sweep "
                          f"--stage tune first.")
     chosen = {}
-    for recipe, rates in TUNING.items():
+    for recipe in recipes:
         def mean_accuracy(lr):
             return statistics.fmean(r["validation accuracy (%)"] for r in log if r["recipe"] == recipe and r["lr"] == lr)
-        chosen[recipe] = max(rates, key=mean_accuracy)
+        chosen[recipe] = max(TUNING[recipe], key=mean_accuracy)
     return chosen

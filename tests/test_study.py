@@ -147,6 +147,14 @@ def test_choose_takes_the_highest_mean_over_tuning_seeds(monkeypatch):
                       "alexnet_adam_dropout": TUNING["alexnet_adam_dropout"][-1]}
 
 
+def test_choose_one_recipe_needs_only_its_own_tuning_runs():
+    log = make_log(lambda cell, lr, seed: None if cell.experiment == "alexnet_adam_dropout" else 60.0 + lr)
+    with pytest.raises(ValueError, match="not stored yet"):
+        choose(log)
+    assert choose(log, ["baseline", "alexnet_sgd"]) == {"baseline": TUNING["baseline"][-1],
+                                                        "alexnet_sgd": TUNING["alexnet_sgd"][-1]}
+
+
 def test_choose_breaks_a_tie_by_the_first_rate_of_the_grid():
     """max() keeps the first of equal means: the grids are ascending, so a tie goes to the smaller rate."""
     chosen = choose(make_log(lambda cell, lr, seed: 50.0))
