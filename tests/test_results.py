@@ -386,7 +386,7 @@ def _schema_version(path):
         return None
 
 
-COMMITTED_SCHEMA_1 = sorted(p for p in (REPO_ROOT / "results").glob("*.json") if _schema_version(p) == 1)
+COMMITTED_SCHEMA_1 = sorted(p for p in (REPO_ROOT / "results").rglob("*.json") if _schema_version(p) == 1)
 
 
 def _schema_1_copy(result: dict) -> dict:
