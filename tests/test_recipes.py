@@ -204,7 +204,8 @@ def notebook_copy(tmp_path, monkeypatch):
 
 def parameter_line(path, name) -> str:
     cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
-    (line,) = [line for line in "".join(cell["source"]).split("\n") if line.split("=")[0].strip() == name]
+    (line,) = [line for line in "".join(cell["source"]).split("\n")
+               if line.split("=")[0].split(":")[0].strip() == name]
     return line
 
 
@@ -220,7 +221,7 @@ def test_set_notebook_parameter_changes_only_that_line(notebook_copy):
     assert len(changed) == 1  # the file itself: one line of JSON, the rest byte for byte
     assert notebook_parameters("01_baseline") == {**params, "lr": new_lr}
     new_line = parameter_line(notebook_copy, "lr")
-    assert new_line.startswith(f"lr = {new_lr!r} ")
+    assert new_line.startswith(f"lr: float = {new_lr!r} ")  # the type annotation kept
     assert new_line.index("#") == old_line.index("#")  # the comment column is kept
     assert new_line.split("#", 1)[1] == old_line.split("#", 1)[1]  # and the comment itself
     nb = json.loads(notebook_copy.read_text())
@@ -237,7 +238,7 @@ def test_set_notebook_parameter_round_trips_literals(notebook_copy, name, value)
     line = parameter_line(notebook_copy, name)
     assert line.split("#", 1)[1] == old_line.split("#", 1)[1]  # the comment kept
     if isinstance(value, str):
-        assert line.startswith(f"{name} = {json.dumps(value)}")  # double-quoted, as the cell writes strings
+        assert line.startswith(f"{name}: str = {json.dumps(value)}")  # double-quoted, as the cell writes strings
 
 
 def test_set_notebook_parameter_refuses_an_unknown_name(notebook_copy):
