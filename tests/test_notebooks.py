@@ -140,3 +140,52 @@ def test_profiles_table_shows_the_stored_report_and_faithful_results(name):
     faithful = Experiment.stored(name, "faithful", required=False).result
     expected = "not run" if faithful is None else f"{accuracy(faithful):.2f}"
     assert table.loc["test accuracy (%)", "faithful profile"] == expected
+
+
+# --- what a reader of the committed notebooks sees ---------------------------------------------------
+
+def visible_text(nb) -> str:
+    """Markdown sources, code sources and text outputs of a notebook: what a reader can see."""
+    parts = []
+    for cell in nb.cells:
+        parts.append(cell.source)
+        for output in cell.get("outputs", []):
+            parts.append(output.get("text", ""))
+            parts.extend(v for k, v in output.get("data", {}).items() if k.startswith("text/"))
+    return "\n".join(p if isinstance(p, str) else "".join(p) for p in parts)
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
+def test_committed_notebook_is_clean_for_a_reader(path):
+    nb = nbformat.read(path, as_version=4)
+    text = visible_text(nb)
+    for machine_path in {str(REPO_ROOT), str(Path.home()), "/tmp/"}:
+        assert machine_path not in text, f"{path.name} shows a path of the machine that ran it: {machine_path}"
+    assert "nbval" not in text.lower()  # test machinery stays in cell metadata (tags), out of the reader's way
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert [c.execution_count for c in code] == list(range(1, len(code) + 1))  # Run All, nothing skipped
+    for cell in code:
+        for output in cell.outputs:
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
+            assert output.get("output_type") != "error"
+            if "image/png" in output.get("data", {}):
+                assert len(output.metadata["image/png"]["alt"]) > 40, f"{path.name}: a figure without alt text"
+    assert "widgets" not in nb.metadata
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("0[1-3]_*.ipynb")), ids=lambda p: p.stem)
+def test_every_figure_is_numbered_and_captioned(path):
+    """Each figure output is followed by its caption "**Fig. N.** title." from the registry."""
+    from cifar_utils.figures import FIGURES
+    nb = nbformat.read(path, as_version=4)
+    shown = []
+    for cell in (c for c in nb.cells if c.cell_type == "code"):
+        outputs = cell.outputs
+        for image, caption in zip(outputs, outputs[1:]):
+            if "image/png" in image.get("data", {}):
+                text = caption["data"]["text/markdown"]
+                number = int(text.split("Fig. ")[1].split(".")[0])
+                assert text == f"**Fig. {number}.** {FIGURES[number].title}."
+                assert image.metadata["image/png"]["alt"] == FIGURES[number].alt
+                shown.append(number)
+    assert shown and len(shown) == len(set(shown)), f"{path.name} shows figures {shown}"
