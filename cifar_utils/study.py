@@ -11,9 +11,10 @@
   the notebooks take the shared recipe and ``SHARED_ALEXNET`` changes nothing.)
 - ``TUNING``: the learning rates tried, on the validation split only (``evaluate_on = "validation"``:
   5,000 training images held out, the rest trained on), with ``TUNING_SEEDS``; ``choose`` applies the
-  rule fixed in advance, the highest mean validation accuracy (over the tuning seeds). Each optimizer
-  is tuned on its notebook's own cell only (``Cell.tuned``); its other dropout cell takes that rate. The final runs train on all 50,000 training images with
-  the chosen rate and are evaluated once, on the test set.
+  rule fixed in advance, the highest mean validation accuracy (over the tuning seeds); a grid whose
+  best rate sat at its edge was extended by the next rate out. Each optimizer is tuned on its
+  notebook's own cell only (``Cell.tuned``); its other dropout cell takes that rate. The final runs
+  train on all 50,000 training images with the chosen rate and are evaluated once, on the test set.
 """
 from __future__ import annotations
 
