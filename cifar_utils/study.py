@@ -6,9 +6,9 @@
   optimizer (SGD, Adam) x dropout (0, 0.5) on AlexNet, each cell the recipe of notebook 02 or 03 with
   ``SHARED_ALEXNET`` and at most ``dropout`` changed. The four AlexNet cells share epochs, batch,
   schedule, augmentation, initialisation and weight decay; only the optimizer's own settings
-  (optimizer, lr, Nesterov) differ between the SGD and Adam recipes. (Until the sweep's final runs are
-  stored, notebooks 02 and 03 keep the single-run recipes whose results are committed; once they are,
-  the notebooks take the shared recipe and ``SHARED_ALEXNET`` changes nothing.)
+  (optimizer, lr, Nesterov) differ between the SGD and Adam recipes. Notebooks 02 and 03 hold the
+  shared recipe in their parameters cells, so ``SHARED_ALEXNET`` changes nothing there; it states the
+  design and keeps the cells shared if a notebook's recipe is edited.
 - ``TUNING``: the learning rates tried, on the validation split only (``evaluate_on = "validation"``:
   5,000 training images held out, the rest trained on), with ``TUNING_SEEDS``; ``choose`` applies the
   rule fixed in advance, the highest mean validation accuracy (over the tuning seeds); a grid whose
