@@ -66,7 +66,7 @@ BASELINE, SGD, SGD_DROPOUT, ADAM, ADAM_DROPOUT = CELLS
 TUNING = {
     "baseline": (0.025, 0.05, 0.1, 0.2, 0.4),  # 0.2, then 0.4, added each time the grid's edge came out best
     "alexnet_sgd": (0.02, 0.04, 0.08),
-    "alexnet_adam_dropout": (0.0004, 0.0008, 0.0016, 0.0032),  # 0.0032 added after 0.0016 came out best, at the edge
+    "alexnet_adam_dropout": (0.0004, 0.0008, 0.0016, 0.0032, 0.0064),  # 0.0032, then 0.0064, added at the edge
 }
 
 
