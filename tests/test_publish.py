@@ -183,7 +183,8 @@ def test_make_lab_starts_jupyterlab_with_this_environments_kernel(tmp_path):
     """`make lab` prefers this environment's kernelspecs (jupyter_core's default inside a virtual
     environment, made explicit), so a user-level 'python3' kernel pointing at another Python does not
     shadow the project's, even for a user who set JUPYTER_PREFER_ENV_PATH=0."""
-    command = subprocess.run(["make", "-n", "lab"], capture_output=True, text=True, cwd=REPO_ROOT).stdout
+    command = subprocess.run(["make", "--no-print-directory", "-n", "lab"], capture_output=True, text=True,
+                             cwd=REPO_ROOT).stdout  # (under make test, make prints its directories otherwise)
     lab_line = command.strip().splitlines()[-1]
     assert "JUPYTER_PREFER_ENV_PATH=1" in lab_line and "-m jupyter lab" in lab_line and "notebooks/" in lab_line
     user_kernel = tmp_path / "kernels" / "python3"
