@@ -15,6 +15,7 @@ from .evaluate import class_accuracy, overall_counts
 from .models import build_model, count_parameters
 from .recipes import original
 from .results import accuracy, correctness
+from .tables import machine
 
 CLASS_CLAIM = "cat"  # the class whose gain the original report names
 
@@ -122,11 +123,10 @@ def mcnemar_by_seed(a: list[dict], b: list[dict]) -> pd.DataFrame:
     """McNemar's exact test between a's and b's run of each common seed, on the same test images."""
     rows = {}
     for ra, rb in zip(*by_seed(a, b)):
-        test = stats.mcnemar_exact(correctness(ra), correctness(rb))
-        rows[seed_of(ra)] = {"only the first right": test["b01"], "only the second right": test["b10"],
-                             "accuracy difference (points)": round(100 * test["difference"], 2),
-                             "exact p-value": f"{test['p_value']:.3g}",
-                             "significant at 5%": "yes" if test["p_value"] < 0.05 else "no"}
+        row = _mcnemar_row(ra, rb)
+        rows[seed_of(ra)] = {key: row[key] for key in ("only the first right", "only the second right",
+                                                        "accuracy difference (points)", "exact p-value")}
+        rows[seed_of(ra)]["significant at 5%"] = "yes" if row["p"] < 0.05 else "no"
     frame = pd.DataFrame(rows).T
     frame.index.name = "seed"
     return frame
@@ -167,9 +167,9 @@ def per_class_summary(results: list[dict], original_experiment: str | None = Non
 def summary_table(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     """Per cell: runs, mean test accuracy, its standard deviation and 95% interval, the original report's
     number, trainable parameters, mean training time."""
-    rows = {}
+    rows, found = {}, accuracies(cells)
     for cell, results in cells.items():
-        values = [accuracy(r) for r in results]
+        values = found[cell]
         row = {"runs": len(values)}
         if len(values) >= 2:
             s = stats.summary(values)
@@ -201,8 +201,7 @@ def study_markdown(cells: dict[study.Cell, list[dict]]) -> str:
             mean, interval = f"{s['mean']:.2f}% +- {s['std']:.2f} ({s['n']})", f"{s['low']:.2f} to {s['high']:.2f}%"
         else:
             mean, interval = (f"{values[0]:.2f}% (1)" if values else "not run (0)"), "needs 2 runs"
-        machines = sorted({f"{r['environment']['cpu']}, {r['environment']['threads']} threads, "
-                           f"{r['environment']['device']}, {r['environment']['autocast']}" for r in results})
+        machines = sorted({machine(r["environment"]) for r in results})
         seconds = f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f} min" if results else ""
         lines.append(f"| {cell.label} | {f'{theirs:.2f}%' if theirs is not None else 'not in it'} | {mean} | "
                      f"{interval} | {config.epochs} | {config.batch_size} | {seconds} | {'; '.join(machines)} |")
@@ -273,8 +272,43 @@ def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
 
 def mcnemar(a: dict, b: dict) -> pd.Series:
     """McNemar's exact test between two trained models on the same test images (schema 2 results)."""
+    row = _mcnemar_row(a, b)
+    del row["p"]
+    return pd.Series(row, dtype=object)
+
+
+def _mcnemar_row(a: dict, b: dict) -> dict:
+    """McNemar's exact test of two results as the tables print it, plus the raw p-value under "p"."""
     test = stats.mcnemar_exact(correctness(a), correctness(b))
-    return pd.Series({"images": test["n"], "both right": test["both_right"], "both wrong": test["both_wrong"],
-                      "only the first right": test["b01"], "only the second right": test["b10"],
-                      "accuracy difference (points)": round(100 * test["difference"], 2),
-                      "exact p-value": f"{test['p_value']:.3g}"}, dtype=object)
+    return {"images": test["n"], "both right": test["both_right"], "both wrong": test["both_wrong"],
+            "only the first right": test["b01"], "only the second right": test["b10"],
+            "accuracy difference (points)": round(100 * test["difference"], 2),
+            "exact p-value": f"{test['p_value']:.3g}", "p": test["p_value"]}
+
+
+def ranking(cells: dict[study.Cell, list[dict]]) -> str:
+    """One sentence: the configurations by mean test accuracy over their stored seeds, highest first."""
+    found = {cell: values for cell, values in accuracies(cells).items() if values}
+    if not found:
+        return "No final run of the study is stored yet."
+    order = sorted(found, key=lambda cell: -float(np.mean(found[cell])))
+    parts = [f"{cell.label} {np.mean(found[cell]):.2f}% ({len(found[cell])} run{'s' * (len(found[cell]) != 1)})"
+             for cell in order]
+    return "Mean test accuracy over the stored seeds, highest first: " + "; ".join(parts) + "."
+
+
+def findings(cells: dict[study.Cell, list[dict]]) -> str:
+    """What the stored runs say now, as Markdown for a discussion to argue from: the ranking, each
+    configuration the original report ran against its number, and each claim with its verdict."""
+    lines = [ranking(cells), ""]
+    for cell, results in cells.items():
+        if original_accuracy(cell) is None or not results:
+            continue
+        row = versus_original(cell, results).iloc[0]
+        lowest = min(accuracy(r) for r in results)
+        lines.append(f"- {cell.label} against the original report's {row['original report (%)']:.2f}%: mean "
+                     f"{row['mean (%)']:.2f}% over {row['runs']} run{'s' * (row['runs'] != 1)} (lowest seed "
+                     f"{lowest:.2f}%); mean minus original: {row['mean minus original']}; **{row['verdict']}**.")
+    for claim, row in claims(cells).iterrows():
+        lines.append(f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**.")
+    return "\n".join(lines)

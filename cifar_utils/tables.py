@@ -28,6 +28,11 @@ def data_label(environment: dict) -> str:
     return f"{layout} {Path(path).name} (sha256 {environment['data_sha256'][:12]})"
 
 
+def machine(environment: dict) -> str:
+    """Where a result trained, as the README's tables print it: CPU, threads, device, precision."""
+    return f"{environment['cpu']}, {environment['threads']} threads, {environment['device']}, {environment['autocast']}"
+
+
 def per_class_table(result: dict) -> pd.DataFrame:
     """One row per class of a result: correct, total and accuracy (%), with an 'Overall' row last."""
     confusion, classes = np.asarray(result["confusion"]), result["classes"]
@@ -162,9 +167,7 @@ def results_markdown(stored: dict[str, dict | None]) -> str:
             lines.append(f"| {notebook} | {theirs:.2f}% | not run | | | | |")
             continue
         correct, total = overall_counts(result["confusion"])
-        env = result["environment"]
         lines.append(f"| {notebook} | {theirs:.2f}% | {accuracy(result):.2f}% ({correct}/{total}) | "
                      f"{result['config']['epochs']} | {result['config']['batch_size']} | "
-                     f"{result['train_seconds']:.0f} s | {env['cpu']}, {env['threads']} threads, "
-                     f"{env['device']}, {env['autocast']} |")
+                     f"{result['train_seconds']:.0f} s | {machine(result['environment'])} |")
     return "\n".join(lines)

@@ -89,12 +89,17 @@ def test_tuning_table_marks_the_chosen_rate(tmp_path, monkeypatch):
     assert table["validation accuracy (%)"].iloc[2] == 60.0 and set(table["precision"]) == {"fp32"}
 
 
+def three_seed_study() -> dict[study.Cell, list[dict]]:
+    """Every cell with three fake seeds, far enough apart for every verdict but the loss gap's."""
+    return {study.BASELINE: results_of(study.BASELINE, [76.0, 76.5, 77.0]),
+            study.SGD: results_of(study.SGD, [70.0, 70.4, 70.8]),
+            study.SGD_DROPOUT: results_of(study.SGD_DROPOUT, [71.0, 71.3, 71.9]),
+            study.ADAM: results_of(study.ADAM, [70.1, 70.5, 70.6]),
+            study.ADAM_DROPOUT: results_of(study.ADAM_DROPOUT, [73.0, 73.5, 74.1])}
+
+
 def test_claims_give_a_verdict_from_each_interval():
-    cells = {study.BASELINE: results_of(study.BASELINE, [76.0, 76.5, 77.0]),
-             study.SGD: results_of(study.SGD, [70.0, 70.4, 70.8]),
-             study.SGD_DROPOUT: results_of(study.SGD_DROPOUT, [71.0, 71.3, 71.9]),
-             study.ADAM: results_of(study.ADAM, [70.1, 70.5, 70.6]),
-             study.ADAM_DROPOUT: results_of(study.ADAM_DROPOUT, [73.0, 73.5, 74.1])}
+    cells = three_seed_study()
     claims = conclusions.claims(cells)
     verdicts = claims["verdict"].to_dict()
     assert verdicts["AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)"] == "holds"
@@ -192,3 +197,29 @@ def test_status_says_how_many_runs_are_stored_and_whether_the_study_is_complete(
     cells[study.ADAM] = cells[study.ADAM][:1]
     line = conclusions.status(cells)
     assert f"{study.ADAM.label} 1," in line and "still running" in line
+
+
+def test_ranking_orders_the_stored_configurations_by_mean():
+    cells = {cell: [] for cell in study.CELLS}
+    cells[study.SGD] = results_of(study.SGD, [72.0, 74.0])
+    cells[study.BASELINE] = results_of(study.BASELINE, [78.0])
+    sentence = conclusions.ranking(cells)
+    assert sentence.index(study.BASELINE.label) < sentence.index(study.SGD.label)
+    assert f"{study.BASELINE.label} 78.00% (1 run);" in sentence and f"{study.SGD.label} 73.00% (2 runs)." in sentence
+    assert study.ADAM.label not in sentence  # nothing stored: not ranked
+    assert conclusions.ranking({cell: [] for cell in study.CELLS}) == "No final run of the study is stored yet."
+
+
+def test_findings_state_each_bar_and_claim_with_its_verdict():
+    cells = three_seed_study()
+    text = conclusions.findings(cells)
+    bars = [line for line in text.splitlines() if "against the original report's" in line]
+    assert len(bars) == 3  # the three configurations the original report ran
+    assert bars[0].startswith(f"- {study.BASELINE.label} against the original report's 67.00%: mean 76.50% over 3 runs "
+                              "(lowest seed 76.00%)") and bars[0].endswith("**holds**.")
+    assert bars[1].endswith("**contradicted**.")  # 70.4 < 71.99 on every seed
+    claims = conclusions.claims(cells)
+    for claim, row in claims.iterrows():
+        assert f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**." in text
+    too_few = conclusions.findings({cell: results_of(cell, [70.0]) for cell in study.CELLS})
+    assert "needs 2 runs; **not supported**." in too_few and ".;" not in too_few
