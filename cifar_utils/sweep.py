@@ -78,10 +78,13 @@ def duration(seconds: float) -> str:
 
 
 class Progress:
-    """One line per finished run: index, run, accuracy, seconds, estimated time left."""
+    """One line per finished run: index, run, accuracy, seconds, estimated time left.
 
-    def __init__(self, todo: list[study.Run], stored: int):
-        self.todo, self.done, self.stored, self.seconds = todo, 0, stored, {}
+    A run's time is guessed from this sweep's runs of the same recipe, else from ``prior`` (recipe ->
+    training seconds of its stored runs), else from the mean of every run this sweep has finished."""
+
+    def __init__(self, todo: list[study.Run], stored: int, prior: dict[str, list[float]] | None = None):
+        self.todo, self.done, self.stored, self.seconds, self.prior = todo, 0, stored, {}, prior or {}
 
     def finished(self, run: study.Run, ok: bool, detail: str, seconds: float) -> None:
         self.done += 1
@@ -90,7 +93,7 @@ class Progress:
         every = [s for values in self.seconds.values() for s in values]
 
         def guess(r):
-            return statistics.fmean(self.seconds.get(r.cell.experiment, every))
+            return statistics.fmean(self.seconds.get(r.cell.experiment) or self.prior.get(r.cell.experiment) or every)
         eta = sum(guess(r) for r in left)
         status = f"{accuracy(load_result(run.path)):.2f}%" if ok else f"FAILED ({detail})"
         rest = f"about {duration(eta)} left" if left else "done"
@@ -120,7 +123,10 @@ def execute(runs: list[study.Run], args) -> bool:
         for run in todo:
             print(f"  would run: {run.describe()} -> {run.path.relative_to(REPO_ROOT) if run.path.is_relative_to(REPO_ROOT) else run.path}")
         return True
-    progress = Progress(todo, len(runs) - len(todo))
+    prior: dict[str, list[float]] = {}
+    for run, result in study.stored([run for run in runs if run not in todo]).items():
+        prior.setdefault(run.cell.experiment, []).append(result["train_seconds"])
+    progress = Progress(todo, len(runs) - len(todo), prior)
     failures = 0
     if args.executor == "slurm":
         options = {"timeout_min": args.timeout_min, "cpus_per_task": args.cpus_per_task, "gpus_per_node": args.gpus,

@@ -328,6 +328,10 @@ def test_progress_lines_estimate_the_time_left(tiny, capsys):
         "[4/5] other recipe, seed 0: FAILED (exit 1; see x.log) in 600 s; about 10 min left",
         "[5/5] other recipe, seed 1: 40.00% in 30 s; done",
     ]
+    # before this sweep has timed a recipe, its stored runs' training time is the guess
+    progress = sweep.Progress([a, b, c], stored=2, prior={"alexnet_sgd": [600.0, 720.0]})
+    progress.finished(a, True, "", 120.4)
+    assert capsys.readouterr().out.splitlines() == ["[3/5] tiny A, seed 0: 40.00% in 120 s; about 22 min left"]
 
 
 @pytest.mark.parametrize("seconds,text", [(0, "1 min"), (89, "1 min"), (91, "2 min"), (59 * 60, "59 min"),
