@@ -14,7 +14,7 @@ from . import stats, study
 from .evaluate import class_accuracy, overall_counts
 from .models import build_model, count_parameters
 from .recipes import original
-from .results import accuracy, correctness
+from .results import accuracy, correctness, load_result
 from .tables import machine
 
 CLASS_CLAIM = "cat"  # the class whose gain the original report names
@@ -30,10 +30,16 @@ def cell_results(runs: list[study.Run] | None = None) -> dict[study.Cell, list[d
     return found
 
 
-def status(cells: dict[study.Cell, list[dict]]) -> str:
-    """One Markdown line: how many of the study's final runs are stored, per configuration."""
-    counts = ", ".join(f"{cell.label} {len(results)}" for cell, results in cells.items())
-    done = all(len(results) == len(study.SEEDS) for results in cells.values())
+def status(cells: dict[study.Cell, list[dict]], diverged: dict[study.Cell, int] | None = None) -> str:
+    """One Markdown line: how many of the study's final runs are stored, per configuration, and how many
+    diverged (default: the divergence records of ``study.final_runs()``)."""
+    if diverged is None:
+        diverged = {}
+        for run in study.final_runs():
+            diverged[run.cell] = diverged.get(run.cell, 0) + (study.divergence(run) is not None)
+    counts = ", ".join(f"{cell.label} {len(results)}" + (f" (and {diverged[cell]} diverged)" if diverged.get(cell) else "")
+                       for cell, results in cells.items())
+    done = all(len(results) + diverged.get(cell, 0) == len(study.SEEDS) for cell, results in cells.items())
     return (f"**Final runs stored** (of {len(study.SEEDS)} seeds each): {counts}. "
             + ("The study is complete." if done else "The study is still running: every mean, interval and "
                "verdict below is over the runs stored so far and will change as the rest land "
@@ -93,12 +99,12 @@ def tuning_table(recipe: str) -> pd.DataFrame:
     tuning run of the study is stored)."""
     log = study.tuning_log()
     try:
-        chosen = study.choose(log, [recipe])[recipe]
+        chosen = study.choose(log, [recipe], unstable=study.unstable_rates())[recipe]
     except ValueError:  # a tuning run of this recipe is not stored yet
         chosen = None
     rows = [{"cell": r["cell"], "peak learning rate": r["lr"], "tuning seed": r["seed"],
-             "validation accuracy (%)": "not run yet" if r["validation accuracy (%)"] is None
-             else round(r["validation accuracy (%)"], 2),
+             "validation accuracy (%)": "diverged" if r["diverged"] else "not run yet"
+             if r["validation accuracy (%)"] is None else round(r["validation accuracy (%)"], 2),
              "training (min)": "" if r["training seconds"] is None else round(r["training seconds"] / 60, 1),
              "precision": r["precision"] or "",
              "chosen": "yes" if r["lr"] == chosen else ""} for r in log if r["recipe"] == recipe]
@@ -208,14 +214,21 @@ def study_markdown(cells: dict[study.Cell, list[dict]]) -> str:
     return "\n".join(lines)
 
 
-def _effect(name: str, estimate, direction: str, unit: str = "points") -> dict:
+def _effect(name: str, estimate, direction: str, unit: str = "points", caveat: str = "") -> dict:
     """A claim's row; ``estimate`` is called here, so that too few or identical runs give a row that says so."""
     try:
         found = estimate()
     except ValueError as exc:  # fewer than 2 runs in a group, or no spread at all
-        return {"claim": name, "effect": f"cannot be estimated yet: {exc}", "verdict": "not supported"}
+        return {"claim": name, "effect": f"cannot be estimated yet: {exc}", "verdict": "not supported",
+                "caveat": caveat}
     return {"claim": name, "effect": stats.format_interval(found, unit=unit),
-            "verdict": stats.verdict(found["low"], found["high"], direction)}
+            "verdict": stats.verdict(found["low"], found["high"], direction), "caveat": caveat}
+
+
+LOSS_GAP_CAVEAT = ("biased towards 'holds': the training loss is recorded with dropout active, which raises it "
+                   "towards the test loss whatever the network learns")
+RECIPES_CAVEAT = ("compares the two recipes as tuned, which differ in epochs, batch, initialisation and dropout, "
+                  "not depth alone")
 
 
 def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
@@ -244,11 +257,13 @@ def claims(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     rows = [
         _effect("AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)", diff(sgd, adam, accuracy), "greater"),
         _effect("with Adam + Dropout the train and test losses stay closer (test minus train loss)",
-                diff(sgd, adam, loss_gap), "less", unit=""),
+                diff(sgd, adam, loss_gap), "less", unit="", caveat=LOSS_GAP_CAVEAT),
         _effect(f"the {CLASS_CLAIM} class improves with Adam + Dropout (its test accuracy)",
                 diff(sgd, adam, lambda r: class_accuracy_of(r, CLASS_CLAIM)), "greater"),
-        _effect("AlexNet + SGD beats the baseline CNN (test accuracy)", diff(base, sgd, accuracy), "greater"),
-        _effect("AlexNet + Adam + Dropout beats the baseline CNN (test accuracy)", diff(base, adam, accuracy), "greater"),
+        _effect("AlexNet + SGD beats the baseline CNN (test accuracy)", diff(base, sgd, accuracy), "greater",
+                caveat=RECIPES_CAVEAT),
+        _effect("AlexNet + Adam + Dropout beats the baseline CNN (test accuracy)", diff(base, adam, accuracy), "greater",
+                caveat=RECIPES_CAVEAT),
     ]
     return pd.DataFrame(rows).set_index("claim")
 
@@ -310,5 +325,24 @@ def findings(cells: dict[study.Cell, list[dict]]) -> str:
                      f"{row['mean (%)']:.2f}% over {row['runs']} run{'s' * (row['runs'] != 1)} (lowest seed "
                      f"{lowest:.2f}%); mean minus original: {row['mean minus original']}; **{row['verdict']}**.")
     for claim, row in claims(cells).iterrows():
-        lines.append(f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**.")
+        caveat = f" ({row['caveat']})" if row["caveat"] else ""
+        lines.append(f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}.")
     return "\n".join(lines)
+
+
+def unstable_finals(cell: study.Cell) -> pd.DataFrame:
+    """The final runs of ``cell`` trained at a learning rate that diverged somewhere in the study (and is
+    therefore no longer chosen, ``study.choose``): one row per seed stored or diverged, kept as the record."""
+    folder = study.final_runs()[0].results_dir
+    rows = []
+    for experiment, lr in sorted(study.unstable_rates()):
+        if experiment != cell.experiment:
+            continue
+        for seed in study.SEEDS:
+            run = study.Run(cell, cell.config(seed, lr=lr), folder)
+            result, error = load_result(run.path, key=run.config.key()), study.divergence(run)
+            if result is not None or error is not None:
+                rows.append({"peak learning rate": lr, "seed": seed,
+                             "test accuracy (%)": round(accuracy(result), 2) if result else "diverged",
+                             "what happened": error.split(";")[0] if error else "trained to the end"})
+    return pd.DataFrame(rows)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pandas as pd
+import torch
 
 from . import figures, hardware
 from .config import ConfigError, ExperimentConfig
@@ -88,8 +89,12 @@ class Experiment:
         return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
 
     def model_summary(self) -> str:
+        """The network as PyTorch prints it, its trainable parameters and the share in fully connected layers."""
         model = build_model(self.config.model, self.config.dropout)
-        return f"{model}\ntrainable parameters: {count_parameters(model):,}"
+        total = count_parameters(model)
+        dense = sum(count_parameters(m) for m in model.modules() if isinstance(m, torch.nn.Linear))
+        return (f"{model}\ntrainable parameters: {total:,}, of which {dense:,} ({100 * dense / total:.1f}%) "
+                f"in the fully connected layers")
 
     def run(self, log=print, progress: bool = True) -> dict:
         """Load the stored result for this configuration, or train (and store) when there is none.

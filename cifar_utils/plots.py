@@ -493,7 +493,7 @@ def interaction_plot(cells: Mapping[tuple, Sequence[float]], title: str) -> plt.
     ax.set(xlabel="optimizer", ylabel="test accuracy (%)")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=len(line_levels), frameon=False, fontsize=9)
-    ax.text(0, -0.2, "mean of the seeds (dots) with its 95% t interval; parallel lines: no interaction",
+    ax.text(0, -0.2, "mean of the seeds (dots) with its 95% t interval where n >= 2; parallel lines: no interaction",
             transform=ax.transAxes, fontsize=7, color="0.3", va="top")
     fig.suptitle(title)
     fig.tight_layout()

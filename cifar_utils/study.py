@@ -19,12 +19,14 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ExperimentConfig
 from .recipes import profile_config, repo_path
+from .io import atomic_write_json
 from .results import accuracy, load_result, result_path
 
 SEEDS = (0, 1, 2, 3, 4)        # the final runs of every cell
@@ -81,6 +83,11 @@ class Run:
     def path(self) -> Path:
         return result_path(self.results_dir, self.cell.experiment, self.config.key())
 
+    @property
+    def diverged_path(self) -> Path:
+        """Where a run whose training loss became NaN or infinite leaves its record (``record_divergence``)."""
+        return self.path.with_suffix(".diverged")
+
     def describe(self) -> str:
         split = "" if self.config.evaluate_on == "test" else f", lr {self.config.lr:g}, validation"
         return f"{self.cell.label}, seed {self.config.seed}{split}"
@@ -102,32 +109,68 @@ def stored(runs: list[Run]) -> dict[Run, dict | None]:
     return {run: load_result(run.path, key=run.config.key()) for run in runs}
 
 
+def record_divergence(run: Run, error: str) -> Path:
+    """Store that ``run``'s training loss became NaN or infinite (``error`` says where): the run has an
+    outcome, so the sweep does not train it again, and its rate is unstable (``unstable_rates``). Delete
+    the file to try the run again."""
+    return atomic_write_json(run.diverged_path, {"experiment": run.cell.experiment, "key": run.config.key(),
+                                                 "config": run.config.to_dict(), "error": error})
+
+
+def divergence(run: Run) -> str | None:
+    """The error recorded for a run whose training diverged, else None."""
+    if not run.diverged_path.exists():
+        return None
+    return json.loads(run.diverged_path.read_text())["error"]
+
+
+def unstable_rates() -> set[tuple[str, float]]:
+    """(notebook recipe, lr) of every run of the study, tuning or final, whose training diverged. Whether
+    the training loss stays finite depends on the training images alone, never on the test set."""
+    folders = {run.results_dir for run in tuning_runs() + final_runs()}
+    found = set()
+    for folder in folders:
+        for path in sorted(Path(folder).glob("*.diverged")):
+            record = json.loads(path.read_text())
+            found.add((record["experiment"], record["config"]["lr"]))
+    return found
+
+
 def tuning_log(results_dir: str | Path = TUNING_DIR) -> list[dict]:
-    """Every tuning run tried, as rows: recipe, cell, lr, seed, validation accuracy (%), training seconds,
-    device, precision (missing runs appear with accuracy None)."""
+    """Every tuning run tried, as rows: recipe, cell, lr, seed, validation accuracy (%), whether its
+    training diverged, training seconds, device, precision (missing or diverged runs have accuracy None)."""
     rows = []
     for run, result in stored(tuning_runs(results_dir)).items():
         rows.append({"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr,
                      "seed": run.config.seed, "validation accuracy (%)": accuracy(result) if result else None,
+                     "diverged": result is None and divergence(run) is not None,
                      "training seconds": result["train_seconds"] if result else None,
                      "device": result["environment"]["device"] if result else None,
                      "precision": result["environment"]["autocast"] if result else None})
     return rows
 
 
-def choose(log: list[dict], recipes=None) -> dict[str, float]:
-    """The rule fixed in advance: per notebook recipe (all, or those named), the lr with the highest mean
-    validation accuracy over its cells and tuning seeds. Raises ValueError while one of their tuning runs
-    is missing."""
+def choose(log: list[dict], recipes=None, unstable=frozenset()) -> dict[str, float]:
+    """The rule: per notebook recipe (all, or those named), the lr with the highest mean validation
+    accuracy over its cells and tuning seeds, among the rates whose training never diverged in the study
+    (``unstable``, from ``unstable_rates``; this condition was added after a final run of the baseline
+    diverged). Raises ValueError while a tuning run of an eligible rate is missing, or when no rate is
+    eligible."""
     recipes = list(TUNING) if recipes is None else list(recipes)
-    missing = [row for row in log if row["recipe"] in recipes and row["validation accuracy (%)"] is None]
+    log = [row for row in log if row["recipe"] in recipes and (row["recipe"], row["lr"]) not in unstable]
+    missing = [row for row in log if row["validation accuracy (%)"] is None]
     if missing:
         raise ValueError(f"{len(missing)} tuning runs are not stored yet (e.g. {missing[0]['cell']}, lr "
                          f"{missing[0]['lr']:g}, seed {missing[0]['seed']}); run python -m cifar_utils.sweep "
                          f"--stage tune first.")
     chosen = {}
     for recipe in recipes:
+        eligible = [lr for lr in TUNING[recipe] if (recipe, lr) not in unstable]
+        if not eligible:
+            raise ValueError(f"every learning rate tried for {recipe} diverged in some run; add smaller rates "
+                             f"to study.TUNING['{recipe}'].")
+
         def mean_accuracy(lr):
             return statistics.fmean(r["validation accuracy (%)"] for r in log if r["recipe"] == recipe and r["lr"] == lr)
-        chosen[recipe] = max(TUNING[recipe], key=mean_accuracy)
+        chosen[recipe] = max(eligible, key=mean_accuracy)
     return chosen

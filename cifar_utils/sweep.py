@@ -27,8 +27,9 @@ from pathlib import Path
 
 from . import study
 from .config import ConfigError, ExperimentConfig
-from .recipes import REPO_ROOT, EXPERIMENTS, set_notebook_parameter
+from .recipes import REPO_ROOT, EXPERIMENTS, notebook_parameters, set_notebook_parameter
 from .results import ResultError, accuracy, load_result, result_path
+from .train import NonFiniteLossError
 
 
 def run_one(spec: dict) -> dict:
@@ -43,7 +44,12 @@ def run_one(spec: dict) -> dict:
     # A schema 1 result is fine for a notebook but kept no predictions, which the study needs: replace it.
     exp = Experiment(spec["experiment"], config, data_dir=spec["data_dir"], results_dir=spec["results_dir"],
                      retrain=stored is not None and "predictions" not in stored)
-    return exp.run(log=lambda message: print(message, flush=True), progress=False)
+    try:
+        return exp.run(log=lambda message: print(message, flush=True), progress=False)
+    except NonFiniteLossError as exc:  # an outcome of this recipe, not a crash: recorded, and not retried
+        run = study.Run(study.Cell(spec["experiment"]), config, Path(spec["results_dir"]))
+        study.record_divergence(run, str(exc))
+        raise
 
 
 def spec_of(run: study.Run, data_dir: str) -> dict:
@@ -60,7 +66,8 @@ def launch(run: study.Run, data_dir: str, threads: int, log_dir: Path) -> tuple[
         done = subprocess.run([sys.executable, "-m", "cifar_utils.sweep", "--one", json.dumps(spec_of(run, data_dir))],
                               cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     if done.returncode != 0:
-        return False, f"exit {done.returncode}; see {log_path}"
+        diverged = study.divergence(run)
+        return False, f"diverged: {diverged}" if diverged else f"exit {done.returncode}; see {log_path}"
     return True, ""
 
 
@@ -95,7 +102,8 @@ class Progress:
         def guess(r):
             return statistics.fmean(self.seconds.get(r.cell.experiment) or self.prior.get(r.cell.experiment) or every)
         eta = sum(guess(r) for r in left)
-        status = f"{accuracy(load_result(run.path)):.2f}%" if ok else f"FAILED ({detail})"
+        status = (f"{accuracy(load_result(run.path)):.2f}%" if ok else detail if detail.startswith("diverged")
+                  else f"FAILED ({detail})")
         rest = f"about {duration(eta)} left" if left else "done"
         print(f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
               f"{seconds:.0f} s; {rest}", flush=True)
@@ -105,6 +113,8 @@ def missing(runs: list[study.Run]) -> list[study.Run]:
     """The runs without a usable stored result (an unusable one is named and trained again)."""
     todo = []
     for run in runs:
+        if study.divergence(run) is not None:  # its training diverged: an outcome, recorded (study.record_divergence)
+            continue
         try:
             result = load_result(run.path, key=run.config.key())
             if result is None or "predictions" not in result:  # schema 1 kept no predictions: run it again
@@ -118,14 +128,17 @@ def missing(runs: list[study.Run]) -> list[study.Run]:
 def execute(runs: list[study.Run], args) -> bool:
     """Train the missing runs of ``runs``; True when all succeeded."""
     todo = missing(runs)
-    print(f"{len(runs) - len(todo)} of {len(runs)} runs stored; {len(todo)} to run.", flush=True)
+    diverged = sum(study.divergence(run) is not None for run in runs)
+    print(f"{len(runs) - len(todo)} of {len(runs)} runs stored" + (f" ({diverged} diverged)" if diverged else "")
+          + f"; {len(todo)} to run.", flush=True)
     if args.dry_run or not todo:
         for run in todo:
             print(f"  would run: {run.describe()} -> {run.path.relative_to(REPO_ROOT) if run.path.is_relative_to(REPO_ROOT) else run.path}")
         return True
     prior: dict[str, list[float]] = {}
     for run, result in study.stored([run for run in runs if run not in todo]).items():
-        prior.setdefault(run.cell.experiment, []).append(result["train_seconds"])
+        if result is not None:  # None: the run diverged
+            prior.setdefault(run.cell.experiment, []).append(result["train_seconds"])
     progress = Progress(todo, len(runs) - len(todo), prior)
     failures = 0
     if args.executor == "slurm":
@@ -150,23 +163,31 @@ def execute(runs: list[study.Run], args) -> bool:
             return run, ok, detail, time.perf_counter() - start
         for future in as_completed([pool.submit(timed, run) for run in todo]):
             run, ok, detail, seconds = future.result()
-            failures += not ok
+            failures += not ok and not detail.startswith("diverged")  # a divergence is an outcome, recorded
             progress.finished(run, ok, detail, seconds)
     return failures == 0
 
 
-def adopt(dry_run: bool) -> None:
-    """Write the learning rates that tuning chose into the notebooks' parameters cells."""
+def adopt(dry_run: bool) -> bool:
+    """Write the learning rates that tuning chose into the notebooks' parameters cells; True when one
+    of them changed (a final run diverged at the rate adopted before)."""
     log = study.tuning_log()
-    if dry_run and any(row["validation accuracy (%)"] is None for row in log):
+    if dry_run and any(row["validation accuracy (%)"] is None and not row["diverged"] for row in log):
         print("would write the chosen learning rates into the notebooks once tuning is done")
-        return
-    chosen = study.choose(log)
-    for experiment, lr in chosen.items():
+        return False
+    unstable = study.unstable_rates()
+    changed = False
+    for experiment, lr in study.choose(log, unstable=unstable).items():
         notebook = EXPERIMENTS[experiment].notebook
-        print(f"{notebook}: lr = {lr:g} (highest mean validation accuracy of {', '.join(map(str, study.TUNING[experiment]))})")
-        if not dry_run:
-            set_notebook_parameter(notebook, "lr", lr)
+        left_out = [f"{r:g}" for r in study.TUNING[experiment] if (experiment, r) in unstable]
+        print(f"{notebook}: lr = {lr:g} (highest mean validation accuracy of "
+              f"{', '.join(map(str, study.TUNING[experiment]))}"
+              + (f"; left out, diverged: {', '.join(left_out)}" if left_out else "") + ")")
+        if notebook_parameters(notebook)["lr"] != lr:
+            changed = True
+            if not dry_run:
+                set_notebook_parameter(notebook, "lr", lr)
+    return changed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,6 +230,9 @@ def main(argv: list[str] | None = None) -> int:
             adopt(args.dry_run)
         if args.stage in ("final", "all") and ok:
             ok &= execute(study.final_runs(), args)
+            # A final run that diverged makes its rate unstable: adopt the next choice and run its seeds.
+            while args.stage == "all" and ok and not args.dry_run and adopt(False):
+                ok &= execute(study.final_runs(), args)
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

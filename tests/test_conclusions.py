@@ -197,6 +197,8 @@ def test_status_says_how_many_runs_are_stored_and_whether_the_study_is_complete(
     cells[study.ADAM] = cells[study.ADAM][:1]
     line = conclusions.status(cells)
     assert f"{study.ADAM.label} 1," in line and "still running" in line
+    line = conclusions.status(cells, diverged={study.ADAM: len(study.SEEDS) - 1})
+    assert f"{study.ADAM.label} 1 (and {len(study.SEEDS) - 1} diverged)," in line and line.endswith("complete.")
 
 
 def test_ranking_orders_the_stored_configurations_by_mean():
@@ -220,6 +222,26 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
     assert bars[1].endswith("**contradicted**.")  # 70.4 < 71.99 on every seed
     claims = conclusions.claims(cells)
     for claim, row in claims.iterrows():
-        assert f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**." in text
+        caveat = f" ({row['caveat']})" if row["caveat"] else ""
+        assert f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}." in text
+    assert "dropout active" in claims.loc["with Adam + Dropout the train and test losses stay closer "
+                                          "(test minus train loss)", "caveat"]
     too_few = conclusions.findings({cell: results_of(cell, [70.0]) for cell in study.CELLS})
     assert "needs 2 runs; **not supported**." in too_few and ".;" not in too_few
+
+
+def test_unstable_finals_list_the_runs_of_a_rate_that_diverged(tmp_path, monkeypatch):
+    real_final_runs = study.final_runs
+    monkeypatch.setattr(study, "final_runs", lambda results_dir=tmp_path: real_final_runs(results_dir))
+    monkeypatch.setattr(study, "tuning_runs", lambda results_dir=tmp_path / "tuning": [])
+    assert conclusions.unstable_finals(study.BASELINE).empty
+    lr = 9.0
+    ran, broke = (study.Run(study.BASELINE, study.BASELINE.config(seed, lr=lr), tmp_path) for seed in (0, 2))
+    save_result(ran.path, results_of(study.BASELINE, [75.5])[0] | {"key": ran.config.key(), "config": ran.config.to_dict()})
+    study.record_divergence(broke, "the training loss became nan at epoch 3, step 18; lower lr (now 9.0) or ...")
+    table = conclusions.unstable_finals(study.BASELINE)
+    assert table.to_dict("records") == [
+        {"peak learning rate": lr, "seed": 0, "test accuracy (%)": 75.5, "what happened": "trained to the end"},
+        {"peak learning rate": lr, "seed": 2, "test accuracy (%)": "diverged",
+         "what happened": "the training loss became nan at epoch 3, step 18"}]
+    assert conclusions.unstable_finals(study.SGD).empty  # another recipe's rates are not its own

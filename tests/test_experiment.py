@@ -292,7 +292,9 @@ def test_describe_names_the_result_file_and_parameters(tmp_path):
     assert table.loc["result file", "value"] == str(tmp_path / "r" / f"baseline-{exp.key}.json")
     assert table.loc["trainable parameters", "value"] == "541,094"
     assert list(table.index) == ["trainable parameters", "results key", "result file", "figures folder"]
-    assert exp.model_summary().endswith("trainable parameters: 541,094")
+    # the two fully connected layers: 1024 x 500 + 500 and 500 x 10 + 10 weights and biases
+    assert exp.model_summary().endswith("trainable parameters: 541,094, of which 517,510 (95.6%) in the fully "
+                                        "connected layers")
 
 
 def test_shown_is_relative_inside_the_repository(tmp_path):

@@ -187,6 +187,19 @@ def test_tuning_log_reads_what_is_stored(tmp_path):
     assert stored(runs)[run] == result
     (row,) = [r for r in tuning_log(tmp_path) if r["validation accuracy (%)"] is not None]
     assert row == {"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr,
-                   "seed": run.config.seed, "validation accuracy (%)": 40.0,
+                   "seed": run.config.seed, "validation accuracy (%)": 40.0, "diverged": False,
                    "training seconds": result["train_seconds"], "device": "cpu",
                    "precision": result["environment"]["autocast"]}
+
+
+def test_choose_leaves_out_rates_that_diverged_anywhere():
+    log = make_log(lambda cell, lr, seed: 60.0 + lr)  # the largest rate is best everywhere
+    biggest, second = TUNING["baseline"][-1], TUNING["baseline"][-2]
+    chosen = choose(log, ["baseline"], unstable={("baseline", biggest)})
+    assert chosen == {"baseline": second}
+    for row in log:  # a diverged tuning run has no accuracy; its rate being unstable, nothing is missing
+        if row["recipe"] == "baseline" and row["lr"] == biggest:
+            row["validation accuracy (%)"], row["diverged"] = None, True
+    assert choose(log, ["baseline"], unstable={("baseline", biggest)}) == {"baseline": second}
+    with pytest.raises(ValueError, match="every learning rate tried for baseline diverged"):
+        choose(log, ["baseline"], unstable={("baseline", lr) for lr in TUNING["baseline"]})

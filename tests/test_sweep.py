@@ -347,3 +347,35 @@ def test_missing_file_is_none_and_a_stored_one_is_not_missing(tiny):
     assert sweep.missing([run]) == []
     with pytest.raises(ResultError):
         load_result(run.path, key=tiny.final[1].config.key())
+
+
+# --- a run whose training diverges -----------------------------------------------------------------------
+
+def test_a_diverging_run_is_recorded_not_retried_and_its_rate_left_out(tiny, launches, capsys):
+    """A real child run at an absurd rate: its loss becomes NaN, the run leaves a divergence record, the
+    sweep counts it as an outcome (not a failure, not to run again) and adopt never picks that rate."""
+    import dataclasses
+    run = tiny.final[0]
+    bad = study.Run(run.cell, dataclasses.replace(run.config, lr=1e9), run.results_dir)
+    with pytest.raises(sweep.NonFiniteLossError):
+        sweep.run_one(sweep.spec_of(bad, tiny.data_dir))
+    assert not bad.path.exists() and "the training loss became" in study.divergence(bad)
+    assert sweep.missing([bad]) == [] and study.unstable_rates() == {("baseline", 1e9)}
+    remove_child_leftovers([bad])
+
+    # the sweep's view of a diverged child: not a failure, printed as such
+    progress = sweep.Progress([bad], stored=0)
+    progress.finished(bad, False, f"diverged: {study.divergence(bad)}", 3)
+    assert capsys.readouterr().out.startswith("[1/1] tiny A, seed 0: diverged: the training loss became")
+
+
+def test_adopt_moves_off_a_rate_whose_final_run_diverged(tiny, launches, capsys):
+    args = ["--stage", "tune", "-p", "data_dir", tiny.data_dir]
+    assert sweep.main(args) == 0
+    assert sweep.adopt(False) is True and notebook_parameters("01_baseline")["lr"] == 0.1  # 60% beats 40%
+    assert sweep.adopt(False) is False  # nothing changed
+    study.record_divergence(study.final_runs()[1], "the training loss became nan at epoch 1, step 2; ...")
+    assert sweep.adopt(False) is True and notebook_parameters("01_baseline")["lr"] == 0.05
+    assert "left out, diverged: 0.1" in capsys.readouterr().out
+    table = study.tuning_log()
+    assert not any(row["diverged"] for row in table)  # the tuning runs themselves trained fine
