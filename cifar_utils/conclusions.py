@@ -95,11 +95,11 @@ def versus_original(cell: study.Cell, results: list[dict]) -> pd.DataFrame:
 
 def tuning_table(recipe: str) -> pd.DataFrame:
     """Every learning rate tried for a notebook recipe on the validation split, in the order of the grid:
-    validation accuracy, training time and precision of each run, and the rate the rule chose (once every
-    tuning run of the study is stored)."""
-    log = study.tuning_log()
+    validation accuracy, training time and precision of each run, the rate the rule chose (once every
+    tuning run of the study is stored) and the rates it left out because a run of theirs diverged."""
+    log, unstable = study.tuning_log(), study.unstable_rates()
     try:
-        chosen = study.choose(log, [recipe], unstable=study.unstable_rates())[recipe]
+        chosen = study.choose(log, [recipe], unstable=unstable)[recipe]
     except ValueError:  # a tuning run of this recipe is not stored yet
         chosen = None
     rows = [{"cell": r["cell"], "peak learning rate": r["lr"], "tuning seed": r["seed"],
@@ -107,7 +107,8 @@ def tuning_table(recipe: str) -> pd.DataFrame:
              if r["validation accuracy (%)"] is None else round(r["validation accuracy (%)"], 2),
              "training (min)": "" if r["training seconds"] is None else round(r["training seconds"] / 60, 1),
              "precision": r["precision"] or "",
-             "chosen": "yes" if r["lr"] == chosen else ""} for r in log if r["recipe"] == recipe]
+             "chosen": "yes" if r["lr"] == chosen else "left out: diverged in a run" if (recipe, r["lr"]) in unstable
+             else ""} for r in log if r["recipe"] == recipe]
     return pd.DataFrame(rows)
 
 
@@ -183,6 +184,8 @@ def summary_table(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
                         "95% interval (%)": f"{s['low']:.2f} to {s['high']:.2f}"})
         elif values:
             row.update({"mean (%)": round(values[0], 2), "std (points)": "", "95% interval (%)": "needs 2 runs"})
+        else:
+            row.update({"mean (%)": "not run yet", "std (points)": "", "95% interval (%)": ""})
         config = cell.config(study.FIGURE_SEED)
         theirs = original_accuracy(cell)
         row.update({"original report (%)": "" if theirs is None else theirs,

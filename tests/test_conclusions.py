@@ -75,6 +75,7 @@ def test_mcnemar_by_seed_counts_the_discordant_images():
 def test_tuning_table_marks_the_chosen_rate(tmp_path, monkeypatch):
     real_log = study.tuning_log
     monkeypatch.setattr(study, "tuning_log", lambda results_dir=tmp_path: real_log(results_dir))
+    monkeypatch.setattr(study, "unstable_rates", lambda: set())
     runs = study.tuning_runs(tmp_path)
     table = conclusions.tuning_table("baseline")
     assert list(table["peak learning rate"]) == list(study.TUNING["baseline"])
@@ -87,6 +88,10 @@ def test_tuning_table_marks_the_chosen_rate(tmp_path, monkeypatch):
     table = conclusions.tuning_table("baseline")
     assert list(table["chosen"]) == ["", "", "yes"] + [""] * (len(study.TUNING["baseline"]) - 3)
     assert table["validation accuracy (%)"].iloc[2] == 60.0 and set(table["precision"]) == {"fp32"}
+    # the best rate diverged in some run of the study: left out, and the next best chosen
+    monkeypatch.setattr(study, "unstable_rates", lambda: {("baseline", study.TUNING["baseline"][2])})
+    chosen = conclusions.tuning_table("baseline")["chosen"]
+    assert chosen.iloc[2] == "left out: diverged in a run" and list(chosen).count("yes") == 1
 
 
 def three_seed_study() -> dict[study.Cell, list[dict]]:
@@ -189,6 +194,7 @@ def test_tables_with_no_runs_stored_say_so_instead_of_failing():
     assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
     assert conclusions.paired_table([], [])["p-value"].tolist() == ["", "", ""]
     assert conclusions.summary_table(cells)["runs"].tolist() == [0] * len(study.CELLS)
+    assert set(conclusions.summary_table(cells)["mean (%)"]) == {"not run yet"}
 
 
 def test_status_says_how_many_runs_are_stored_and_whether_the_study_is_complete():
