@@ -39,11 +39,17 @@ def status(cells: dict[study.Cell, list[dict]], diverged: dict[study.Cell, int] 
             diverged[run.cell] = diverged.get(run.cell, 0) + (study.divergence(run) is not None)
     counts = ", ".join(f"{cell.label} {len(results)}" + (f" (and {diverged[cell]} diverged)" if diverged.get(cell) else "")
                        for cell, results in cells.items())
-    done = all(len(results) + diverged.get(cell, 0) == len(study.SEEDS) for cell, results in cells.items())
-    return (f"**Final runs stored** (of {len(study.SEEDS)} seeds each): {counts}. "
-            + ("The study is complete." if done else "The study is still running: every mean, interval and "
-               "verdict below is over the runs stored so far and will change as the rest land "
-               "(`.venv/bin/python -m cifar_utils.sweep` trains them)."))
+    done = all(len(results) == len(study.SEEDS) for results in cells.values())
+    if any(diverged.values()):
+        tail = ("A final run diverged at the adopted learning rate, so that rate is left out: "
+                "`.venv/bin/python -m cifar_utils.sweep` adopts the next rate and trains its seeds; until then every "
+                "mean, interval and verdict below is over the runs stored so far.")
+    elif done:
+        tail = "The study is complete."
+    else:
+        tail = ("The study is still running: every mean, interval and verdict below is over the runs stored so far "
+                "and will change as the rest land (`.venv/bin/python -m cifar_utils.sweep` trains them).")
+    return f"**Final runs stored** (of {len(study.SEEDS)} seeds each): {counts}. {tail}"
 
 
 def original_accuracy(cell: study.Cell) -> float | None:

@@ -11,8 +11,10 @@
   design and keeps the cells shared if a notebook's recipe is edited.
 - ``TUNING``: the learning rates tried, on the validation split only (``evaluate_on = "validation"``:
   5,000 training images held out, the rest trained on), with ``TUNING_SEEDS``; ``choose`` applies the
-  rule fixed in advance, the highest mean validation accuracy (over the tuning seeds); a grid whose
-  best rate sat at its edge was extended by the next rate out. Each optimizer is tuned on its
+  rule fixed in advance, the highest mean validation accuracy (over the tuning seeds), with one
+  condition added during the sweep: a rate whose training diverged in any run of the study, tuning or
+  final (``record_divergence``, ``unstable_rates``), is left out. A grid whose best rate sat at its
+  edge was extended by the next rate out. Each optimizer is tuned on its
   notebook's own cell only (``Cell.tuned``); its other dropout cell takes that rate. The final runs
   train on all 50,000 training images with the chosen rate and are evaluated once, on the test set.
 """
@@ -118,21 +120,28 @@ def record_divergence(run: Run, error: str) -> Path:
 
 
 def divergence(run: Run) -> str | None:
-    """The error recorded for a run whose training diverged, else None."""
-    if not run.diverged_path.exists():
+    """The error recorded for a run whose training diverged, else None (also when a result of the run is
+    stored: a later try that trained to the end voids the record)."""
+    if not run.diverged_path.exists() or run.path.exists():
         return None
     return json.loads(run.diverged_path.read_text())["error"]
 
 
 def unstable_rates() -> set[tuple[str, float]]:
-    """(notebook recipe, lr) of every run of the study, tuning or final, whose training diverged. Whether
-    the training loss stays finite depends on the training images alone, never on the test set."""
-    folders = {run.results_dir for run in tuning_runs() + final_runs()}
+    """(notebook recipe, lr) of every run of the study, tuning or final, whose training diverged: runs of
+    the study's current recipes at any rate (a record of a recipe since changed, e.g. other epochs, does
+    not count). Whether the training loss stays finite depends on the training images alone, never on
+    the test set."""
+    tuning, final = tuning_runs(), final_runs()
     found = set()
-    for folder in folders:
+    for folder in {run.results_dir for run in tuning + final}:
         for path in sorted(Path(folder).glob("*.diverged")):
             record = json.loads(path.read_text())
-            found.add((record["experiment"], record["config"]["lr"]))
+            lr = record["config"]["lr"]
+            current = {Run(r.cell, dataclasses.replace(r.config, lr=lr), r.results_dir) for r in tuning + final
+                       if r.cell.experiment == record["experiment"]}
+            if any(run.diverged_path == path and divergence(run) is not None for run in current):
+                found.add((record["experiment"], lr))
     return found
 
 

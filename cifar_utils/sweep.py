@@ -8,10 +8,13 @@
 
 Stages: ``tune`` (the learning rates of ``study.TUNING`` on the validation split), ``adopt`` (write the
 rates that ``study.choose`` picks into the notebooks' parameters cells), ``final`` (every cell x seed
-on the test set), ``all`` (the three in order). Each run is its own process and stores its result
-when it ends; stored runs are skipped, so a killed sweep started again loses at most the run in
-progress (which itself resumes from its last epoch's checkpoint). One line per finished run, with an
-estimate of the time left. Exits 1 when a run failed, 2 for bad arguments.
+on the test set), ``all`` (the three in order; when a final run diverged at an adopted rate, adopt
+again and run the new rate's seeds). Each run is its own process and stores its result when it ends,
+or a divergence record when its training loss became NaN or infinite (``study.record_divergence``);
+stored and diverged runs are skipped, and so are runs at a rate that diverged in another run, so a
+killed sweep started again loses at most the run in progress (which itself resumes from its last
+epoch's checkpoint). One line per finished run, with an estimate of the time left. Exits 1 when a
+run failed (a divergence is not a failure), 2 for bad arguments or when every rate of a grid diverged.
 """
 from __future__ import annotations
 
@@ -44,12 +47,14 @@ def run_one(spec: dict) -> dict:
     # A schema 1 result is fine for a notebook but kept no predictions, which the study needs: replace it.
     exp = Experiment(spec["experiment"], config, data_dir=spec["data_dir"], results_dir=spec["results_dir"],
                      retrain=stored is not None and "predictions" not in stored)
+    run = study.Run(study.Cell(spec["experiment"]), config, Path(spec["results_dir"]))
     try:
-        return exp.run(log=lambda message: print(message, flush=True), progress=False)
+        result = exp.run(log=lambda message: print(message, flush=True), progress=False)
     except NonFiniteLossError as exc:  # an outcome of this recipe, not a crash: recorded, and not retried
-        run = study.Run(study.Cell(spec["experiment"]), config, Path(spec["results_dir"]))
         study.record_divergence(run, str(exc))
         raise
+    run.diverged_path.unlink(missing_ok=True)  # a stale record of an earlier try is void now
+    return result
 
 
 def spec_of(run: study.Run, data_dir: str) -> dict:
@@ -57,18 +62,24 @@ def spec_of(run: study.Run, data_dir: str) -> dict:
             "data_dir": data_dir}
 
 
-def launch(run: study.Run, data_dir: str, threads: int, log_dir: Path) -> tuple[bool, str]:
-    """Run one training in a child process with ``threads`` threads; its output goes to a log file."""
+def launch(run: study.Run, data_dir: str, threads: int, log_dir: Path) -> tuple[str, str]:
+    """Run one training in a child process with ``threads`` threads; its output goes to a log file.
+    Returns the outcome ("ok", "diverged" or "failed") and a detail for the progress line."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{run.cell.experiment}-{run.config.key()}.log"
     with open(log_path, "w") as log:
         done = subprocess.run([sys.executable, "-m", "cifar_utils.sweep", "--one", json.dumps(spec_of(run, data_dir))],
                               cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    if done.returncode != 0:
-        diverged = study.divergence(run)
-        return False, f"diverged: {diverged}" if diverged else f"exit {done.returncode}; see {log_path}"
-    return True, ""
+    return outcome_of(run, done.returncode == 0, f"exit {done.returncode}; see {log_path}")
+
+
+def outcome_of(run: study.Run, ok: bool, failure: str) -> tuple[str, str]:
+    """A finished child's outcome: "ok"; "diverged" when it left a divergence record; else "failed"."""
+    if ok:
+        return "ok", ""
+    error = study.divergence(run)
+    return ("diverged", error) if error is not None else ("failed", failure)
 
 
 def submit_slurm(runs: list[study.Run], data_dir: str, options: dict, folder: Path):
@@ -85,26 +96,29 @@ def duration(seconds: float) -> str:
 
 
 class Progress:
-    """One line per finished run: index, run, accuracy, seconds, estimated time left.
+    """One line per finished run: index, run, its outcome (accuracy; diverged; skipped; FAILED), seconds,
+    estimated time left.
 
-    A run's time is guessed from this sweep's runs of the same recipe, else from ``prior`` (recipe ->
-    training seconds of its stored runs), else from the mean of every run this sweep has finished."""
+    A run's time is guessed from this sweep's completed runs of the same recipe, else from ``prior``
+    (recipe -> training seconds of its stored runs), else from the mean of every run this sweep completed."""
 
     def __init__(self, todo: list[study.Run], stored: int, prior: dict[str, list[float]] | None = None):
         self.todo, self.done, self.stored, self.seconds, self.prior = todo, 0, stored, {}, prior or {}
 
-    def finished(self, run: study.Run, ok: bool, detail: str, seconds: float) -> None:
+    def finished(self, run: study.Run, outcome: str, detail: str, seconds: float) -> None:
         self.done += 1
-        self.seconds.setdefault(run.cell.experiment, []).append(seconds)
+        if outcome == "ok":  # a diverged, skipped or failed run's time says nothing about a whole run
+            self.seconds.setdefault(run.cell.experiment, []).append(seconds)
         left = self.todo[self.done:] if len(self.todo) > self.done else []
-        every = [s for values in self.seconds.values() for s in values]
+        every = [s for values in self.seconds.values() for s in values] or [s for v in self.prior.values() for s in v]
 
         def guess(r):
-            return statistics.fmean(self.seconds.get(r.cell.experiment) or self.prior.get(r.cell.experiment) or every)
+            known = self.seconds.get(r.cell.experiment) or self.prior.get(r.cell.experiment) or every
+            return statistics.fmean(known) if known else 0.0
         eta = sum(guess(r) for r in left)
-        status = (f"{accuracy(load_result(run.path)):.2f}%" if ok else detail if detail.startswith("diverged")
-                  else f"FAILED ({detail})")
-        rest = f"about {duration(eta)} left" if left else "done"
+        status = {"ok": lambda: f"{accuracy(load_result(run.path)):.2f}%", "diverged": lambda: f"diverged ({detail})",
+                  "skipped": lambda: f"skipped ({detail})"}.get(outcome, lambda: f"FAILED ({detail})")()
+        rest = (f"about {duration(eta)} left" if eta else "time left unknown") if left else "done"
         print(f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
               f"{seconds:.0f} s; {rest}", flush=True)
 
@@ -126,7 +140,8 @@ def missing(runs: list[study.Run]) -> list[study.Run]:
 
 
 def execute(runs: list[study.Run], args) -> bool:
-    """Train the missing runs of ``runs``; True when all succeeded."""
+    """Train the missing runs of ``runs``; True unless a run failed (a run that diverged is an outcome, and
+    a run is skipped, not failed, when another run at its recipe's rate diverged)."""
     todo = missing(runs)
     diverged = sum(study.divergence(run) is not None for run in runs)
     print(f"{len(runs) - len(todo)} of {len(runs)} runs stored" + (f" ({diverged} diverged)" if diverged else "")
@@ -149,22 +164,24 @@ def execute(runs: list[study.Run], args) -> bool:
             start = time.perf_counter()
             try:
                 job.result()
-                progress.finished(run, True, "", time.perf_counter() - start)
-            except Exception as exc:  # submitit's FailedJobError / UncompletedJobError
-                failures += 1
-                progress.finished(run, False, f"{type(exc).__name__}; logs in build/sweep-jobs/{job.job_id}",
-                                  time.perf_counter() - start)
+                outcome, detail = "ok", ""
+            except Exception as exc:  # submitit's FailedJobError / UncompletedJobError; a divergence left its record
+                outcome, detail = outcome_of(run, False, f"{type(exc).__name__}; logs in build/sweep-jobs/{job.job_id}")
+            failures += outcome == "failed"
+            progress.finished(run, outcome, detail, time.perf_counter() - start)
         return failures == 0
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # each run its share of the cores
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         def timed(run):
+            if (run.cell.experiment, run.config.lr) in study.unstable_rates():  # another run at this rate diverged
+                return run, "skipped", f"lr {run.config.lr:g} diverged in another run", 0.0
             start = time.perf_counter()
-            ok, detail = launch(run, args.data_dir, threads, REPO_ROOT / "build" / "sweep-logs")
-            return run, ok, detail, time.perf_counter() - start
+            outcome, detail = launch(run, args.data_dir, threads, REPO_ROOT / "build" / "sweep-logs")
+            return run, outcome, detail, time.perf_counter() - start
         for future in as_completed([pool.submit(timed, run) for run in todo]):
-            run, ok, detail, seconds = future.result()
-            failures += not ok and not detail.startswith("diverged")  # a divergence is an outcome, recorded
-            progress.finished(run, ok, detail, seconds)
+            run, outcome, detail, seconds = future.result()
+            failures += outcome == "failed"  # a divergence is an outcome, recorded; a skipped run waits for adopt
+            progress.finished(run, outcome, detail, seconds)
     return failures == 0
 
 

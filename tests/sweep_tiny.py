@@ -41,7 +41,8 @@ def install(root: Path, set_attribute=setattr, seeds=SEEDS) -> None:
     ROOT/notebooks (a copy of 01_baseline is made there) and the sweep's logs go to ROOT/build."""
     root = Path(root)
     notebooks = root / "notebooks"
-    if not (notebooks / "01_baseline.ipynb").exists():
+    fresh = not (notebooks / "01_baseline.ipynb").exists()
+    if fresh:
         notebooks.mkdir(parents=True, exist_ok=True)
         (notebooks / "01_baseline.ipynb").write_bytes((REPO_ROOT / "notebooks" / "01_baseline.ipynb").read_bytes())
     tuning_runs, final_runs, tuning_log = study.tuning_runs, study.final_runs, study.tuning_log
@@ -53,6 +54,8 @@ def install(root: Path, set_attribute=setattr, seeds=SEEDS) -> None:
             (study, "tuning_log", lambda results_dir=root / "results" / "tuning": tuning_log(results_dir)),
             (recipes, "NOTEBOOKS_DIR", notebooks), (sweep, "REPO_ROOT", root)):
         set_attribute(module, name, value)
+    if fresh:  # a rate outside the tiny grid, so that adopting the grid's choice always changes it
+        recipes.set_notebook_parameter("01_baseline", "lr", 0.2)
 
 
 def child_leftovers(runs) -> list[Path]:

@@ -59,7 +59,7 @@ def launches(monkeypatch):
     def fake_launch(run, data_dir, threads, log_dir):
         calls.append(SimpleNamespace(run=run, data_dir=data_dir, threads=threads, log_dir=log_dir))
         store_fake(run, 60 if run.config.lr == 0.1 else 40)
-        return True, ""
+        return "ok", ""
 
     monkeypatch.setattr(sweep, "launch", fake_launch)
     return calls
@@ -213,9 +213,9 @@ def test_a_failed_run_is_reported_and_stops_before_adopting(tiny, monkeypatch, c
     def failing(run, data_dir, threads, log_dir):
         calls.append(run)
         if run == tiny.tuning[1]:
-            return False, "exit 1; see the log"
+            return "failed", "exit 1; see the log"
         store_fake(run)
-        return True, ""
+        return "ok", ""
 
     monkeypatch.setattr(sweep, "launch", failing)
     notebook = (tiny.root / "notebooks" / "01_baseline.ipynb").read_bytes()
@@ -320,17 +320,17 @@ def test_progress_lines_estimate_the_time_left(tiny, capsys):
     for run in (a, b, c):
         store_fake(run, 40)
     progress = sweep.Progress([a, b, c], stored=2)
-    progress.finished(a, True, "", 120.4)  # no time of the other recipe yet: guessed from every run's mean
-    progress.finished(b, False, "exit 1; see x.log", 600)
-    progress.finished(c, True, "", 30)
+    progress.finished(a, "ok", "", 120.4)  # no time of the other recipe yet: guessed from every run's mean
+    progress.finished(b, "failed", "exit 1; see x.log", 600)  # a failed run's time is no guess for a whole run
+    progress.finished(c, "ok", "", 30)
     assert capsys.readouterr().out.splitlines() == [
         "[3/5] tiny A, seed 0: 40.00% in 120 s; about 4 min left",
-        "[4/5] other recipe, seed 0: FAILED (exit 1; see x.log) in 600 s; about 10 min left",
+        "[4/5] other recipe, seed 0: FAILED (exit 1; see x.log) in 600 s; about 2 min left",
         "[5/5] other recipe, seed 1: 40.00% in 30 s; done",
     ]
     # before this sweep has timed a recipe, its stored runs' training time is the guess
     progress = sweep.Progress([a, b, c], stored=2, prior={"alexnet_sgd": [600.0, 720.0]})
-    progress.finished(a, True, "", 120.4)
+    progress.finished(a, "ok", "", 120.4)
     assert capsys.readouterr().out.splitlines() == ["[3/5] tiny A, seed 0: 40.00% in 120 s; about 22 min left"]
 
 
@@ -363,10 +363,43 @@ def test_a_diverging_run_is_recorded_not_retried_and_its_rate_left_out(tiny, lau
     assert sweep.missing([bad]) == [] and study.unstable_rates() == {("baseline", 1e9)}
     remove_child_leftovers([bad])
 
-    # the sweep's view of a diverged child: not a failure, printed as such
-    progress = sweep.Progress([bad], stored=0)
-    progress.finished(bad, False, f"diverged: {study.divergence(bad)}", 3)
-    assert capsys.readouterr().out.startswith("[1/1] tiny A, seed 0: diverged: the training loss became")
+
+def test_execute_counts_a_divergence_as_an_outcome_and_skips_that_rate(tiny, capsys):
+    """Real children at an absurd rate: the first diverges and is recorded; execute still succeeds, and
+    the second run at that rate is skipped instead of trained."""
+    import dataclasses
+    bad = [study.Run(run.cell, dataclasses.replace(run.config, lr=1e9), run.results_dir) for run in tiny.final[:2]]
+    args = SimpleNamespace(dry_run=False, executor="local", jobs=1, data_dir=tiny.data_dir)
+    assert sweep.execute(bad, args) is True
+    out = capsys.readouterr().out
+    assert f"[1/2] {bad[0].describe()}: diverged (the training loss became" in out
+    assert f"[2/2] {bad[1].describe()}: skipped (lr 1e+09 diverged in another run) in 0 s; done" in out
+    assert study.divergence(bad[0]) and study.divergence(bad[1]) is None and not bad[1].path.exists()
+    assert sweep.missing(bad) == [bad[1]]  # a skipped run is not an outcome: a later sweep may still run it
+    remove_child_leftovers(bad)
+
+
+def test_all_stages_adopt_the_next_rate_when_a_final_run_diverges(tiny, monkeypatch, capsys):
+    """--stage all: lr 0.1 wins tuning, its first final run diverges, so adopt moves to 0.05 and the
+    sweep trains 0.05's seeds; the other 0.1 run is skipped."""
+    launched = []
+
+    def launch(run, data_dir, threads, log_dir):
+        launched.append(run)
+        if run.config.evaluate_on == "test" and run.config.lr == 0.1:
+            study.record_divergence(run, "the training loss became nan at epoch 1, step 1; lower lr ...")
+            return sweep.outcome_of(run, False, "exit 1")
+        store_fake(run, 60 if run.config.lr == 0.1 else 40)
+        return "ok", ""
+
+    monkeypatch.setattr(sweep, "launch", launch)
+    assert sweep.main(["-p", "data_dir", tiny.data_dir]) == 0
+    out = capsys.readouterr().out
+    assert notebook_parameters("01_baseline")["lr"] == 0.05
+    assert "left out, diverged: 0.1" in out and "skipped (lr 0.1 diverged in another run)" in out
+    finals = [run for run in launched if run.config.evaluate_on == "test"]
+    assert [run.config.lr for run in finals] == [0.1] + [0.05] * len(study.final_runs())
+    assert all(run.path.exists() for run in study.final_runs())
 
 
 def test_adopt_moves_off_a_rate_whose_final_run_diverged(tiny, launches, capsys):
