@@ -4,7 +4,7 @@
     python -m cifar_utils.sweep --stage final --jobs 2 -p data_dir DATA      # two runs at once, cores shared
     python -m cifar_utils.sweep --executor slurm --slurm-partition gpu ...   # each run a Slurm job (submitit)
     python -m cifar_utils.sweep --dry-run                                    # what is stored, what would run
-    python -m cifar_utils.sweep --summary                                    # the stored final runs, as a table
+    python -m cifar_utils.sweep --summary                                    # the stored final runs: table, verdicts
 
 Stages: ``tune`` (the learning rates of ``study.TUNING`` on the validation split), ``adopt`` (write the
 rates that ``study.choose`` picks into the notebooks' parameters cells), ``final`` (every cell x seed
@@ -222,15 +222,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gpus", type=int, default=None, help="GPUs per Slurm job")
     parser.add_argument("--dry-run", action="store_true", help="print what is stored and what would run; run nothing")
     parser.add_argument("--summary", action="store_true",
-                        help="print the stored final runs as the README's Markdown table (mean +- std, 95%% interval); run nothing")
+                        help="print the stored final runs as the README's Markdown table (mean +- std, 95%% interval), "
+                             "the status line and the verdicts; run nothing")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one run, as JSON
     args = parser.parse_args(argv)
     if args.one:
         run_one(json.loads(args.one))
         return 0
     if args.summary:
-        from .conclusions import cell_results, study_markdown
-        print(study_markdown(cell_results()))
+        from .conclusions import cell_results, findings, status, study_markdown
+        cells = cell_results()
+        print(f"{study_markdown(cells)}\n\n{status(cells)}\n\n{findings(cells)}")
         return 0
     params = dict(args.parameter)
     unknown = sorted(set(params) - {"data_dir"})

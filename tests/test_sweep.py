@@ -412,3 +412,12 @@ def test_adopt_moves_off_a_rate_whose_final_run_diverged(tiny, launches, capsys)
     assert "left out, diverged: 0.1" in capsys.readouterr().out
     table = study.tuning_log()
     assert not any(row["diverged"] for row in table)  # the tuning runs themselves trained fine
+
+
+def test_summary_prints_the_table_the_status_and_the_verdicts(monkeypatch, capsys):
+    from cifar_utils import conclusions
+    no_launch(monkeypatch)
+    assert sweep.main(["--summary"]) == 0
+    cells = conclusions.cell_results()
+    assert capsys.readouterr().out == (f"{conclusions.study_markdown(cells)}\n\n{conclusions.status(cells)}\n\n"
+                                       f"{conclusions.findings(cells)}\n")
