@@ -7,6 +7,8 @@ way (``stats.verdict``). Every function takes stored results and computes from t
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pandas as pd
 
@@ -34,9 +36,7 @@ def status(cells: dict[study.Cell, list[dict]], diverged: dict[study.Cell, int] 
     """One Markdown line: how many of the study's final runs are stored, per configuration, and how many
     diverged (default: the divergence records of ``study.final_runs()``)."""
     if diverged is None:
-        diverged = {}
-        for run in study.final_runs():
-            diverged[run.cell] = diverged.get(run.cell, 0) + (study.divergence(run) is not None)
+        diverged = Counter(run.cell for run in study.final_runs() if study.divergence(run) is not None)
     counts = ", ".join(f"{cell.label} {len(results)}" + (f" (and {diverged[cell]} diverged)" if diverged.get(cell) else "")
                        for cell, results in cells.items())
     done = all(len(results) == len(study.SEEDS) for results in cells.values())
@@ -136,10 +136,10 @@ def mcnemar_by_seed(a: list[dict], b: list[dict]) -> pd.DataFrame:
     """McNemar's exact test between a's and b's run of each common seed, on the same test images."""
     rows = {}
     for ra, rb in zip(*by_seed(a, b)):
-        row = _mcnemar_row(ra, rb)
+        row, p_value = _mcnemar_row(ra, rb)
         rows[seed_of(ra)] = {key: row[key] for key in ("only the first right", "only the second right",
                                                         "accuracy difference (points)", "exact p-value")}
-        rows[seed_of(ra)]["significant at 5%"] = "yes" if row["p"] < 0.05 else "no"
+        rows[seed_of(ra)]["significant at 5%"] = "yes" if p_value < 0.05 else "no"
     frame = pd.DataFrame(rows).T
     frame.index.name = "seed"
     return frame
@@ -296,18 +296,16 @@ def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
 
 def mcnemar(a: dict, b: dict) -> pd.Series:
     """McNemar's exact test between two trained models on the same test images (schema 2 results)."""
-    row = _mcnemar_row(a, b)
-    del row["p"]
-    return pd.Series(row, dtype=object)
+    return pd.Series(_mcnemar_row(a, b)[0], dtype=object)
 
 
-def _mcnemar_row(a: dict, b: dict) -> dict:
-    """McNemar's exact test of two results as the tables print it, plus the raw p-value under "p"."""
+def _mcnemar_row(a: dict, b: dict) -> tuple[dict, float]:
+    """McNemar's exact test of two results as the tables print it, and its p-value as a number."""
     test = stats.mcnemar_exact(correctness(a), correctness(b))
     return {"images": test["n"], "both right": test["both_right"], "both wrong": test["both_wrong"],
             "only the first right": test["b01"], "only the second right": test["b10"],
             "accuracy difference (points)": round(100 * test["difference"], 2),
-            "exact p-value": f"{test['p_value']:.3g}", "p": test["p_value"]}
+            "exact p-value": f"{test['p_value']:.3g}"}, test["p_value"]
 
 
 def ranking(cells: dict[study.Cell, list[dict]]) -> str:

@@ -116,8 +116,10 @@ class Progress:
             known = self.seconds.get(r.cell.experiment) or self.prior.get(r.cell.experiment) or every
             return statistics.fmean(known) if known else 0.0
         eta = sum(guess(r) for r in left)
-        status = {"ok": lambda: f"{accuracy(load_result(run.path)):.2f}%", "diverged": lambda: f"diverged ({detail})",
-                  "skipped": lambda: f"skipped ({detail})"}.get(outcome, lambda: f"FAILED ({detail})")()
+        if outcome == "ok":
+            status = f"{accuracy(load_result(run.path)):.2f}%"
+        else:
+            status = f"{outcome if outcome in ('diverged', 'skipped') else 'FAILED'} ({detail})"
         rest = (f"about {duration(eta)} left" if eta else "time left unknown") if left else "done"
         print(f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
               f"{seconds:.0f} s; {rest}", flush=True)
