@@ -15,9 +15,9 @@ import pandas as pd
 from . import stats, study
 from .evaluate import class_accuracy, overall_counts
 from .models import build_model, count_parameters
-from .recipes import original
+from .recipes import EXPERIMENTS, original
 from .results import accuracy, correctness, load_result
-from .tables import machine
+from .tables import data_label, machine
 
 CLASS_CLAIM = "cat"  # the class whose gain the original report names
 
@@ -42,13 +42,19 @@ def status(cells: dict[study.Cell, list[dict]], diverged: dict[study.Cell, int] 
     done = all(len(results) == len(study.SEEDS) for results in cells.values())
     if any(diverged.values()):
         tail = ("A final run diverged at the adopted learning rate, so that rate is left out: "
-                "`.venv/bin/python -m cifar_utils.sweep` adopts the next rate and trains its seeds; until then every "
+                "`.venv/bin/python -m cifar_utils.sweep -p data_dir FOLDER` adopts the next rate and trains its seeds; until then every "
                 "mean, interval and verdict below is over the runs stored so far.")
     elif done:
         tail = "The study is complete."
     else:
         tail = ("The study is still running: every mean, interval and verdict below is over the runs stored so far "
-                "and will change as the rest land (`.venv/bin/python -m cifar_utils.sweep` trains them).")
+                "and will change as the rest land (`.venv/bin/python -m cifar_utils.sweep -p data_dir FOLDER` trains them).")
+    copies = Counter(data_label(r["environment"]) for results in cells.values() for r in results)
+    if len(copies) > 1:
+        tail += (f" **Mixed data:** the stored runs were trained on {len(copies)} copies of CIFAR-10 ("
+                 + "; ".join(f"{label}: {n} run{'s' * (n != 1)}" for label, n in copies.most_common())
+                 + "), so every mean, interval and verdict below mixes them; train the whole study on one copy "
+                   "(README, *Reproducing the committed results*).")
     return f"**Final runs stored** (of {len(study.SEEDS)} seeds each): {counts}. {tail}"
 
 
@@ -256,25 +262,29 @@ def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
                          for name, d in rows]).set_index("effect on test accuracy")
 
 
+def _claims(cells: dict[study.Cell, list[dict]]) -> list[tuple[dict, tuple[study.Cell, study.Cell]]]:
+    """Each claim's row (``_effect``) with the two configurations it compares."""
+    def compare(name, a, b, value, direction, **extra):
+        rows.append((_effect(name, lambda: stats.difference([value(r) for r in cells[a]],
+                                                            [value(r) for r in cells[b]]), direction, **extra), (a, b)))
+
+    rows: list[tuple[dict, tuple[study.Cell, study.Cell]]] = []
+    sgd, adam, base = study.SGD, study.ADAM_DROPOUT, study.BASELINE
+    compare("AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)", sgd, adam, accuracy, "greater")
+    compare("with Adam + Dropout the train and test losses stay closer (test minus train loss)",
+            sgd, adam, loss_gap, "less", unit="", caveat=LOSS_GAP_CAVEAT)
+    compare(f"the {CLASS_CLAIM} class improves with Adam + Dropout (its test accuracy)",
+            sgd, adam, lambda r: class_accuracy_of(r, CLASS_CLAIM), "greater")
+    compare("AlexNet + SGD beats the baseline CNN (test accuracy)", base, sgd, accuracy, "greater",
+            caveat=RECIPES_CAVEAT)
+    compare("AlexNet + Adam + Dropout beats the baseline CNN (test accuracy)", base, adam, accuracy, "greater",
+            caveat=RECIPES_CAVEAT)
+    return rows
+
+
 def claims(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     """Each claim of the original report, its effect with a 95% interval (over seeds), and the verdict."""
-    sgd, adam, base = cells[study.SGD], cells[study.ADAM_DROPOUT], cells[study.BASELINE]
-
-    def diff(a, b, value):
-        return lambda: stats.difference([value(r) for r in a], [value(r) for r in b])
-
-    rows = [
-        _effect("AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)", diff(sgd, adam, accuracy), "greater"),
-        _effect("with Adam + Dropout the train and test losses stay closer (test minus train loss)",
-                diff(sgd, adam, loss_gap), "less", unit="", caveat=LOSS_GAP_CAVEAT),
-        _effect(f"the {CLASS_CLAIM} class improves with Adam + Dropout (its test accuracy)",
-                diff(sgd, adam, lambda r: class_accuracy_of(r, CLASS_CLAIM)), "greater"),
-        _effect("AlexNet + SGD beats the baseline CNN (test accuracy)", diff(base, sgd, accuracy), "greater",
-                caveat=RECIPES_CAVEAT),
-        _effect("AlexNet + Adam + Dropout beats the baseline CNN (test accuracy)", diff(base, adam, accuracy), "greater",
-                caveat=RECIPES_CAVEAT),
-    ]
-    return pd.DataFrame(rows).set_index("claim")
+    return pd.DataFrame([row for row, _ in _claims(cells)]).set_index("claim")
 
 
 def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
@@ -319,21 +329,33 @@ def ranking(cells: dict[study.Cell, list[dict]]) -> str:
     return "Mean test accuracy over the stored seeds, highest first: " + "; ".join(parts) + "."
 
 
-def findings(cells: dict[study.Cell, list[dict]]) -> str:
+def findings(cells: dict[study.Cell, list[dict]], upto: str | None = None) -> str:
     """What the stored runs say now, as Markdown for a discussion to argue from: the ranking, each
-    configuration the original report ran against its number, and each claim with its verdict."""
+    configuration the original report ran against its number, and each claim with its verdict.
+
+    ``upto`` (an experiment name) keeps the configurations and claims of that notebook and the notebooks
+    before it, so that a notebook does not judge networks the reader has not met yet; None keeps all.
+    """
+    order = list(EXPERIMENTS)
+    if upto is not None and upto not in order:
+        raise ValueError(f"upto is {upto!r}; use None or one of {', '.join(order)}.")
+
+    def met(cell: study.Cell) -> bool:
+        return upto is None or order.index(cell.experiment) <= order.index(upto)
+
     lines = [ranking(cells), ""]
     for cell, results in cells.items():
-        if original_accuracy(cell) is None or not results:
+        if original_accuracy(cell) is None or not results or not met(cell):
             continue
         row = versus_original(cell, results).iloc[0]
         lowest = min(accuracy(r) for r in results)
         lines.append(f"- {cell.label} against the original report's {row['original report (%)']:.2f}%: mean "
                      f"{row['mean (%)']:.2f}% over {row['runs']} run{'s' * (row['runs'] != 1)} (lowest seed "
                      f"{lowest:.2f}%); mean minus original: {row['mean minus original']}; **{row['verdict']}**.")
-    for claim, row in claims(cells).iterrows():
-        caveat = f" ({row['caveat']})" if row["caveat"] else ""
-        lines.append(f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}.")
+    for row, pair in _claims(cells):
+        if all(met(cell) for cell in pair):
+            caveat = f" ({row['caveat']})" if row["caveat"] else ""
+            lines.append(f"- *{row['claim']}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}.")
     return "\n".join(lines)
 
 

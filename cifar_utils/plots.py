@@ -313,7 +313,7 @@ def _verdict(right: bool) -> tuple[str, tuple]:
 
 
 def first_ten(result: dict, title: str) -> plt.Figure:
-    """Each image titled with its true class, framed and marked right or wrong, with the network's three
+    """Each image titled with its number (1-10) and true class, framed and marked right or wrong, with the network's three
     most probable classes below it (the true class in bold). Results without the first ten's full
     probabilities show the predicted class and its probability only."""
     first = result["first_ten"]
@@ -327,7 +327,7 @@ def first_ten(result: dict, title: str) -> plt.Figure:
         true, predicted = first["true"][i], first["predicted"][i]
         right = predicted == true
         _framed(ax, images[i], right)
-        ax.set_title(f"true: {classes[true]}", fontsize=9.5)
+        ax.set_title(f"image {i + 1}, true: {classes[true]}", fontsize=9.5)
         word, colour = _verdict(right)
         ax.text(0.5, -0.05, word, transform=ax.transAxes, ha="center", va="top", fontsize=9,
                 fontweight="bold", color=colour)

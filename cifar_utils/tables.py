@@ -13,7 +13,7 @@ import pandas as pd
 from .data import SHARED_COPY_SHA256
 from .evaluate import overall_counts
 from .results import accuracy
-from .recipes import EXPERIMENTS, original
+from .recipes import EXPERIMENTS, original, original_report
 
 
 def title(result: dict) -> str:
@@ -84,10 +84,16 @@ def loss_minimum(result: dict) -> str:
             f"points), training accuracy **{100 * last['train_accuracy']:.2f}%**.")
 
 
+def _stated(theirs: dict) -> dict:
+    """The original report's recipe for one experiment, each entry we assumed marked "(assumed)"."""
+    return {name: f"{value} (assumed)" if name in theirs.get("assumed", ()) else value
+            for name, value in theirs["recipe"].items()}
+
+
 def vs_original(result: dict) -> pd.DataFrame:
     """This run's accuracy and recipe beside the original report's."""
     theirs, cfg = original(result["experiment"]), result["config"]
-    recipe = theirs["recipe"]
+    recipe = _stated(theirs)
     rows = {
         "test accuracy (%)": (f"{theirs['accuracy']:.2f}", f"{accuracy(result):.2f}"),
         "epochs": (recipe["epochs"], cfg["epochs"]),
@@ -140,9 +146,10 @@ def comparison(a: dict, b: dict) -> pd.DataFrame:
 def profiles_table(experiment: str, stored: dict[str, dict | None]) -> pd.DataFrame:
     """The original report beside an experiment's stored results under several profiles (None: not run)."""
     theirs = original(experiment)
+    recipe = _stated(theirs)
     columns = {"original report": {"test accuracy (%)": f"{theirs['accuracy']:.2f}",
-                                   "epochs": theirs["recipe"]["epochs"], "batch size": theirs["recipe"]["batch_size"],
-                                   "training time": "not reported", "trained on": "official CIFAR-10 files"}}
+                                   "epochs": recipe["epochs"], "batch size": recipe["batch_size"],
+                                   "training time": "not reported", "trained on": original_report()["data"]}}
     for profile, result in stored.items():
         label = f"{profile} profile"
         if result is None:

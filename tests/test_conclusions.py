@@ -208,6 +208,19 @@ def test_status_says_how_many_runs_are_stored_and_whether_the_study_is_complete(
     assert "complete" not in line
 
 
+def test_status_warns_when_the_stored_runs_were_trained_on_different_copies_of_the_data():
+    cells = {cell: results_of(cell, [70.0] * len(study.SEEDS)) for cell in study.CELLS}
+    assert "Mixed data" not in conclusions.status(cells)
+    official = dict(cells[study.SGD][0]["environment"], data_source="torchvision:/data/cifar-10-batches-py",
+                    data_sha256="cd" * 32)
+    cells[study.SGD][0] = dict(cells[study.SGD][0], environment=official)
+    line = conclusions.status(cells)
+    assert line.endswith("every mean, interval and verdict below mixes them; train the whole study on one copy "
+                         "(README, *Reproducing the committed results*).")
+    assert f"copies of CIFAR-10 (npz fake (sha256 {'0' * 12}): 24 runs; torchvision cifar-10-batches-py " \
+           f"(sha256 {'cd' * 6}): 1 run)" in line
+
+
 def test_ranking_orders_the_stored_configurations_by_mean():
     cells = {cell: [] for cell in study.CELLS}
     cells[study.SGD] = results_of(study.SGD, [72.0, 74.0])
@@ -236,6 +249,20 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
     too_few = conclusions.findings({cell: results_of(cell, [70.0]) for cell in study.CELLS})
     assert "needs 2 runs; **not supported**." in too_few and ".;" not in too_few
 
+
+
+def test_findings_upto_a_notebook_judge_only_the_networks_met_so_far():
+    cells = three_seed_study()
+    baseline_only = conclusions.findings(cells, upto="baseline")
+    assert f"- {study.BASELINE.label} against" in baseline_only and "AlexNet + SGD against" not in baseline_only
+    assert "- *" not in baseline_only  # every claim compares with an AlexNet
+    with_sgd = conclusions.findings(cells, upto="alexnet_sgd")
+    claimed = [line for line in with_sgd.splitlines() if line.startswith("- *")]
+    assert len(claimed) == 1 and claimed[0].startswith("- *AlexNet + SGD beats the baseline CNN")
+    assert "AlexNet + Adam + Dropout 0.5 against" not in with_sgd
+    assert conclusions.findings(cells, upto="alexnet_adam_dropout") == conclusions.findings(cells)
+    with pytest.raises(ValueError, match="upto is '03_alexnet_adam_dropout'; use None or one of baseline"):
+        conclusions.findings(cells, upto="03_alexnet_adam_dropout")
 
 def test_unstable_finals_list_the_runs_of_a_rate_that_diverged(tmp_path, monkeypatch):
     real_final_runs = study.final_runs

@@ -147,7 +147,7 @@ def test_first_ten_shows_the_true_class_right_or_wrong_in_words_and_the_top_thre
     result["first_ten"]["probabilities"] = probabilities.tolist()
     fig = plots.first_ten(result, "title")
     panels = fig.axes[:10]
-    assert [ax.get_title() for ax in panels] == [f"true: {c}" for c in CLASSES]
+    assert [ax.get_title() for ax in panels] == [f"image {i}, true: {c}" for i, c in enumerate(CLASSES, 1)]
     assert texts_of(panels[3]) == ["\u2717 wrong", "1. dog 70.0%", "2. cat 20.0%", "3. automobile 2.0%"]
     assert texts_of(panels[0])[0] == "\u2713 right"
     bold = [t.get_text() for t in panels[3].texts if t.get_fontweight() == "bold"]

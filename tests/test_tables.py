@@ -6,7 +6,7 @@ import pytest
 
 from cifar_utils import tables
 from cifar_utils.data import CLASSES, SHARED_COPY_SHA256
-from cifar_utils.recipes import original
+from cifar_utils.recipes import original, original_report
 from cifar_utils.results import accuracy
 from helpers import confusion_with_diagonal, fake_result, make_config
 
@@ -97,7 +97,10 @@ def test_vs_original(sgd, adam):
     table = tables.vs_original(sgd)
     assert list(table.columns) == ["original report", "this run"]
     assert tuple(table.loc["test accuracy (%)"]) == ("71.99", f"{accuracy(sgd):.2f}") == ("71.99", "71.99")
-    assert tuple(table.loc["epochs"]) == (300, 2) and tuple(table.loc["batch size"]) == (10, 50)
+    # the original report states batch size and epochs for its baseline only: ours are marked as assumed
+    assert tuple(table.loc["epochs"]) == ("300 (assumed)", 2) and tuple(table.loc["batch size"]) == ("10 (assumed)", 50)
+    baseline = dict(sgd, experiment="baseline")
+    assert tables.vs_original(baseline).loc["epochs", "original report"] == 300
     assert tuple(table.loc["optimizer"]) == ("sgd", "sgd")
     assert tuple(table.loc["learning rate"]) == (0.0001, "0.05 peak, constant")
     assert tuple(table.loc["training time (s)"]) == ("not reported", "3 on cpu")
@@ -134,7 +137,9 @@ def test_profiles_table(sgd):
     table = tables.profiles_table("alexnet_sgd", stored)
     assert list(table.columns) == ["original report", "report profile", "faithful profile"]
     assert table.loc["test accuracy (%)", "original report"] == "71.99"
-    assert (table.loc["epochs", "original report"], table.loc["batch size", "original report"]) == (300, 10)
+    assert (table.loc["epochs", "original report"], table.loc["batch size", "original report"]) == \
+        ("300 (assumed)", "10 (assumed)")
+    assert table.loc["trained on", "original report"] == original_report()["data"]
     assert table.loc["test accuracy (%)", "report profile"] == f"{accuracy(sgd):.2f}"
     assert (table.loc["epochs", "report profile"], table.loc["batch size", "report profile"]) == (2, 50)
     assert table.loc["training time", "report profile"] == "0.1 min on cpu (fp32)"
