@@ -10,10 +10,11 @@
 set -euo pipefail
 data_dir=$1 log=$2 jobs=${3:-6}
 cd "$(dirname "$0")/.."
+python=${PYTHON:-.venv/bin/python}   # the project environment; PYTHON=python3 where packages are installed system-wide
 {
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
-  python3 -c "import torch, platform; print('torch', torch.__version__, 'python', platform.python_version(), torch.cuda.get_device_name())"
+  "$python" -c "import torch, platform; print('torch', torch.__version__, 'python', platform.python_version(), torch.cuda.get_device_name())"
   start=$(date +%s)
-  PYTHONUNBUFFERED=1 python3 -m cifar_utils.sweep --stage all --jobs "$jobs" -p data_dir "$data_dir" || echo "sweep exit $?"
+  PYTHONUNBUFFERED=1 "$python" -m cifar_utils.sweep --stage all --jobs "$jobs" -p data_dir "$data_dir" || echo "sweep exit $?"
   echo "sweep wall time: $(( $(date +%s) - start )) s ($jobs runs at once)"
 } 2>&1 | tee "$log"

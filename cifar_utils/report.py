@@ -181,12 +181,14 @@ def parameters_help(names: list[str]) -> str:
              "Defaults are the notebooks' parameters cells: "
              + ", ".join(f"{short[n]} = {n}" for n in with_parameters)
              + "".join(f"; {n} has none" for n in names if not defaults[n]) + ".", ""]
-    comments: dict[str, str] = {}  # each parameter's "# comment", as papermill --help-notebook reads it
+    # each parameter's "# comment", as papermill --help-notebook reads it, with the notebooks that say it
+    comments: dict[str, dict[str, list[str]]] = {}
     for name in with_parameters:
         nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
         cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
         for param in PythonTranslator.inspect(cell):
-            comments.setdefault(param.name, param.help)
+            if param.help:
+                comments.setdefault(param.name, {}).setdefault(param.help, []).append(short[name])
     order = list(dict.fromkeys(p for name in with_parameters for p in defaults[name]))
     for param in order:
         by_value: dict[str, list[str]] = {}
@@ -197,8 +199,9 @@ def parameters_help(names: list[str]) -> str:
         shown = (next(iter(by_value)) if len(by_value) == 1 and declared_by_all
                  else ", ".join(f"{value} ({', '.join(where)})" for value, where in by_value.items()))
         lines.append(f"  {param:16s}{shown}")
-        if comments.get(param):
-            lines.append(f"  {'':16s}  {comments[param]}")
+        said = comments.get(param, {})
+        for comment, where in said.items():  # notebooks that mean different things by one name each say theirs
+            lines.append(f"  {'':16s}  {comment}" + (f" ({', '.join(where)})" if len(said) > 1 else ""))
     return "\n".join(lines) + "\n"
 
 

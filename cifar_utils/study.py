@@ -145,6 +145,27 @@ def unstable_rates() -> set[tuple[str, float]]:
     return found
 
 
+def set_aside(folder: str | Path, results_dir: str | Path = RESULTS_DIR,
+              tuning_dir: str | Path = TUNING_DIR) -> list[Path]:
+    """Move every stored run of the study (results and divergence records, tuning and final, at any rate)
+    into ``folder``, keeping their paths relative to ``results_dir``, so that a sweep starts the study
+    afresh; the faithful profile's results stay. Returns the new paths. Nothing is overwritten: a file
+    already in ``folder`` stops it before anything moves."""
+    results, tuning, target = repo_path(results_dir), repo_path(tuning_dir), repo_path(folder)
+    faithful = {f"{experiment}-{profile_config('faithful', experiment).key()}" for experiment in {cell.experiment for cell in CELLS}}
+    moving = [path for path in sorted(results.glob("*")) if path.suffix in (".json", ".diverged")
+              and path.is_file() and path.stem not in faithful]
+    moving += sorted(path for path in tuning.glob("*") if path.is_file() and path.suffix in (".json", ".diverged"))
+    destinations = [target / path.relative_to(results) for path in moving]
+    clash = next((d for d in destinations if d.exists()), None)
+    if clash is not None:
+        raise ValueError(f"{clash} already exists; set the runs aside into an empty folder.")
+    for path, destination in zip(moving, destinations):
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        path.replace(destination)
+    return destinations
+
+
 def tuning_log(results_dir: str | Path = TUNING_DIR) -> list[dict]:
     """Every tuning run tried, as rows: recipe, cell, lr, seed, validation accuracy (%), whether its
     training diverged, training seconds, device, precision (missing or diverged runs have accuracy None)."""

@@ -226,6 +226,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summary", action="store_true",
                         help="print the stored final runs as the README's Markdown table (mean +- std, 95%% interval), "
                              "the status line and the verdicts; run nothing")
+    parser.add_argument("--set-aside", metavar="FOLDER",
+                        help="move every stored run of the study (not the faithful profile's) into FOLDER, so that "
+                             "the next sweep starts the study afresh; run nothing")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one run, as JSON
     args = parser.parse_args(argv)
     if args.one:
@@ -235,6 +238,14 @@ def main(argv: list[str] | None = None) -> int:
         from .conclusions import cell_results, findings, status, study_markdown
         cells = cell_results()
         print(f"{study_markdown(cells)}\n\n{status(cells)}\n\n{findings(cells)}")
+        return 0
+    if args.set_aside:
+        try:
+            moved = study.set_aside(args.set_aside)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"moved {len(moved)} stored runs of the study into {args.set_aside}")
         return 0
     params = dict(args.parameter)
     unknown = sorted(set(params) - {"data_dir"})

@@ -174,8 +174,9 @@ def test_parameters_help_shows_each_default_once_and_where_it_holds(tmp_path, mo
     monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path)
     lines = report.parameters_help(list(cells)).splitlines()
     assert lines[1] == "Defaults are the notebooks' parameters cells: 01 = 01_a, 02 = 02_b; 03_c has none."
-    assert lines[3:] == ["  lr              0.05 (01), 0.0007 (02)",
-                         "                    peak learning rate",
+    assert lines[3:] == ["  lr              0.05 (01), 0.0007 (02)",  # two meanings of one name: each says where
+                         "                    peak learning rate (01)",
+                         "                    peak learning rate, Adam (02)",
                          '  model           "baseline"',
                          "                    network",
                          "  seed            0 (01)"]

@@ -421,3 +421,37 @@ def test_summary_prints_the_table_the_status_and_the_verdicts(monkeypatch, capsy
     cells = conclusions.cell_results()
     assert capsys.readouterr().out == (f"{conclusions.study_markdown(cells)}\n\n{conclusions.status(cells)}\n\n"
                                        f"{conclusions.findings(cells)}\n")
+
+
+def test_set_aside_moves_the_study_runs_and_keeps_the_faithful_results(tmp_path, capsys):
+    from cifar_utils.recipes import profile_config
+    results, tuning = tmp_path / "results", tmp_path / "results" / "tuning"
+    tuning.mkdir(parents=True)
+    (results / "earlier-single-runs").mkdir()
+    faithful = results / f"baseline-{profile_config('faithful', 'baseline').key()}.json"
+    study_files = [results / "alexnet_sgd-0123456789ab.json", results / "baseline-0123456789ab.diverged",
+                   tuning / "baseline-ba9876543210.json"]
+    for path in [faithful, *study_files, results / "earlier-single-runs" / "baseline-x.json", results / "README.md"]:
+        path.write_text("{}")
+    aside = tmp_path / "aside"
+    moved = study.set_aside(aside, results, tuning)
+    assert sorted(moved) == sorted(aside / p.relative_to(results) for p in study_files)
+    assert all(p.exists() for p in moved) and not any(p.exists() for p in study_files)
+    assert faithful.exists() and (results / "earlier-single-runs" / "baseline-x.json").exists()
+    assert (results / "README.md").exists()
+    # nothing is overwritten: a second set-aside into the same folder stops before moving anything
+    study_files[0].write_text("{}")
+    with pytest.raises(ValueError, match="alexnet_sgd-0123456789ab.json already exists; set the runs aside into an "
+                                         "empty folder"):
+        study.set_aside(aside, results, tuning)
+    assert study_files[0].exists()
+
+
+def test_set_aside_from_the_command_line(tmp_path, monkeypatch, capsys):
+    calls = []
+    monkeypatch.setattr(study, "set_aside", lambda folder: calls.append(folder) or [tmp_path / "a", tmp_path / "b"])
+    assert sweep.main(["--set-aside", "build/old"]) == 0
+    assert calls == ["build/old"] and capsys.readouterr().out == "moved 2 stored runs of the study into build/old\n"
+    monkeypatch.setattr(study, "set_aside", lambda folder: (_ for _ in ()).throw(ValueError("x already exists; y.")))
+    assert sweep.main(["--set-aside", "build/old"]) == 2
+    assert capsys.readouterr().err == "error: x already exists; y.\n"
