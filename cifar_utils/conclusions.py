@@ -246,20 +246,34 @@ RECIPES_CAVEAT = ("compares the two recipes as tuned, which differ in epochs, ba
                   "not depth alone")
 
 
+TWO_BY_TWO_EFFECTS = ("Adam instead of SGD (mean over both dropout levels)",
+                      "Dropout 0.5 instead of none (mean over both optimizers)",
+                      "interaction: Dropout's effect with Adam minus with SGD")
+
+
+def design_effects(cells: dict[study.Cell, list[dict]]) -> dict[str, dict]:
+    """The 2 x 2 design's three effects on test accuracy (``TWO_BY_TWO_EFFECTS``), each a
+    ``stats.contrast`` result with its 95% interval; ValueError while a cell has fewer than 2 runs."""
+    design = stats.two_by_two(design_accuracies(cells), factor_a=("sgd", "adam"), factor_b=(0.0, 0.5))
+    return dict(zip(TWO_BY_TWO_EFFECTS, (design["main_a"], design["main_b"], design["interaction"])))
+
+
+def direction(d: dict) -> str:
+    """What an effect's 95% interval says: "positive", "negative", or "indistinguishable from zero"."""
+    return "positive" if d["low"] > 0 else "negative" if d["high"] < 0 else "indistinguishable from zero"
+
+
 def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
     """The Adam effect, the Dropout effect (each averaged over the other factor) and their interaction on
     test accuracy, with 95% intervals (needs 2 runs in every AlexNet cell)."""
     try:
-        design = stats.two_by_two(design_accuracies(cells), factor_a=("sgd", "adam"), factor_b=(0.0, 0.5))
+        effects = design_effects(cells)
     except ValueError as exc:  # a cell with fewer than 2 runs, or no spread at all
         return pd.DataFrame({"estimate": [f"cannot be estimated yet: {exc}"]},
                             index=pd.Index(["all three effects"], name="effect on test accuracy"))
-    rows = [("Adam instead of SGD (mean over both dropout levels)", design["main_a"]),
-            ("Dropout 0.5 instead of none (mean over both optimizers)", design["main_b"]),
-            ("interaction: Dropout's effect with Adam minus with SGD", design["interaction"])]
     return pd.DataFrame([{"effect on test accuracy": name, "estimate": stats.format_interval(d),
-                          "p-value": round(d["p_value"], 4), "interval excludes 0": d["low"] > 0 or d["high"] < 0}
-                         for name, d in rows]).set_index("effect on test accuracy")
+                          "p-value": round(d["p_value"], 4), "interval": direction(d)}
+                         for name, d in effects.items()]).set_index("effect on test accuracy")
 
 
 def _claims(cells: dict[study.Cell, list[dict]]) -> list[tuple[dict, tuple[study.Cell, study.Cell]]]:
@@ -356,6 +370,12 @@ def findings(cells: dict[study.Cell, list[dict]], upto: str | None = None) -> st
         if all(met(cell) for cell in pair):
             caveat = f" ({row['caveat']})" if row["caveat"] else ""
             lines.append(f"- *{row['claim']}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}.")
+    if all(met(cell) for cell in study.CELLS):  # the 2 x 2 design, once the reader has met all four networks
+        try:
+            for name, d in design_effects(cells).items():
+                lines.append(f"- 2 x 2 design, *{name}*: {stats.format_interval(d)}; **{direction(d)}**.")
+        except ValueError as exc:
+            lines.append(f"- 2 x 2 design: cannot be estimated yet: {str(exc).rstrip('.')}.")
     return "\n".join(lines)
 
 

@@ -113,8 +113,20 @@ def test_claims_give_a_verdict_from_each_interval():
     gap = claims.loc["with Adam + Dropout the train and test losses stay closer (test minus train loss)"]
     assert gap["verdict"] == "not supported" and "cannot be estimated" in gap["effect"]
     design = conclusions.two_by_two(cells)
-    assert list(design["interval excludes 0"]) == [True, True, True]
+    assert list(design.index) == list(conclusions.TWO_BY_TWO_EFFECTS)
+    assert list(design["interval"]) == ["positive"] * 3
     assert design["estimate"].iloc[0].startswith("+")  # Adam's main effect is positive here
+    text = conclusions.findings(cells)
+    for name, row in design.iterrows():
+        assert f"- 2 x 2 design, *{name}*: {row['estimate']}; **positive**." in text
+    assert "2 x 2 design" not in conclusions.findings(cells, upto="alexnet_sgd")
+
+
+def test_direction_reads_an_interval():
+    assert conclusions.direction({"low": 0.1, "high": 2.0}) == "positive"
+    assert conclusions.direction({"low": -2.0, "high": -0.1}) == "negative"
+    assert conclusions.direction({"low": -0.5, "high": 0.5}) == "indistinguishable from zero"
+    assert conclusions.direction({"low": 0.0, "high": 0.5}) == "indistinguishable from zero"  # touches zero
 
 
 def test_claims_with_too_few_runs_are_not_supported():
@@ -248,6 +260,7 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
                                           "(test minus train loss)", "caveat"]
     too_few = conclusions.findings({cell: results_of(cell, [70.0]) for cell in study.CELLS})
     assert "needs 2 runs; **not supported**." in too_few and ".;" not in too_few
+    assert too_few.splitlines()[-1].startswith("- 2 x 2 design: cannot be estimated yet: ") and "..;" not in too_few
 
 
 
