@@ -141,6 +141,8 @@ def test_summary_table_names_the_original_number_only_for_the_notebook_cells():
     assert table.loc[study.SGD.label, "original report (%)"] == original("alexnet_sgd")["accuracy"]
     assert table.loc[study.SGD_DROPOUT.label, "original report (%)"] == ""
     assert table.loc[study.ADAM.label, "runs"] == 2 and table.loc[study.ADAM.label, "mean (%)"] == 70.5
+    last = cells[study.ADAM][0]["history"][-1]["train_accuracy"]  # the same history in every fake result
+    assert table.loc[study.ADAM.label, "training accuracy, last epoch (%)"] == round(100 * last, 2)
 
 
 def test_study_markdown_shows_mean_std_n_beside_the_original():
