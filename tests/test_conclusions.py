@@ -109,9 +109,15 @@ def test_claims_give_a_verdict_from_each_interval():
     verdicts = claims["verdict"].to_dict()
     assert verdicts["AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)"] == "holds"
     assert verdicts["AlexNet + SGD beats the baseline CNN (test accuracy)"] == "contradicted"
+    # the three classes the original report named, each judged on its own per-class accuracy
+    for name in ("cat", "bird", "deer"):
+        row = claims.loc[f"the {name} class improves with Adam + Dropout (its test accuracy)"]
+        assert row["verdict"] == "holds" and row["caveat"] == conclusions.CLASS_CAVEAT
+    # Welch's two-sided p-value beside each interval; none where the effect cannot be estimated
+    assert 0 < claims.loc["AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)", "p-value"] < 0.05
     # identical loss histories in every fake result: the loss-gap effect has no spread to estimate
     gap = claims.loc["with Adam + Dropout the train and test losses stay closer (test minus train loss)"]
-    assert gap["verdict"] == "not supported" and "cannot be estimated" in gap["effect"]
+    assert gap["verdict"] == "not supported" and "cannot be estimated" in gap["effect"] and gap["p-value"] == ""
     design = conclusions.two_by_two(cells)
     assert list(design.index) == list(conclusions.TWO_BY_TWO_EFFECTS)
     assert list(design["interval"]) == ["positive"] * 3
@@ -197,8 +203,11 @@ def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
     expected = scipy_stats.ttest_rel([71.0, 72.5, 73.1], [70.0, 71.0, 72.0])
     assert table.loc["test accuracy", "p-value"] == float(f"{expected.pvalue:.3g}")
     assert table.loc["test accuracy", "b minus a, paired by seed"].startswith("+1.20 points (95% CI ")
-    # identical loss histories: no spread, so no interval
+    pearson = scipy_stats.pearsonr([70.0, 71.0, 72.0], [71.0, 72.5, 73.1]).statistic
+    assert table.loc["test accuracy", "correlation over seeds"] == round(float(pearson), 2) == 0.97
+    # identical loss histories: no spread, so no interval and no correlation
     assert table.loc["test minus train loss", "b minus a, paired by seed"].startswith("cannot be estimated yet")
+    assert table.loc["test minus train loss", "correlation over seeds"] == ""
 
 
 def test_tables_with_no_runs_stored_say_so_instead_of_failing():
