@@ -115,7 +115,7 @@ def tuning_table(recipe: str) -> pd.DataFrame:
         chosen = study.choose(log, [recipe], unstable=unstable)[recipe]
     except ValueError:  # a tuning run of this recipe is not stored yet
         chosen = None
-    rows = [{"cell": r["cell"], "peak learning rate": r["lr"], "tuning seed": r["seed"],
+    rows = [{"configuration": r["cell"], "peak learning rate": r["lr"], "tuning seed": r["seed"],
              "validation accuracy (%)": "diverged" if r["diverged"] else "not run yet"
              if r["validation accuracy (%)"] is None else round(r["validation accuracy (%)"], 2),
              "training (min)": "" if r["training seconds"] is None else round(r["training seconds"] / 60, 1),
