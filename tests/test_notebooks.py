@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import nbformat  # noqa: E402
+import numpy as np  # noqa: E402
 import papermill  # noqa: E402
 import pytest  # noqa: E402
 
@@ -191,24 +192,38 @@ def test_every_figure_is_numbered_and_captioned(path):
     assert shown and len(shown) == len(set(shown)), f"{path.name} shows figures {shown}"
 
 
-# What the "In short." paragraphs of notebooks 02 and 03 state in words, checked against the stored runs:
-# when a newly stored run changes one of these verdicts, this fails until that prose is rewritten.
+# What the "In short." paragraphs of notebooks 02 and 03 (and 03's paragraph on the 2 x 2 design) state in
+# words, checked against the stored runs: when a newly stored run changes one of these, this fails until that
+# prose is rewritten.
 STATED_VERDICTS = {
     "AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)": "holds",
     "with Adam + Dropout the train and test losses stay closer (test minus train loss)": "holds",
     "the cat class improves with Adam + Dropout (its test accuracy)": "not supported",
+    "the bird class improves with Adam + Dropout (its test accuracy)": "holds",
+    "the deer class improves with Adam + Dropout (its test accuracy)": "holds",
     "AlexNet + SGD beats the baseline CNN (test accuracy)": "contradicted",
     "AlexNet + Adam + Dropout beats the baseline CNN (test accuracy)": "contradicted",
+}
+STATED_DESIGN = {  # "the gain is Adam's", "Dropout 0.5 lowers test accuracy", "no measurable interaction"
+    "Adam instead of SGD (mean over both dropout levels)": "positive",
+    "Dropout 0.5 instead of none (mean over both optimizers)": "negative",
+    "interaction: Dropout's effect with Adam minus with SGD": "indistinguishable from zero",
 }
 
 
 def test_the_discussions_state_the_verdicts_of_the_stored_runs():
     cells = conclusions.cell_results()
+    assert all(len(results) == len(study.SEEDS) for results in cells.values())  # "five seeds" of every configuration
     assert conclusions.claims(cells)["verdict"].to_dict() == STATED_VERDICTS
     for cell in (study.BASELINE, study.SGD, study.ADAM_DROPOUT):  # "all three of the original report's accuracies"
         assert conclusions.versus_original(cell, cells[cell]).iloc[0]["verdict"] == "holds", cell.label
-    # notebook 03: the 2 x 2 design "needs the other two cells ..., still being trained"
-    assert conclusions.two_by_two(cells)["estimate"].iloc[0].startswith("cannot be estimated yet")
+    assert {name: conclusions.direction(d) for name, d in conclusions.design_effects(cells).items()} == STATED_DESIGN
+    means = {cell: np.mean(values) for cell, values in conclusions.accuracies(cells).items()}
+    assert max(means, key=means.get) == study.BASELINE  # "the highest mean of all five configurations"
+    alexnets = {cell: mean for cell, mean in means.items() if cell != study.BASELINE}
+    assert max(alexnets, key=alexnets.get) == study.ADAM  # "Adam and no dropout is the best AlexNet of the study"
+    for optimizer_without, optimizer_with in ((study.SGD, study.SGD_DROPOUT), (study.ADAM, study.ADAM_DROPOUT)):
+        assert means[optimizer_with] < means[optimizer_without]  # "the lower mean with dropout for both optimizers"
     for name in ("02_alexnet_sgd", "03_alexnet_adam_dropout"):
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
         assert any(c.source.startswith("**In short.**") for c in nb.cells if c.cell_type == "markdown"), name
