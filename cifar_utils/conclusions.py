@@ -280,7 +280,7 @@ def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
         return pd.DataFrame({"estimate": [f"cannot be estimated yet: {exc}"]},
                             index=pd.Index(["all three effects"], name="effect on test accuracy"))
     return pd.DataFrame([{"effect on test accuracy": name, "estimate": stats.format_interval(d),
-                          "p-value": round(d["p_value"], 4), "interval": direction(d)}
+                          "p-value": float(f"{d['p_value']:.3g}"), "interval": direction(d)}
                          for name, d in effects.items()]).set_index("effect on test accuracy")
 
 
