@@ -241,7 +241,7 @@ def _effect(name: str, estimate, direction: str, unit: str = "points", caveat: s
     except ValueError as exc:  # fewer than 2 runs in a group, or no spread at all
         return {"claim": name, "effect": f"cannot be estimated yet: {exc}", "p-value": "",
                 "verdict": "not supported", "caveat": caveat}
-    return {"claim": name, "effect": stats.format_interval(found, unit=unit), "p-value": float(f"{found['p_value']:.3g}"),
+    return {"claim": name, "effect": stats.format_interval(found, unit=unit), "p-value": f"{found['p_value']:.3g}",
             "verdict": stats.verdict(found["low"], found["high"], direction), "caveat": caveat}
 
 
@@ -280,7 +280,7 @@ def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
         return pd.DataFrame({"estimate": [f"cannot be estimated yet: {exc}"]},
                             index=pd.Index(["all three effects"], name="effect on test accuracy"))
     return pd.DataFrame([{"effect on test accuracy": name, "estimate": stats.format_interval(d),
-                          "p-value": float(f"{d['p_value']:.3g}"), "interval": direction(d)}
+                          "p-value": f"{d['p_value']:.3g}", "interval": direction(d)}
                          for name, d in effects.items()]).set_index("effect on test accuracy")
 
 
@@ -324,7 +324,7 @@ def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
             xa, xb = [value(r) for r in pa], [value(r) for r in pb]
             both_vary = np.std(xa) > 0 and np.std(xb) > 0
             rows.append({"measure": name, "b minus a, paired by seed": stats.format_interval(found, unit=unit),
-                         "p-value": float(f"{found['p_value']:.3g}"),
+                         "p-value": f"{found['p_value']:.3g}",
                          "correlation over seeds": round(float(np.corrcoef(xa, xb)[0, 1]), 2) if both_vary else ""})
         except ValueError as exc:
             rows.append({"measure": name, "b minus a, paired by seed": f"cannot be estimated yet: {exc}",
