@@ -152,7 +152,8 @@ def set_aside(folder: str | Path, results_dir: str | Path = RESULTS_DIR,
     afresh; the faithful profile's results stay. Returns the new paths. Nothing is overwritten: a file
     already in ``folder`` stops it before anything moves."""
     results, tuning, target = repo_path(results_dir), repo_path(tuning_dir), repo_path(folder)
-    faithful = {f"{experiment}-{profile_config('faithful', experiment).key()}" for experiment in {cell.experiment for cell in CELLS}}
+    experiments = {cell.experiment for cell in CELLS}
+    faithful = {f"{experiment}-{profile_config('faithful', experiment).key()}" for experiment in experiments}
     moving = [path for path in sorted(results.glob("*")) if path.suffix in (".json", ".diverged")
               and path.is_file() and path.stem not in faithful]
     moving += sorted(path for path in tuning.glob("*") if path.is_file() and path.suffix in (".json", ".diverged"))
