@@ -247,10 +247,9 @@ def _effect(name: str, estimate, direction: str, unit: str = "points", caveat: s
 
 LOSS_GAP_CAVEAT = ("biased towards 'holds': the training loss is recorded with dropout active, which raises it "
                    "towards the test loss whatever the network learns")
-RECIPES_CAVEAT = ("compares the two recipes as tuned, which differ in epochs, batch, initialisation and dropout, "
-                  "not depth alone")
-ADAM_RECIPES_CAVEAT = ("compares the two recipes as tuned, which differ in optimizer, epochs, batch, initialisation "
-                       "and dropout, not depth alone")
+_RECIPES = "compares the two recipes as tuned, which differ in {}epochs, batch, initialisation and dropout, not depth alone"
+RECIPES_CAVEAT = _RECIPES.format("")
+ADAM_RECIPES_CAVEAT = _RECIPES.format("optimizer, ")
 CLASS_CAVEAT = "one of three classes the original report named after seeing its results, out of ten"
 
 
@@ -266,9 +265,13 @@ def design_effects(cells: dict[study.Cell, list[dict]]) -> dict[str, dict]:
     return dict(zip(TWO_BY_TWO_EFFECTS, (design["main_a"], design["main_b"], design["interaction"])))
 
 
+_DIRECTIONS = {"holds": "positive", "contradicted": "negative", "not supported": "indistinguishable from zero"}
+
+
 def direction(d: dict) -> str:
-    """What an effect's 95% interval says: "positive", "negative", or "indistinguishable from zero"."""
-    return "positive" if d["low"] > 0 else "negative" if d["high"] < 0 else "indistinguishable from zero"
+    """What an effect's 95% interval says: "positive", "negative", or "indistinguishable from zero" (read as
+    ``stats.verdict`` reads a claim that the effect is positive)."""
+    return _DIRECTIONS[stats.verdict(d["low"], d["high"], "greater")]
 
 
 def two_by_two(cells: dict[study.Cell, list[dict]]) -> pd.DataFrame:
@@ -319,9 +322,9 @@ def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
     pa, pb = by_seed(a, b)
     rows = []
     for name, value, unit in measures:
+        xa, xb = [value(r) for r in pa], [value(r) for r in pb]
         try:
-            found = paired(a, b, value)
-            xa, xb = [value(r) for r in pa], [value(r) for r in pb]
+            found = stats.paired_difference(xa, xb)  # as ``paired`` does, on the values already paired here
             both_vary = np.std(xa) > 0 and np.std(xb) > 0
             rows.append({"measure": name, "b minus a, paired by seed": stats.format_interval(found, unit=unit),
                          "p-value": f"{found['p_value']:.3g}",

@@ -154,9 +154,12 @@ def set_aside(folder: str | Path, results_dir: str | Path = RESULTS_DIR,
     results, tuning, target = repo_path(results_dir), repo_path(tuning_dir), repo_path(folder)
     experiments = {cell.experiment for cell in CELLS}
     faithful = {f"{experiment}-{profile_config('faithful', experiment).key()}" for experiment in experiments}
-    moving = [path for path in sorted(results.glob("*")) if path.suffix in (".json", ".diverged")
-              and path.is_file() and path.stem not in faithful]
-    moving += sorted(path for path in tuning.glob("*") if path.is_file() and path.suffix in (".json", ".diverged"))
+
+    def stored_run(path: Path) -> bool:  # a result or a divergence record
+        return path.is_file() and path.suffix in (".json", ".diverged")
+
+    moving = [path for path in sorted(results.glob("*")) if stored_run(path) and path.stem not in faithful]
+    moving += [path for path in sorted(tuning.glob("*")) if stored_run(path)]
     destinations = [target / path.relative_to(results) for path in moving]
     clash = next((d for d in destinations if d.exists()), None)
     if clash is not None:
