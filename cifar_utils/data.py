@@ -42,6 +42,11 @@ TRAIN_SIZE, TEST_SIZE = 50_000, 10_000
 # The validation set: VALID_SIZE training images, stratified by class with this fixed seed, so that
 # every run (whatever its own seed or subset) holds out the same images.
 VALID_SIZE, VALID_SEED = 5_000, 20261128
+# The training probe: PROBE_SIZE training images outside the validation set, stratified by class with
+# PROBE_SEED, on which every run measures its network in evaluation mode (no dropout, no augmentation)
+# after each epoch: the same images for every run, whether it trains on all 50,000 or on the 45,000
+# that tuning leaves.
+PROBE_SIZE, PROBE_SEED = 5_000, 20261202
 CACHE_NAME = "cifar10_uint8.pt"
 NPZ_NAME = "cifar10.npz"
 TORCHVISION_FOLDER = "cifar-10-batches-py"
@@ -91,6 +96,21 @@ class Cifar10:
         rest[valid] = False
         return Cifar10(self.x_train[rest], self.y_train[rest], self.x_train[valid], self.y_train[valid],
                        self.source, self.sha256, "validation")
+
+    def training_probe(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(images, labels) of the training probe: a tenth of the training set as it was before any
+        validation split (PROBE_SIZE of CIFAR-10's 50,000), class-stratified with PROBE_SEED from the
+        training images outside the default validation split, in their original order."""
+        total = len(self.y_train) + (len(self.y_test) if self.split == "validation" else 0)
+        pool = torch.arange(len(self.y_train))
+        if self.split != "validation":  # leave out the images that validation_split() would hold out
+            held_out = stratified_indices(self.y_train, max(1, total * VALID_SIZE // TRAIN_SIZE), seed=VALID_SEED)
+            keep = torch.ones(len(self.y_train), dtype=torch.bool)
+            keep[held_out] = False
+            pool = pool[keep]
+        n = min(len(pool), max(1, total * PROBE_SIZE // TRAIN_SIZE))
+        pick = pool[stratified_indices(self.y_train[pool], n, seed=PROBE_SEED)]
+        return self.x_train[pick], self.y_train[pick]
 
 
 def default_data_dir() -> Path:

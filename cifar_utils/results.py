@@ -137,6 +137,8 @@ def _check_fields(result, path) -> None:
             and all(isinstance(h, dict) and h.get("epoch") == i + 1
                     and all(_number(h.get(k)) for k in ("train_loss", "test_loss", "lr", "seconds"))
                     and all(_number(h.get(k), high=1.0) for k in ("train_accuracy", "test_accuracy"))
+                    and all(_number(h[k], high=1.0 if k.endswith("accuracy") else math.inf)
+                            for k in ("train_eval_loss", "train_eval_accuracy") if k in h)
                     for i, h in enumerate(history)),
             f"has a history that is not one record per epoch ({config.epochs}) with finite losses, accuracies "
             f"in 0..1, lr and seconds")

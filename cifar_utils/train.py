@@ -3,7 +3,8 @@
 ``train(config, data)`` seeds everything, builds the model, and trains it on whole-tensor batches
 (see ``data.batches``) with ``channels_last`` and the device, precision, optimizer kernel and
 allocator setting that ``hardware`` chooses. After every epoch it records train loss, train
-accuracy, test loss, test accuracy and seconds, and, when given a checkpoint path, saves model,
+accuracy (as trained: augmented batches, dropout active), the loss and accuracy of the network in
+evaluation mode on the training probe (``Cifar10.training_probe``), test loss, test accuracy and seconds, and, when given a checkpoint path, saves model,
 optimizer, schedule, RNG state and history atomically so that a killed run resumes where it stopped.
 ``setup`` and ``train_step`` are what the benchmarks time: exactly the step ``train`` runs.
 """
@@ -129,6 +130,7 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
         history = _resume(t, checkpoint_path, data.sha256, log)
 
     x_train, y_train = data.x_train.to(device), data.y_train.to(device)
+    x_probe, y_probe = data.training_probe()
     test_logits, saved_at = None, time.perf_counter()
     for epoch in range(len(history), config.epochs):
         start = time.perf_counter()
@@ -145,8 +147,11 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
         test_logits = predict(t.model, data.x_test, device=device, dtype=dtype)
+        probe_logits = predict(t.model, x_probe, device=device, dtype=dtype)
         history.append({"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
                         "train_accuracy": correct.item() / seen,
+                        "train_eval_loss": F.cross_entropy(probe_logits, y_probe).item(),
+                        "train_eval_accuracy": (probe_logits.argmax(1) == y_probe).float().mean().item(),
                         "test_loss": F.cross_entropy(test_logits, data.y_test).item(),
                         "test_accuracy": (test_logits.argmax(1) == data.y_test).float().mean().item(),
                         "lr": t.scheduler.get_last_lr()[0], "seconds": time.perf_counter() - start})

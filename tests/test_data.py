@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from cifar_utils import data as data_mod
-from cifar_utils.data import (CACHE_NAME, CLASSES, VALID_SEED, VALID_SIZE, DataError, batches, flip_and_crop,
+from cifar_utils.data import (CACHE_NAME, CLASSES, PROBE_SEED, PROBE_SIZE, VALID_SEED, VALID_SIZE, DataError, batches, flip_and_crop,
                               load_cifar10, normalise, stratified_indices)
 from helpers import write_synthetic_npz
 
@@ -541,6 +541,17 @@ def test_validation_split_is_the_same_whatever_subset_follows(synthetic_dir):
         assert sub.split == "validation"
         assert {tuple(x.flatten()[:64].tolist()) for x in sub.x_test} == held_out
         assert not held_out & {tuple(x.flatten()[:64].tolist()) for x in sub.x_train}
+
+
+def test_training_probe_is_the_same_images_whichever_split_the_run_trains_on(synthetic_dir):
+    data = load_cifar10(synthetic_dir)  # 500 training images: a probe of 50, a validation split of 50
+    x_probe, y_probe = data.training_probe()
+    assert len(y_probe) == 50 and torch.bincount(y_probe).tolist() == [5] * 10
+    x_again, y_again = data.validation_split().training_probe()
+    assert torch.equal(x_again, x_probe) and torch.equal(y_again, y_probe)
+    held_out = {tuple(x.flatten()[:64].tolist()) for x in data.validation_split().x_test}
+    assert not held_out & {tuple(x.flatten()[:64].tolist()) for x in x_probe}
+    assert PROBE_SIZE == 5000 and PROBE_SEED != VALID_SEED
 
 
 @pytest.mark.parametrize("n", [0, -3, 500])

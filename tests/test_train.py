@@ -8,10 +8,12 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from cifar_utils import train as train_mod
 from cifar_utils.config import MAX_SEED
 from cifar_utils.data import batches, load_cifar10
+from cifar_utils.evaluate import predict
 from cifar_utils.train import (NonFiniteLossError, Trained, Trainer, lr_factor, make_optimizer, setup, train,
                                train_step)
 from helpers import make_config, without_seconds, write_synthetic_npz
@@ -149,7 +151,8 @@ def test_train_history_fields_and_lr(tiny_data):
     history = trained.history
     assert [h["epoch"] for h in history] == [1, 2]
     for h in history:
-        assert set(h) == {"epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "lr", "seconds"}
+        assert set(h) == {"epoch", "train_loss", "train_accuracy", "train_eval_loss", "train_eval_accuracy",
+                          "test_loss", "test_accuracy", "lr", "seconds"}
         assert 0 <= h["train_accuracy"] <= 1 and 0 <= h["test_accuracy"] <= 1
         assert h["train_loss"] > 0 and h["test_loss"] > 0 and h["seconds"] >= 0
         # 20 test images: accuracy is a multiple of 1/20.
@@ -158,6 +161,11 @@ def test_train_history_fields_and_lr(tiny_data):
     assert history[1]["lr"] == 0.0                        # the schedule ends at 0
     assert len(logs) == 2 and logs[0].startswith("epoch   1/2") and logs[1].startswith("epoch   2/2")
     assert isinstance(trained.model, torch.nn.Module)
+    # The last epoch's eval-mode measure is the trained network's, in eval mode, on the training probe.
+    x_probe, y_probe = tiny_data.training_probe()
+    logits = predict(trained.model, x_probe)
+    assert history[-1]["train_eval_loss"] == pytest.approx(F.cross_entropy(logits, y_probe).item(), rel=1e-5)
+    assert history[-1]["train_eval_accuracy"] == pytest.approx((logits.argmax(1) == y_probe).float().mean().item())
     # test_logits are the last epoch's: their accuracy and loss are the history's
     assert trained.test_logits.shape == (20, 10) and trained.test_logits.dtype == torch.float32
     accuracy = (trained.test_logits.argmax(1) == tiny_data.y_test).float().mean().item()
