@@ -1,5 +1,7 @@
 # make report   regenerate the report: run the four notebooks with papermill, redraw figures/
 # make test     run the test suite (unit tests, notebook smoke runs, nbval on the committed notebooks)
+# make test-fast  the tests not marked slow (pytest -m "not slow", about a minute): no notebook executed,
+#                no nbval, no training subprocess, no HTML conversion; `make test` (what CI runs) is still the whole suite
 # make html     the committed notebooks as static pages in build/html/ (images embedded, formulas as MathML: no network)
 # make lab      JupyterLab on notebooks/, its kernel this .venv's python
 # Each builds .venv from requirements.txt on first use. Pass options with ARGS, e.g.
@@ -13,7 +15,7 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-.PHONY: install report test benchmark html lab
+.PHONY: install report test test-fast benchmark html lab
 install: $(VENV)/.installed
 
 report: $(VENV)/.installed
@@ -22,11 +24,15 @@ report: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest $(ARGS)
 
+# nbval stays loaded (addopts names its options) but its cells are marked slow too (tests/conftest.py).
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -m "not slow" $(ARGS)
+
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/throughput.py $(ARGS)
 
 html: $(VENV)/.installed
-	$(PY) -m cifar_utils.html $(ARGS)
+	$(PY) -m cifar_utils.webpages $(ARGS)
 
 # This environment's kernelspecs before a user's own 'python3' (jupyter_core's default in a venv, made explicit).
 lab: $(VENV)/.installed

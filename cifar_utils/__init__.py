@@ -4,10 +4,14 @@ Modules, one concern each: ``data`` (CIFAR-10 as uint8 tensors, batches, the val
 ``models``, ``config`` (a recipe's fields and their checks, the results key), ``recipes`` (the
 experiments, where each recipe lives, output folders, the original report's numbers), ``hardware``
 (device, precision, optimizer kernel, allocator), ``train`` (the training step and loop),
-``evaluate`` (predictions and accuracy), ``results`` (stored JSON results), ``tables`` (tables and
-prose over results), ``stats`` (intervals and tests over seeds), ``plots`` (drawing) and ``figures``
-(the figure registry), ``theory`` (Part 1's worked examples), ``experiment`` (what a notebook calls)
-and ``report`` (``python -m cifar_utils.report`` runs the notebooks with papermill).
+``evaluate`` (predictions and accuracy), ``results`` (stored JSON results), ``store`` (a stored result,
+or a training run that stores one; headless), ``tables`` (tables and prose over results), ``stats``
+(intervals and tests over seeds), ``plots`` (drawing) and ``figures`` (the figure registry), ``theory``
+(Part 1's worked examples), ``experiment`` (what a notebook calls), ``study`` (the study's cells and
+runs) with ``study_results`` (its stored runs, read), ``estimates`` (their numbers), ``claims`` (the
+original report's claims) and ``conclusions`` (their tables and Markdown), ``sweep`` (the study's
+runner), ``report`` (``python -m cifar_utils.report`` runs the notebooks with papermill) and
+``webpages`` (``make html``: the notebooks as offline pages).
 """
 import os
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .io import OutputError, atomic_write_with
+from .files import OutputError, atomic_write_with
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
            "dog", "frog", "horse", "ship", "truck")

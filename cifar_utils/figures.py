@@ -2,9 +2,10 @@
 
 Fig. 1-12 are the original report's (four per experiment: per-class accuracy, loss curves, confusion
 matrix, first ten test images); Fig. 13 onwards are this report's additions. ``render`` draws a
-figure from stored results, saves it as ``fig<NN>_<name>.png`` and returns it closed; ``show`` does
-the same and returns a ``Shown``, which a notebook displays as the saved PNG (at half its pixel size,
-sharp on high-density screens, with the figure's alt text) followed by its numbered caption.
+figure from stored results, saves it as ``fig<NN>_<name>.png`` and returns it closed;
+``render_captioned`` does the same and returns a ``CaptionedFigure``, which a notebook displays as the
+saved PNG (at half its pixel size, sharp on high-density screens, with the figure's alt text) followed by
+its numbered caption.
 
 What each figure's ``draw`` takes as inputs:
 
@@ -138,8 +139,8 @@ def render(figure: Figure, inputs, folder: str | os.PathLike, source: str | None
 
 
 @dataclass(frozen=True)
-class Shown:
-    """A rendered figure as a notebook shows it: the saved PNG with its alt text, then its caption."""
+class CaptionedFigure:
+    """A rendered figure as a notebook displays it: the saved PNG with its alt text, then its caption."""
     figure: Figure
     fig: plt.Figure | None  # the closed matplotlib figure (None: an earlier saved PNG is shown)
     path: Path         # the saved PNG
@@ -154,10 +155,10 @@ class Shown:
         display(Markdown(self.caption))
 
 
-def show(figure: Figure, inputs, folder: str | os.PathLike, source: str | None = None) -> Shown:
-    """``render``, returned as a ``Shown`` for a notebook cell to display."""
+def render_captioned(figure: Figure, inputs, folder: str | os.PathLike, source: str | None = None) -> CaptionedFigure:
+    """``render``, returned as a ``CaptionedFigure`` for a notebook cell to display."""
     fig = render(figure, inputs, folder, source)
-    return Shown(figure, fig, Path(folder) / figure.filename)
+    return CaptionedFigure(figure, fig, Path(folder) / figure.filename)
 
 
 def drawn_from(path: str | os.PathLike) -> str | None:

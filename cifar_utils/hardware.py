@@ -1,7 +1,7 @@
 """Every decision that depends on the machine: which device, which precision, which optimizer kernel,
 the allocator setting, and how the machine is described in a stored result.
 
-Training (``train``), the stored results (``experiment``) and the benchmarks all ask here, so a choice
+Training (``train``), the stored results (``store``) and the benchmarks all ask here, so a choice
 such as "bf16 autocast where the CPU has native bf16" is made in one place.
 """
 from __future__ import annotations

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -83,3 +84,10 @@ def build_model(name: str, dropout: float, init: str = "default") -> nn.Module:
 def count_parameters(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+def shapes_only(name: str, dropout: float = 0.0) -> nn.Module:
+    """The network ``name`` on PyTorch's meta device: its layers and their shapes, no weights allocated (what
+    printing it and counting its parameters need; a 27M-parameter AlexNet costs no memory)."""
+    with torch.device("meta"):
+        return build_model(name, dropout)

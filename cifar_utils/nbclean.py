@@ -1,7 +1,9 @@
-"""What a published notebook keeps of the run that executed it (``report.publish``, ``html``).
+"""What a published notebook keeps of the run that executed it (``report.publish``, ``webpages``).
 
 Removed: papermill's injected-parameters cell and its and nbclient's timestamps (re-running unchanged work
-leaves no diff), and every progress bar: tqdm's ipywidgets outputs (a widget view whose ``text/plain``
+leaves no diff), the split of one stream into several outputs (a kernel flushes stdout when it likes, so
+under load one print can arrive as two messages: consecutive outputs of one stream are joined), and
+every progress bar: tqdm's ipywidgets outputs (a widget view whose ``text/plain``
 fallback reads ``epoch 1/9:   0%|          | 0/98 ...``), the notebook's widget state, and tqdm's text
 bars in stdout/stderr (``\\r``-overwritten lines). A static report cannot show a widget, and a bar frozen
 at some step says nothing about the result.
@@ -46,6 +48,9 @@ def strip_progress(nb) -> None:
             if output.output_type == "stream":
                 output.text = without_bars(output.text)
                 if not output.text:
+                    continue
+                if kept and kept[-1].output_type == "stream" and kept[-1].name == output.name:
+                    kept[-1].text += output.text  # one stream, split by when the kernel flushed it
                     continue
             kept.append(output)
         cell.outputs = kept

@@ -33,7 +33,7 @@ import seaborn as sns
 
 from . import stats
 from .evaluate import class_accuracy, decode_images, decode_predictions, overall_counts
-from .io import atomic_write_bytes
+from .files import atomic_write_bytes
 from .results import ResultError
 
 DPI = 200  # print quality: a 8 x 4 inch figure is 1600 x 800 pixels

@@ -1,11 +1,13 @@
-"""The report's experiments and where each recipe lives: the one home of every training decision.
+"""Where every recipe lives: plain literals in files, read here, never in notebook source.
 
 - ``EXPERIMENTS``: the three trained experiments, their notebooks and titles.
-- The **report** recipe of an experiment is its notebook's ``parameters`` cell (plain literals,
-  read here with ``ast.literal_eval``, never executed); papermill runs the notebook with it.
-- Every other profile is ``profiles/<profile>/<notebook>.yaml`` holding only the keys that differ
-  from the report recipe (the shape of nanoGPT's ``config/`` files); ``papermill -f`` takes the
-  same file.
+- ``profiles/report/<notebook>.yaml``: a notebook's **report recipe**, every parameter of its
+  ``parameters`` cell, one ``name: value  # comment`` line each (the shape of airbench's ``hyp`` dict).
+  The cell shows the reader these values; it is drawn from this file when the report is published
+  (``parameters_cell``), and the sweep's adopt stage writes a tuned ``lr`` here (``set_recipe_value``).
+  A notebook whose saved cell differs from its recipe runs as a variant (``cell_differences``).
+- ``profiles/<profile>/<notebook>.yaml``: every other profile, holding only the keys that differ from
+  the report recipe (the shape of nanoGPT's ``config/`` files); ``papermill -f`` takes the same file.
 - ``output_dirs``: where a configuration's result and figures go (the committed folders only for
   the report and faithful recipes, ``build/`` for everything else).
 - ``original_report()``: the numbers and recipe of the original report, from ``original_report.yaml``.
@@ -15,13 +17,14 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
 from .config import ConfigError, ExperimentConfig
-from .io import atomic_write_bytes
+from .files import atomic_write_bytes
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 REPO_ROOT = PACKAGE_DIR.parent
@@ -59,24 +62,132 @@ def repo_path(path: str | Path) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
-def notebook_parameters(notebook: str) -> dict:
-    """The values of ``notebooks/<notebook>.ipynb``'s parameters cell (its literals, not executed); empty
-    for a notebook without one."""
-    path, _, cell = _parameters_cell(notebook)
-    return notebook_parameters_from_text("".join(cell["source"]), path) if cell else {}
+def repo_relative(path: Path) -> str:
+    """``path`` relative to the repository root where it is inside it (what messages and tables show)."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
-def _parameters_cell(notebook: str) -> tuple[Path, dict, dict | None]:
-    """(path, the notebook as JSON, its cell tagged 'parameters' or None)."""
+# --- the recipe files ------------------------------------------------------------------------------
+
+ALIGN_UP_TO = 40  # a parameters cell aligns the comments of lines up to this long; longer ones stand out
+_NAME = re.compile(r"^(?P<indent>\s*)(?P<name>[A-Za-z_]\w*):(?P<rest>.*)$")
+
+
+def _split_line(line: str) -> tuple[str, str, object, str] | None:
+    """(indent, name, value, comment) of a ``name: value  # comment`` line, the comment starting at the first
+    `` #`` outside the value (a quoted value may hold one); None for a line of another shape."""
+    match = _NAME.match(line)
+    if not match:
+        return None
+    rest = match.group("rest")
+    cuts = [i for i in range(len(rest)) if rest[i] == "#" and (i == 0 or rest[i - 1].isspace())] + [len(rest)]
+    for cut in cuts:
+        try:
+            value = yaml.safe_load(rest[:cut]) if rest[:cut].strip() else None
+        except yaml.YAMLError:
+            continue
+        return match.group("indent"), match.group("name"), value, rest[cut:].strip()
+    return None
+
+
+def recipe_path(notebook: str) -> Path:
+    return PROFILES_DIR / BASE_PROFILE / f"{notebook}.yaml"
+
+
+def recipe_lines(path: Path) -> list[tuple[str, object, str]]:
+    """(name, value, comment) of each ``name: value  # comment`` line of a recipe file, in order."""
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = _split_line(line)
+        if parts is None or parts[0]:
+            raise ConfigError(f"{path} line {number} is not 'name: value  # comment'; write one plain value "
+                              f"per line.")
+        rows.append(parts[1:])
+    return rows
+
+
+def notebook_recipe(notebook: str) -> dict:
+    """The report recipe of ``notebook``: every parameter of its parameters cell, from
+    ``profiles/report/<notebook>.yaml``; empty for a notebook without one."""
+    path = recipe_path(notebook)
+    return {name: value for name, value, _ in recipe_lines(path)} if path.is_file() else {}
+
+
+def set_recipe_value(path: Path, name: str, value, within: str | None = None) -> None:
+    """Write ``value`` as the value of ``name`` in a YAML file of plain lines, keeping its comment and the
+    comment's column (how the sweep adopts a tuned learning rate); ``within`` names the block (a key at a
+    lesser indent) the line is in. The file is rewritten atomically."""
+    lines = path.read_text().split("\n")
+    start, indent = 0, -1
+    if within is not None:
+        start = next((i + 1 for i, line in enumerate(lines) if line.strip().split(":")[0] == within), None)
+        if start is None:
+            raise ConfigError(f"{path} has no block {within!r}; add it there first.")
+        indent = len(lines[start - 1]) - len(lines[start - 1].lstrip())
+    for i in range(start, len(lines)):
+        line = lines[i]
+        depth = len(line) - len(line.lstrip())
+        if line.strip() and not line.lstrip().startswith("#") and depth <= indent:
+            break  # the block ended
+        parts = _split_line(line)
+        if parts and parts[1] == name:
+            comment = parts[3]
+            head = f"{' ' * depth}{name}: {_yaml_literal(value)}"
+            width = len(line) - len(comment) if comment else 0
+            lines[i] = f"{head:<{width}}{' ' if comment and len(head) >= width else ''}{comment}".rstrip()
+            written = _split_line(lines[i])
+            if written is None or written[2] != value or type(written[2]) is not type(value):
+                raise ConfigError(f"could not write {name} = {value!r} into {path}; edit it by hand.")
+            break
+    else:
+        raise ConfigError(f"{path} has no line '{name}: ...'" + (f" in {within!r}" if within else "")
+                          + "; add it there first.")
+    atomic_write_bytes(path, "\n".join(lines).encode())
+
+
+def _yaml_literal(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, float) and "e" in repr(value) and "." not in repr(value):
+        return repr(value).replace("e", ".0e")  # YAML 1.1 reads 1e-05 as text, 1.0e-05 as a number
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def _python_literal(value) -> str:
+    return json.dumps(value) if isinstance(value, str) else repr(value)
+
+
+def parameters_cell(notebook: str) -> str:
+    """The source of ``notebook``'s parameters cell drawn from its recipe file: one ``name: type = literal
+    # comment`` line per parameter (papermill's --help-notebook reads the type and the comment)."""
+    rows = [(f"{name}: {type(value).__name__} = {_python_literal(value)}", comment)
+            for name, value, comment in recipe_lines(recipe_path(notebook))]
+    width = max((len(left) for left, _ in rows if len(left) <= ALIGN_UP_TO), default=0) + 2  # longer lines: 2 spaces
+    return "\n".join(f"{left:<{width}}{comment}".rstrip() if len(left) < width else f"{left}  {comment}".rstrip()
+                     for left, comment in rows)
+
+
+# --- a notebook's parameters cell, as saved ----------------------------------------------------------
+
+def parameters_cell_of(nb: dict) -> dict | None:
+    """The cell tagged 'parameters' of a notebook (as JSON or nbformat), or None."""
+    return next((c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+
+
+def saved_parameters(notebook: str) -> dict:
+    """The values of ``notebooks/<notebook>.ipynb``'s parameters cell as saved on disk (its literals, not
+    executed); empty for a notebook without one."""
     path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    nb = json.loads(path.read_text())
-    cell = next((c for c in nb["cells"] if "parameters" in c.get("metadata", {}).get("tags", [])), None)
-    return path, nb, cell
+    cell = parameters_cell_of(json.loads(path.read_text()))
+    return parameters_from_text("".join(cell["source"]), path) if cell else {}
 
 
-def notebook_parameters_from_text(source: str, path: Path | str = "the notebook") -> dict:
-    """The ``name = literal`` (or ``name: type = literal``, which papermill's --help-notebook reads as the
-    type) assignments of a parameters cell's source."""
+def parameters_from_text(source: str, path: Path | str = "the notebook") -> dict:
+    """The ``name = literal`` (or ``name: type = literal``) assignments of a parameters cell's source."""
     values = {}
     for node in ast.parse(source).body:
         target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
@@ -92,44 +203,41 @@ def notebook_parameters_from_text(source: str, path: Path | str = "the notebook"
     return values
 
 
-def set_notebook_parameter(notebook: str, name: str, value) -> None:
-    """Write ``value`` as the literal of ``name`` in a notebook's parameters cell, keeping its comment
-    and alignment (how the sweep adopts the learning rate that tuning chose)."""
-    path, nb, cell = _parameters_cell(notebook)
-    lines = "".join(cell["source"]).split("\n") if cell else []
-    for i, line in enumerate(lines):
-        target, _, rest = line.partition("=")
-        if target.split(":")[0].strip() == name:
-            end = ast.parse(line).body[0].value.end_col_offset  # where the literal ends (a '#' in it is no comment)
-            comment = line[end:].lstrip()
-            new = f" {json.dumps(value) if isinstance(value, str) else repr(value)}"
-            padded = f"{new:<{len(line) - len(target) - 1 - len(comment)}}" if comment else new
-            lines[i] = f"{target}={padded}{' ' if comment and not padded.endswith(' ') else ''}{comment}"
-            break
-    else:
-        raise ConfigError(f"{notebook}'s parameters cell has no parameter {name!r}; add it there first.")
-    text = "\n".join(lines)
-    cell["source"] = text.splitlines(keepends=True)
-    if notebook_parameters_from_text(text).get(name) != value:
-        raise ConfigError(f"could not write {name} = {value!r} into {path}; edit its parameters cell by hand.")
-    atomic_write_bytes(path, (json.dumps(nb, indent=1, ensure_ascii=False) + "\n").encode())
+def cell_differences(notebook: str) -> dict[str, tuple]:
+    """name -> (saved value, recipe value) for each parameter whose saved cell value differs from the
+    report recipe (a parameter missing on either side counts, with None there; 0 and 0.0 are one value,
+    as they are to ExperimentConfig, but 1 and True are not)."""
+    saved, recipe = saved_parameters(notebook), notebook_recipe(notebook)
+    return {name: (saved.get(name), recipe.get(name)) for name in dict.fromkeys([*recipe, *saved])
+            if name not in saved or name not in recipe or saved[name] != recipe[name]
+            or isinstance(saved[name], bool) != isinstance(recipe[name], bool)}
 
+
+def describe_differences(differences: dict[str, tuple]) -> str:
+    """'epochs 3 (recipe 10), lr 0.5 (recipe 0.1)'."""
+    return ", ".join(f"{name} {_python_literal(saved)} (recipe {_python_literal(recipe)})"
+                     for name, (saved, recipe) in differences.items())
+
+
+# --- profiles -------------------------------------------------------------------------------------
 
 def known_profiles() -> list[str]:
-    return sorted({BASE_PROFILE} | {p.name for p in PROFILES_DIR.iterdir() if p.is_dir()})
+    return sorted(p.name for p in PROFILES_DIR.iterdir() if p.is_dir())
 
 
 def profile_differences(profile: str, notebook: str) -> dict:
     """The keys ``profile`` changes in ``notebook``'s report recipe (empty for the report profile itself)."""
     if profile not in known_profiles():
         raise ConfigError(f"profile {profile!r} does not exist; use one of {', '.join(known_profiles())}.")
+    if profile == BASE_PROFILE:
+        return {}
     path = PROFILES_DIR / profile / f"{notebook}.yaml"
     return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
 
 
 def profile_parameters(profile: str, notebook: str) -> dict:
     """Every parameter of ``notebook`` under ``profile``: the report recipe with the profile's differences."""
-    base = notebook_parameters(notebook)
+    base = notebook_recipe(notebook)
     differences = profile_differences(profile, notebook)
     stray = sorted(set(differences) - set(base))
     if stray:

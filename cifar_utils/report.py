@@ -6,10 +6,14 @@
 
 Each run executes a notebook into a temp file of its own, moved to ``build/notebooks/<name>.ipynb``
 when done (pytest does not collect ``build/``). With the report profile and no ``-p`` overrides other
-than data_dir, download and retrain, each notebook that succeeds also replaces
-``notebooks/<name>.ipynb`` with exactly what this run executed (its outputs are the report), less
-papermill's timestamps and any progress bar (``nbclean``), so an unchanged run leaves no diff; such a run
-holds the notebook's lock, so two report runs at once take turns and never publish each other's notebook.
+than data_dir, download and retrain, each notebook runs with its recipe (``profiles/report/<name>.yaml``,
+its parameters cell drawn from it) and, when it succeeds, replaces ``notebooks/<name>.ipynb`` with
+exactly what this run executed (its outputs are the report), less papermill's timestamps and any
+progress bar (``nbclean``), so an unchanged run leaves no diff; such a run holds the notebook's lock, so
+two report runs at once take turns and never publish each other's notebook. A notebook whose saved
+parameters cell was edited (it differs from the recipe and from the cell last published,
+``edited_since_published``) is not published: it runs as a variant, its outputs under ``build/``,
+and the runner names the values that differ.
 Prints one line per notebook (status, seconds, test accuracy) and nothing else when all goes well; exits 1
 naming the notebook and cell that failed, 2 for bad arguments. ``--help`` lists the notebooks' parameters.
 """
@@ -26,15 +30,17 @@ from pathlib import Path
 import nbformat
 import papermill
 from jupyter_client import AsyncKernelManager
-from papermill.translators import PythonTranslator
+import hashlib
 
 from .config import DEVICES, ConfigError
 from .evaluate import overall_counts
-from .experiment import Experiment
+from .store import ExperimentRun
 from .hardware import resolve_device
-from .io import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp
+from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp
 from .nbclean import strip_volatile
-from .recipes import BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, notebook_parameters, profile_differences
+from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, cell_differences, describe_differences,
+                      notebook_recipe, parameters_cell, parameters_cell_of, profile_differences, recipe_lines,
+                      recipe_path, saved_parameters)
 from .results import ResultError, load_result
 from .tables import results_markdown
 
@@ -69,7 +75,7 @@ def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
     """Parameters to inject into each notebook: its profile's differences, then the overrides it declares.
 
     A name that none of the notebooks declares is refused (papermill itself would only warn)."""
-    declared = {n: set(notebook_parameters(n)) for n in names}
+    declared = {n: set(notebook_recipe(n)) for n in names}
     unused = sorted(set(overrides) - set().union(*declared.values()))
     if unused:
         known = sorted(set().union(*declared.values()))
@@ -95,12 +101,13 @@ def check_devices(params: dict[str, dict]) -> None:
             resolve_device(values["device"])
 
 
-def accuracy_summary(name: str, params: dict) -> str:
-    """The test accuracy of the result a notebook run used, read from its stored result ("" for none)."""
+def accuracy_summary(name: str, params: dict, base: dict | None = None) -> str:
+    """The test accuracy of the result a notebook run used, read from its stored result ("" for none);
+    ``params`` were injected over ``base`` (default: the notebook's recipe)."""
     info = BY_NOTEBOOK.get(name)
     if info is None:
         return ""
-    exp = Experiment.from_parameters(info.name, {**notebook_parameters(name), **params})
+    exp = ExperimentRun.from_parameters(info.name, {**(notebook_recipe(name) if base is None else base), **params})
     try:
         result = load_result(exp.path)
     except ResultError:
@@ -111,15 +118,48 @@ def accuracy_summary(name: str, params: dict) -> str:
     return f"test accuracy {100 * correct / total:.2f}% ({correct}/{total})"
 
 
+# ipykernel's launcher (python -m ipykernel_launcher), but with the kernel's threads stopped in order at exit.
+# ipykernel (7.4) answers a shutdown request on its control thread, which tells the main thread to stop and
+# then still flushes stdout and stderr and publishes its "idle" status (Kernel.process_control): each a send
+# on the control thread's event pipe to the IOPub thread. Meanwhile the main thread exits, and its exit hooks
+# stop the IOPub thread first (IOPubThread.stop, registered at exit; IPKernelApp.close stops the control
+# thread only after it), closing every thread's event pipe: a control thread past its `thread.is_alive()`
+# check then sends on a closed socket (IOPubThread.schedule), "ZMQError: Socket operation on non-socket" is
+# raised in the control stream's callback, and tornado logs "Uncaught exception in ZMQStream callback" on the
+# kernel's stderr, which ipykernel passes on to the runner's while its fd-2 reader still can. This hook,
+# registered after ipykernel's, runs before them: the control and shell-channel threads (already told to
+# stop by the shutdown request) finish their sends first; the IOPub thread then closes pipes no thread uses.
+KERNEL_LAUNCHER = """\
+import atexit, sys
+if sys.path and sys.path[0] == "":
+    del sys.path[0]  # as ipykernel_launcher does; the kernel puts the working directory back (init_path)
+from ipykernel.kernelapp import IPKernelApp
+app = IPKernelApp.instance()
+app.initialize()
+
+def stop_the_publishing_threads_first():
+    for thread in (app.control_thread, app.shell_channel_thread):
+        if thread is not None and thread.is_alive():
+            thread.stop()
+            thread.join(timeout=10)
+
+atexit.register(stop_the_publishing_threads_first)
+app.start()
+"""
+
+
 class QuietKernelManager(AsyncKernelManager):
-    """nbclient's kernel manager, less the two messages a successful run used to print on stderr:
+    """nbclient's kernel manager, less the three messages a successful run used to print on stderr:
 
     - "Kernel is running over TCP without encryption": the kernel's sockets are encrypted (CurveZMQ)
       where its kernelspec declares support, as ipykernel's does; elsewhere the warning stays;
     - "KeyboardInterrupt caught in kernel": jupyter_client interrupts a kernel before shutting it down,
       and a SIGINT that lands while the kernel handles a message is logged as an error. The runner shuts a
       kernel down only after its last cell finished or failed, so there is nothing to interrupt: a
-      kernel still busy is stopped by the shutdown request, then by a signal, as before."""
+      kernel still busy is stopped by the shutdown request, then by a signal, as before;
+    - "Uncaught exception in ZMQStream callback ... Socket operation on non-socket", now and then at the
+      kernel's exit: ipykernel's kernels (python -m ipykernel_launcher) start through KERNEL_LAUNCHER, which
+      stops the kernel's threads in an order without that race; other kernels start as their spec says."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("transport_encryption", "auto")
@@ -129,20 +169,55 @@ class QuietKernelManager(AsyncKernelManager):
         if not self.shutting_down:
             await super()._async_interrupt_kernel()
 
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if cmd[1:3] == ["-m", "ipykernel_launcher"]:
+            cmd[1:3] = ["-c", KERNEL_LAUNCHER]
+        return cmd
+
 
 RUNNING_SUFFIX = ".tmp.ipynb"  # a notebook being executed: .<name>.ipynb.<random>.tmp.ipynb (papermill wants .ipynb)
 
 
-def run_notebook(name: str, params: dict, output_dir: Path) -> tuple[bool, str, nbformat.NotebookNode | None]:
-    """Execute one notebook into a file of this run's own (moved to ``<output_dir>/<name>.ipynb`` when
-    done); return success, the one-line detail, and the executed notebook exactly as this run left it."""
-    source, target = NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
+RECIPE_MARK = "recipe_sha256"  # parameters-cell metadata: the sha256 of the source published from the recipe
+
+
+def source_sha(source: str) -> str:
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def edited_since_published(name: str) -> bool:
+    """True when ``notebooks/<name>.ipynb``'s parameters cell is not the one the report last published from
+    the recipe (a user's saved edit); False when it is that cell, even if the recipe changed since."""
+    cell = parameters_cell_of(json.loads((NOTEBOOKS_DIR / f"{name}.ipynb").read_text()))
+    return cell is not None and cell.get("metadata", {}).get(RECIPE_MARK) != source_sha("".join(cell["source"]))
+
+
+def with_recipe_cell(name: str, folder: Path) -> Path:
+    """A copy of ``notebooks/<name>.ipynb`` in ``folder`` whose parameters cell is drawn from its recipe
+    (and marked as such), for a publishing run to execute."""
+    nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+    cell = parameters_cell_of(nb)
+    if cell is not None and recipe_path(name).is_file():
+        cell.source = parameters_cell(name)
+        cell.metadata[RECIPE_MARK] = source_sha(cell.source)
+    copy = Path(new_temp(folder / f"{name}.ipynb", suffix=".source.ipynb"))
+    copy.write_text(nbformat.writes(nb))
+    return copy
+
+
+def run_notebook(name: str, params: dict, output_dir: Path, source: Path | None = None,
+                 base: dict | None = None) -> tuple[bool, str, nbformat.NotebookNode | None]:
+    """Execute one notebook (``source``, default ``notebooks/<name>.ipynb``) into a file of this run's own
+    (moved to ``<output_dir>/<name>.ipynb`` when done); return success, the one-line detail, and the
+    executed notebook exactly as this run left it."""
+    source, target = source or NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
     running = new_temp(target, suffix=RUNNING_SUFFIX)
     try:
         nb = papermill.execute_notebook(str(source), running, parameters=params, kernel_name="python3",
                                         progress_bar=False, cwd=str(NOTEBOOKS_DIR),
                                         kernel_manager_class=QuietKernelManager)
-        return True, accuracy_summary(name, params), nb
+        return True, accuracy_summary(name, params, base), nb
     except papermill.PapermillExecutionError as exc:
         return False, f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}", None
     except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: still one FAILED line
@@ -160,9 +235,24 @@ def publish(name: str, nb: nbformat.NotebookNode) -> None:
     atomic_write_bytes(NOTEBOOKS_DIR / f"{name}.ipynb", nbformat.writes(nb).encode() + b"\n")
 
 
+VARIANT_DIRS = {"results_dir": "build/results", "figures_dir": "build/figures/{name}-variant"}
+
+
+def variant_of(name: str, params: dict) -> tuple[dict, str]:
+    """For a notebook whose saved parameters cell was edited: the parameters to inject so that its outputs go
+    under build/ (never into the committed report), and the line that says so."""
+    declared = saved_parameters(name)
+    moved = {k: v.format(name=name) for k, v in VARIANT_DIRS.items() if k in declared and k not in params}
+    recipe = recipe_path(name)
+    line = (f"{name}: its saved parameters cell differs from {recipe.relative_to(recipe.parents[2])} "
+            f"({describe_differences(cell_differences(name))}); it runs as a variant with its outputs under build/, "
+            f"and the committed report stays as it is (change the recipe file to change the report).")
+    return {**params, **moved}, line
+
+
 def results_table(profile: str) -> str:
     """Markdown table of the stored results of a profile beside the original report's numbers."""
-    return results_markdown({name: Experiment.stored(name, profile, required=False).result for name in EXPERIMENTS})
+    return results_markdown({name: ExperimentRun.stored(name, profile, required=False).result for name in EXPERIMENTS})
 
 
 def literal(value) -> str:
@@ -171,24 +261,23 @@ def literal(value) -> str:
 
 
 def parameters_help(names: list[str]) -> str:
-    """The notebooks' parameters for --help: each name, its default in each notebook that declares it
-    (read from the parameters cells, as the runner reads them), and the cell's comment on it."""
-    defaults = {name: notebook_parameters(name) for name in names}
+    """The notebooks' parameters for --help: each name, its value in each notebook's recipe that declares
+    it (``profiles/report/<notebook>.yaml``), and the recipe's comment on it."""
+    lines_of = {name: recipe_lines(recipe_path(name)) if recipe_path(name).is_file() else [] for name in names}
+    defaults = {name: {p: v for p, v, _ in lines_of[name]} for name in names}
     short = {name: name.split("_")[0] for name in names}
     with_parameters = [name for name in names if defaults[name]]
     lines = ["notebook parameters (-p NAME VALUE; VALUE is read as papermill -p reads it: True, False, None, "
              "a number, else text).",
-             "Defaults are the notebooks' parameters cells: "
+             "Defaults are the recipes in profiles/report/: "
              + ", ".join(f"{short[n]} = {n}" for n in with_parameters)
              + "".join(f"; {n} has none" for n in names if not defaults[n]) + ".", ""]
-    # each parameter's "# comment", as papermill --help-notebook reads it, with the notebooks that say it
+    # each parameter's "# comment", with the notebooks that say it
     comments: dict[str, dict[str, list[str]]] = {}
     for name in with_parameters:
-        nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
-        cell = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-        for param in PythonTranslator.inspect(cell):
-            if param.help:
-                comments.setdefault(param.name, {}).setdefault(param.help, []).append(short[name])
+        for param, _, comment in lines_of[name]:
+            if comment:
+                comments.setdefault(param, {}).setdefault(comment.lstrip("# "), []).append(short[name])
     order = list(dict.fromkeys(p for name in with_parameters for p in defaults[name]))
     for param in order:
         by_value: dict[str, list[str]] = {}
@@ -196,9 +285,9 @@ def parameters_help(names: list[str]) -> str:
             if param in defaults[name]:
                 by_value.setdefault(literal(defaults[name][param]), []).append(short[name])
         declared_by_all = sum(map(len, by_value.values())) == len(with_parameters)
-        shown = (next(iter(by_value)) if len(by_value) == 1 and declared_by_all
-                 else ", ".join(f"{value} ({', '.join(where)})" for value, where in by_value.items()))
-        lines.append(f"  {param:16s}{shown}")
+        values = (next(iter(by_value)) if len(by_value) == 1 and declared_by_all
+                  else ", ".join(f"{value} ({', '.join(where)})" for value, where in by_value.items()))
+        lines.append(f"  {param:16s}{values}")
         said = comments.get(param, {})
         for comment, where in said.items():  # notebooks that mean different things by one name each say theirs
             lines.append(f"  {'':16s}  {comment}" + (f" ({', '.join(where)})" if len(said) > 1 else ""))
@@ -245,11 +334,22 @@ def main(argv: list[str] | None = None) -> int:
     failed = []
     for name in names:
         start = time.perf_counter()
+        publishes, values, variant = publishing, params[name], False
+        if publishing and cell_differences(name) and edited_since_published(name):
+            publishes, variant = False, True
+            values, line = variant_of(name, values)
+            print(line, flush=True)
         # A run that publishes holds its notebook's lock, so two of them never interleave.
-        with locked(output_dir / f".{name}.lock") if publishing else contextlib.nullcontext():
-            ok, detail, nb = run_notebook(name, params[name], output_dir)
-            if ok and publishing:
-                publish(name, nb)
+        with locked(output_dir / f".{name}.lock") if publishes else contextlib.nullcontext():
+            source = None if variant else with_recipe_cell(name, output_dir)  # every other run starts from the recipe
+            try:
+                ok, detail, nb = run_notebook(name, values, output_dir, source,
+                                              saved_parameters(name) if variant else None)
+                if ok and publishes:
+                    publish(name, nb)
+            finally:
+                if source is not None:
+                    source.unlink(missing_ok=True)
         seconds = time.perf_counter() - start
         print(f"{'ok' if ok else 'FAILED':6s} {name:26s} {seconds:7.1f} s  {detail}", flush=True)
         if not ok:

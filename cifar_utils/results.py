@@ -14,10 +14,10 @@ import time
 from pathlib import Path
 
 from .config import KEY_SINCE, ExperimentConfig
-from .data import CLASSES, TRAIN_SIZE
+from .data import CLASSES, SHARED_COPY_SHA256, TRAIN_SIZE
 from .evaluate import (confusion_matrix, decode_images, decode_predictions, encode_predictions, first_images,
                        overall_counts)
-from .io import atomic_write_json
+from .files import atomic_write_json
 
 SCHEMA_VERSION = 2  # 2 added every test prediction ("predictions") and config.evaluate_on
 READABLE_VERSIONS = (1, 2)
@@ -182,3 +182,11 @@ def accuracy(result: dict) -> float:
     """Overall test accuracy of a result, in percent."""
     correct, total = overall_counts(result["confusion"])
     return 100 * correct / total
+
+
+def data_label(environment: dict) -> str:
+    """Which data a result was trained on (its ``environment``), without the path of the machine that trained it."""
+    if environment["data_sha256"] == SHARED_COPY_SHA256:
+        return "shared copy, JPEG-degraded"
+    layout, _, path = environment["data_source"].partition(":")
+    return f"{layout} {Path(path).name} (sha256 {environment['data_sha256'][:12]})"

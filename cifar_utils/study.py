@@ -1,22 +1,18 @@
-"""The study behind the report's conclusions: which runs it needs, how tuning chose, what they show.
+"""The study behind the report's conclusions, as one value: its cells, seeds, tuning grids and folders.
 
-- ``SEEDS``: every configuration is trained with these random seeds, fixed in advance; the notebooks'
-  single-run figures (Fig. 1-12) are always drawn from ``FIGURE_SEED``, never from the best seed.
-- ``CELLS``: the five configurations of the study: the baseline notebook's recipe, and the 2 x 2 design
-  optimizer (SGD, Adam) x dropout (0, 0.5) on AlexNet, each cell the recipe of notebook 02 or 03 with
-  ``SHARED_ALEXNET`` and at most ``dropout`` changed. The four AlexNet cells share epochs, batch,
-  schedule, augmentation, initialisation and weight decay; only the optimizer's own settings
-  (optimizer, lr, Nesterov) differ between the SGD and Adam recipes. Notebooks 02 and 03 hold the
-  shared recipe in their parameters cells, so ``SHARED_ALEXNET`` changes nothing there; it states the
-  design and keeps the cells shared if a notebook's recipe is edited.
-- ``TUNING``: the learning rates tried, on the validation split only (``evaluate_on = "validation"``:
-  5,000 training images held out, the rest trained on), with ``TUNING_SEEDS``; ``choose`` applies the
-  rule fixed in advance, the highest mean validation accuracy (over the tuning seeds), with one
-  condition added during the sweep: a rate whose training diverged in any run of the study, tuning or
-  final (``record_divergence``, ``unstable_rates``), is left out. A grid whose best rate sat at its
-  edge was extended by the next rate out. Each optimizer is tuned on its
-  notebook's own cell only (``Cell.tuned``); its other dropout cell takes that rate. The final runs
-  train on all 50,000 training images with the chosen rate and are evaluated once, on the test set.
+``load()`` reads ``profiles/study.yaml`` (the one home of every decision of the study) and the
+notebook recipes the cells start from; the sweep, the conclusions and the figures take the ``Study``
+it returns, and a test builds a small one the same way from a file of its own.
+
+- A ``Cell`` is one configuration: a notebook recipe with the fields it changes, and its learning
+  rate, tuned on the validation split (``grid``) or taken from another cell (``lr_from``). Its label
+  and its place in a factorial design are read off its configuration (``label``, ``Study.design``).
+- ``Study.tuning_runs``: every rate of every grid, with the tuning seeds, on the validation split
+  (``evaluate_on = "validation"``: 5,000 training images held out, the rest trained on);
+  ``Study.choose`` applies the rule fixed in advance (study.yaml says it).
+- ``Study.final_runs``: every cell x seed, trained on all 50,000 images and evaluated once, on the
+  test set. A run whose training loss became NaN or infinite leaves a divergence record
+  (``record_divergence``); its rate is then left out of the choice (``Study.unstable_rates``).
 """
 from __future__ import annotations
 
@@ -26,52 +22,80 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import ExperimentConfig
-from .recipes import profile_config, repo_path
-from .io import atomic_write_json
-from .results import accuracy, load_result, result_path
+import yaml
 
-SEEDS = (0, 1, 2, 3, 4)        # the final runs of every cell
-FIGURE_SEED = 0                # the seed whose run Fig. 1-12 show, fixed before any run
-TUNING_SEEDS = (1000,)         # one tuning seed (cost: each AlexNet run is ~6 min here), apart from the final ones
-RESULTS_DIR = "results"                # final runs (test set)
-TUNING_DIR = "results/tuning"          # tuning runs (validation split)
+from .config import ConfigError, ExperimentConfig
+from .files import atomic_write_json
+from .recipes import EXPERIMENTS, PROFILES_DIR, profile_config, recipe_path, repo_path, set_recipe_value
+from .results import ResultError, accuracy, load_result, result_path
+
+STUDY_FILE = PROFILES_DIR / "study.yaml"
+NETWORKS = {"baseline": "baseline CNN", "alexnet": "AlexNet"}
+OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
+_CELL_KEYS = {"recipe", "grid", "lr", "lr_from", "seeds"}
 
 
 @dataclass(frozen=True)
 class Cell:
-    experiment: str        # the notebook recipe it starts from (and the results' prefix)
-    changes: tuple = ()    # (field, value) pairs that differ from that recipe
-    label: str = ""        # how tables name it
-    tuned: bool = True     # False: takes the lr tuned on the other dropout cell of its optimizer
+    """One configuration of the study."""
+    name: str                # its name in study.yaml
+    recipe: str              # the notebook recipe it starts from, and its results' prefix
+    label: str               # how tables name it (``label_of``)
+    settings: tuple          # (field, value) of its configuration but the seed; lr absent until chosen
+    changes: tuple = ()      # (field, value) it changes in its recipe (lr aside)
+    grid: tuple = ()         # learning rates tried on the validation split (a tuned cell)
+    lr_from: str = ""        # the tuned cell whose chosen rate it takes
+    seeds: tuple = ()        # its final runs' seeds
+
+    @property
+    def experiment(self) -> str:
+        return self.recipe
+
+    @property
+    def tuned(self) -> bool:
+        return bool(self.grid)
+
+    @property
+    def own_recipe(self) -> bool:
+        """True when the cell is its notebook's recipe unchanged (the original report's number applies)."""
+        return not self.changes
+
+    @property
+    def lr(self) -> float | None:
+        return dict(self.settings).get("lr")
+
+    def value(self, field: str):
+        return dict(self.settings)[field]
 
     def config(self, seed: int, **more) -> ExperimentConfig:
-        base = profile_config("report", self.experiment)
-        return dataclasses.replace(base, **dict(self.changes), seed=seed, **more)
+        """The configuration of this cell's run with ``seed`` (and ``more`` fields replaced)."""
+        values = {**dict(self.settings), "seed": seed, **more}
+        if "lr" not in values:
+            raise ConfigError(f"the cell {self.name} has no chosen learning rate yet; run python -m "
+                              f"cifar_utils.sweep --stage tune, then --stage adopt.")
+        return ExperimentConfig(**values)
 
 
-# What the four AlexNet cells share: He initialisation (plain SGD starts slowly on this network without
-# it, notebook 02), SGD's weight decay, and 8 epochs, the budget that keeps the report command from an
-# empty cache within 16 minutes on a 2-core CPU (about 55 s an epoch there).
-SHARED_ALEXNET = (("init", "kaiming"), ("weight_decay", 0.0005), ("epochs", 8))
-CELLS = (
-    Cell("baseline", (), "baseline CNN + SGD"),
-    Cell("alexnet_sgd", SHARED_ALEXNET, "AlexNet + SGD"),
-    Cell("alexnet_sgd", SHARED_ALEXNET + (("dropout", 0.5),), "AlexNet + SGD + Dropout 0.5", tuned=False),
-    Cell("alexnet_adam_dropout", SHARED_ALEXNET + (("dropout", 0.0),), "AlexNet + Adam", tuned=False),
-    Cell("alexnet_adam_dropout", SHARED_ALEXNET, "AlexNet + Adam + Dropout 0.5"),
-)
-BASELINE, SGD, SGD_DROPOUT, ADAM, ADAM_DROPOUT = CELLS
+def label_of(settings: dict, recipe: ExperimentConfig) -> str:
+    """How tables name a cell, read off its configuration: network + optimizer (+ Dropout p), and in
+    brackets what sets it apart from its recipe's network and epochs."""
+    parts = [NETWORKS[settings["model"]], OPTIMIZER_NAMES[settings["optimizer"]]]
+    if settings["dropout"] > 0 and (settings["model"] == "alexnet" or settings["dropout"] != recipe.dropout):
+        parts.append(f"Dropout {settings['dropout']:g}")  # the baseline notebook's own 0.25 is part of its network
+    extras = []
+    if settings["model"] != recipe.model:
+        extras.append(f"{NETWORKS[recipe.model]} recipe")
+    if settings["epochs"] != recipe.epochs:
+        extras.append(f"{settings['epochs']} epoch{'s' * (settings['epochs'] != 1)}")
+    return " + ".join(parts) + (f" ({', '.join(extras)})" if extras else "")
 
-# Learning rates tried per notebook recipe, each on its notebook's own cell (SGD without dropout, Adam with
-# Dropout 0.5); the other dropout cell of an optimizer takes the same rate. Tuning on both dropout cells
-# would cost six more AlexNet runs (~40 min on the bf16 CPU) and was cut for the sweep's 3-hour budget
-# before any Adam or dropout tuning result was seen.
-TUNING = {
-    "baseline": (0.025, 0.05, 0.1, 0.2, 0.4),  # 0.2, then 0.4, added each time the grid's edge came out best
-    "alexnet_sgd": (0.02, 0.04, 0.08),
-    "alexnet_adam_dropout": (0.0004, 0.0008, 0.0016, 0.0032, 0.0064),  # 0.0032, then 0.0064, added at the edge
-}
+
+def design(cells, model: str, epochs: int) -> dict[tuple[str, float], Cell]:
+    """The cells of one optimizer x dropout design among ``cells``: (optimizer, dropout) -> cell, for the
+    cells of ``model`` trained ``epochs`` epochs with an AlexNet notebook's recipe (which share everything
+    but the optimizer's own settings and dropout)."""
+    return {(c.value("optimizer"), c.value("dropout")): c for c in cells
+            if c.value("model") == model and c.value("epochs") == epochs and c.recipe != "baseline"}
 
 
 @dataclass(frozen=True)
@@ -83,7 +107,7 @@ class Run:
 
     @property
     def path(self) -> Path:
-        return result_path(self.results_dir, self.cell.experiment, self.config.key())
+        return result_path(self.results_dir, self.cell.recipe, self.config.key())
 
     @property
     def diverged_path(self) -> Path:
@@ -95,15 +119,176 @@ class Run:
         return f"{self.cell.label}, seed {self.config.seed}{split}"
 
 
-def tuning_runs(results_dir: str | Path = TUNING_DIR) -> list[Run]:
-    folder = repo_path(results_dir)
-    return [Run(cell, cell.config(seed, lr=lr, evaluate_on="validation"), folder)
-            for seed in TUNING_SEEDS for cell in CELLS if cell.tuned for lr in TUNING[cell.experiment]]
+@dataclass(frozen=True)
+class Study:
+    cells: tuple[Cell, ...]
+    seeds: tuple[int, ...]          # the final runs of a cell that names no seeds of its own
+    figure_seed: int                # the seed whose run the single-run figures show
+    tuning_seeds: tuple[int, ...]
+    results_dir: Path               # final runs (test set)
+    tuning_dir: Path                # tuning runs (validation split)
+    file: Path                      # the study file: where a tuned cell that is no notebook recipe keeps its lr
+    logs_dir: Path                  # the sweep's logs of its training children
+
+    def cell(self, name: str) -> Cell:
+        found = next((c for c in self.cells if c.name == name), None)
+        if found is None:
+            raise ConfigError(f"the study has no cell {name!r}; use one of {', '.join(c.name for c in self.cells)}.")
+        return found
+
+    def tuning_runs(self) -> list[Run]:
+        return [Run(cell, cell.config(seed, lr=lr, evaluate_on="validation"), self.tuning_dir)
+                for seed in self.tuning_seeds for cell in self.cells if cell.tuned for lr in cell.grid]
+
+    def final_runs(self, cells=None) -> list[Run]:
+        """Every cell's final runs, seed by seed (of ``cells`` only, when given); a cell without a chosen
+        learning rate has none yet."""
+        chosen = [c for c in (self.cells if cells is None else cells) if c.lr is not None]
+        seeds = sorted({s for cell in chosen for s in cell.seeds})
+        return [Run(cell, cell.config(seed), self.results_dir) for seed in seeds for cell in chosen
+                if seed in cell.seeds]
+
+    def recorded_runs(self) -> list[Run]:
+        """Every run the study may have stored: the tuning runs, and each cell's final runs at its chosen rate
+        and at every other rate of its grid (a final run at a rate that diverged, and so was left, stays
+        in results/ as the record)."""
+        runs = self.tuning_runs() + self.final_runs()
+        for cell in self.cells:
+            source = self.cell(cell.lr_from or cell.name)
+            runs += [Run(cell, cell.config(seed, lr=lr), self.results_dir) for lr in source.grid if lr != cell.lr
+                     for seed in cell.seeds]
+        return runs
+
+    def tuning_log(self) -> list[dict]:
+        """Every tuning run tried, as rows: cell, recipe, label, lr, seed, validation accuracy (%), whether
+        its training diverged, training seconds, device, precision (missing or diverged: accuracy None)."""
+        rows = []
+        for run in self.tuning_runs():
+            try:
+                result = load_result(run.path, key=run.config.key())
+            except ResultError:  # unusable: as good as missing (the sweep names it and trains it again)
+                result = None
+            rows.append({"cell": run.cell.name, "recipe": run.cell.recipe, "label": run.cell.label,
+                         "lr": run.config.lr, "seed": run.config.seed,
+                         "validation accuracy (%)": accuracy(result) if result else None,
+                         "diverged": result is None and divergence(run) is not None,
+                         "training seconds": result["train_seconds"] if result else None,
+                         "device": result["environment"]["device"] if result else None,
+                         "precision": result["environment"]["autocast"] if result else None})
+        return rows
+
+    def unstable_rates(self) -> set[tuple[str, float]]:
+        """(tuned cell, lr) of every run of the study, tuning or final, whose training diverged at a rate
+        that cell's choice covers (its own runs and those of the cells that take its rate); a record of a
+        recipe since changed (other epochs, say) does not count. Whether the training loss stays finite
+        depends on the training images alone, never on the test set."""
+        found = set()
+        for folder in {self.results_dir, self.tuning_dir}:
+            for path in sorted(Path(folder).glob("*.diverged")):
+                lr = json.loads(path.read_text())["config"]["lr"]
+                for cell in self.cells:
+                    runs = [Run(cell, cell.config(seed, lr=lr, **split), folder)
+                            for seed, split in [(s, {}) for s in cell.seeds]
+                            + [(s, {"evaluate_on": "validation"}) for s in self.tuning_seeds]]
+                    if any(run.diverged_path == path and divergence(run) is not None for run in runs):
+                        found.add((cell.lr_from or cell.name, lr))
+        return found
+
+    def choose(self, log: list[dict], cells=None, unstable=frozenset()) -> dict[str, float]:
+        """The rule: per tuned cell (all, or those named), the lr with the highest mean validation accuracy
+        over its tuning seeds, among the rates whose training never diverged in the study (``unstable``).
+        Raises ValueError while a tuning run of an eligible rate is missing, or when no rate is eligible."""
+        names = [c.name for c in self.cells if c.tuned] if cells is None else list(cells)
+        log = [row for row in log if row["cell"] in names and (row["cell"], row["lr"]) not in unstable]
+        missing = [row for row in log if row["validation accuracy (%)"] is None]
+        if missing:
+            raise ValueError(f"{len(missing)} tuning runs are not stored yet (e.g. {missing[0]['label']}, lr "
+                             f"{missing[0]['lr']:g}, seed {missing[0]['seed']}); run python -m cifar_utils.sweep "
+                             f"--stage tune first.")
+        chosen = {}
+        for name in names:
+            eligible = [lr for lr in self.cell(name).grid if (name, lr) not in unstable]
+            if not eligible:
+                raise ValueError(f"every learning rate tried for the cell {name} diverged in some run; add smaller "
+                                 f"rates to its grid in {self.file}.")
+
+            def mean_accuracy(lr):
+                return statistics.fmean(r["validation accuracy (%)"] for r in log if r["cell"] == name and r["lr"] == lr)
+            chosen[name] = max(eligible, key=mean_accuracy)
+        return chosen
+
+    def adopt(self, name: str, lr: float) -> Path:
+        """Write ``lr`` as the chosen rate of the tuned cell ``name``: into its notebook's recipe file when
+        the cell is that recipe unchanged, else into the study file. Returns the file written."""
+        cell = self.cell(name)
+        if cell.own_recipe:
+            path = recipe_path(EXPERIMENTS[cell.recipe].notebook)
+            set_recipe_value(path, "lr", lr)
+        else:
+            path = self.file
+            set_recipe_value(path, "lr", lr, within=name)
+        return path
+
+    def set_aside(self, folder: str | Path, keep=()) -> list[Path]:
+        """Move every stored run of the study (results and divergence records, tuning and final, at any rate)
+        into ``folder``, keeping their paths relative to the results folder, so that a sweep starts the
+        study afresh; the results named in ``keep`` (file stems) stay. Returns the new paths. Nothing is
+        overwritten: a file already in ``folder`` stops it before anything moves."""
+        target = repo_path(folder)
+
+        def stored_run(path: Path) -> bool:  # a result or a divergence record
+            return path.is_file() and path.suffix in (".json", ".diverged")
+
+        moving = [p for p in sorted(self.results_dir.glob("*")) if stored_run(p) and p.stem not in keep]
+        moving += [p for p in sorted(self.tuning_dir.glob("*")) if stored_run(p)]
+        destinations = [target / p.relative_to(self.results_dir) for p in moving]
+        clash = next((d for d in destinations if d.exists()), None)
+        if clash is not None:
+            raise ValueError(f"{clash} already exists; set the runs aside into an empty folder.")
+        for path, destination in zip(moving, destinations):
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            path.replace(destination)
+        return destinations
 
 
-def final_runs(results_dir: str | Path = RESULTS_DIR) -> list[Run]:
-    folder = repo_path(results_dir)
-    return [Run(cell, cell.config(seed), folder) for seed in SEEDS for cell in CELLS]  # seed by seed
+def load(path: str | Path = STUDY_FILE) -> Study:
+    """The study that ``path`` (default ``profiles/study.yaml``) describes, each cell resolved against its
+    notebook recipe as it is now. Raises ConfigError naming the file and the bad entry."""
+    path = Path(path)
+    try:
+        spec = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read the study file {path} ({type(exc).__name__}); restore it from git.") from exc
+    seeds = tuple(spec["seeds"])
+    raw = spec["cells"]
+    own_lr: dict[str, float | None] = {}
+    for name, entry in raw.items():
+        unknown = set(entry) - _CELL_KEYS - {f.name for f in dataclasses.fields(ExperimentConfig)}
+        if unknown or "recipe" not in entry or ("grid" in entry) == ("lr_from" in entry):
+            raise ConfigError(f"the cell {name} in {path} needs a recipe and exactly one of grid and lr_from"
+                              + (f", and has unknown fields {sorted(unknown)}" if unknown else "") + "; fix that entry.")
+        if "grid" in entry:
+            changes = {k: v for k, v in entry.items() if k not in _CELL_KEYS}
+            own_lr[name] = entry.get("lr") if changes else profile_config("report", entry["recipe"]).lr
+    cells = []
+    for name, entry in raw.items():
+        source = entry.get("lr_from", name)
+        if source not in own_lr:
+            raise ConfigError(f"the cell {name} in {path} takes its rate from {source!r}, which is no tuned cell; "
+                              f"name a cell that has a grid.")
+        changes = {k: v for k, v in entry.items() if k not in _CELL_KEYS}
+        recipe = profile_config("report", entry["recipe"])
+        settings = {**recipe.to_dict(), **changes}
+        settings.pop("seed")
+        settings.pop("lr")
+        if own_lr[source] is not None:
+            settings["lr"] = own_lr[source]
+        cells.append(Cell(name, entry["recipe"], label_of(settings, recipe), tuple(sorted(settings.items())), tuple(sorted(changes.items())),
+                          tuple(entry.get("grid", ())), entry.get("lr_from", ""), tuple(entry.get("seeds", seeds))))
+    results = repo_path(spec.get("results_dir", "results"))
+    return Study(tuple(cells), seeds, spec["figure_seed"], tuple(spec["tuning_seeds"]), results,
+                 repo_path(spec.get("tuning_dir", results / "tuning")), path,
+                 repo_path(spec.get("logs_dir", "build/sweep-logs")))
 
 
 def stored(runs: list[Run]) -> dict[Run, dict | None]:
@@ -111,12 +296,12 @@ def stored(runs: list[Run]) -> dict[Run, dict | None]:
     return {run: load_result(run.path, key=run.config.key()) for run in runs}
 
 
-def record_divergence(run: Run, error: str) -> Path:
-    """Store that ``run``'s training loss became NaN or infinite (``error`` says where): the run has an
-    outcome, so the sweep does not train it again, and its rate is unstable (``unstable_rates``). Delete
-    the file to try the run again."""
-    return atomic_write_json(run.diverged_path, {"experiment": run.cell.experiment, "key": run.config.key(),
-                                                 "config": run.config.to_dict(), "error": error})
+def record_divergence(path: Path, experiment: str, config: ExperimentConfig, error: str) -> Path:
+    """Store at ``path`` (a run's ``diverged_path``) that the run of ``config`` had a training loss that
+    became NaN or infinite (``error`` says where): the run has an outcome, so the sweep does not train it
+    again, and its rate is unstable (``Study.unstable_rates``). Delete the file to try the run again."""
+    return atomic_write_json(path, {"experiment": experiment, "key": config.key(), "config": config.to_dict(),
+                                    "error": error})
 
 
 def divergence(run: Run) -> str | None:
@@ -126,85 +311,3 @@ def divergence(run: Run) -> str | None:
         return None
     return json.loads(run.diverged_path.read_text())["error"]
 
-
-def unstable_rates() -> set[tuple[str, float]]:
-    """(notebook recipe, lr) of every run of the study, tuning or final, whose training diverged: runs of
-    the study's current recipes at any rate (a record of a recipe since changed, e.g. other epochs, does
-    not count). Whether the training loss stays finite depends on the training images alone, never on
-    the test set."""
-    tuning, final = tuning_runs(), final_runs()
-    found = set()
-    for folder in {run.results_dir for run in tuning + final}:
-        for path in sorted(Path(folder).glob("*.diverged")):
-            record = json.loads(path.read_text())
-            lr = record["config"]["lr"]
-            current = {Run(r.cell, dataclasses.replace(r.config, lr=lr), r.results_dir) for r in tuning + final
-                       if r.cell.experiment == record["experiment"]}
-            if any(run.diverged_path == path and divergence(run) is not None for run in current):
-                found.add((record["experiment"], lr))
-    return found
-
-
-def set_aside(folder: str | Path, results_dir: str | Path = RESULTS_DIR,
-              tuning_dir: str | Path = TUNING_DIR) -> list[Path]:
-    """Move every stored run of the study (results and divergence records, tuning and final, at any rate)
-    into ``folder``, keeping their paths relative to ``results_dir``, so that a sweep starts the study
-    afresh; the faithful profile's results stay. Returns the new paths. Nothing is overwritten: a file
-    already in ``folder`` stops it before anything moves."""
-    results, tuning, target = repo_path(results_dir), repo_path(tuning_dir), repo_path(folder)
-    experiments = {cell.experiment for cell in CELLS}
-    faithful = {f"{experiment}-{profile_config('faithful', experiment).key()}" for experiment in experiments}
-
-    def stored_run(path: Path) -> bool:  # a result or a divergence record
-        return path.is_file() and path.suffix in (".json", ".diverged")
-
-    moving = [path for path in sorted(results.glob("*")) if stored_run(path) and path.stem not in faithful]
-    moving += [path for path in sorted(tuning.glob("*")) if stored_run(path)]
-    destinations = [target / path.relative_to(results) for path in moving]
-    clash = next((d for d in destinations if d.exists()), None)
-    if clash is not None:
-        raise ValueError(f"{clash} already exists; set the runs aside into an empty folder.")
-    for path, destination in zip(moving, destinations):
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        path.replace(destination)
-    return destinations
-
-
-def tuning_log(results_dir: str | Path = TUNING_DIR) -> list[dict]:
-    """Every tuning run tried, as rows: recipe, cell, lr, seed, validation accuracy (%), whether its
-    training diverged, training seconds, device, precision (missing or diverged runs have accuracy None)."""
-    rows = []
-    for run, result in stored(tuning_runs(results_dir)).items():
-        rows.append({"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr,
-                     "seed": run.config.seed, "validation accuracy (%)": accuracy(result) if result else None,
-                     "diverged": result is None and divergence(run) is not None,
-                     "training seconds": result["train_seconds"] if result else None,
-                     "device": result["environment"]["device"] if result else None,
-                     "precision": result["environment"]["autocast"] if result else None})
-    return rows
-
-
-def choose(log: list[dict], recipes=None, unstable=frozenset()) -> dict[str, float]:
-    """The rule: per notebook recipe (all, or those named), the lr with the highest mean validation
-    accuracy over its cells and tuning seeds, among the rates whose training never diverged in the study
-    (``unstable``, from ``unstable_rates``; this condition was added after a final run of the baseline
-    diverged). Raises ValueError while a tuning run of an eligible rate is missing, or when no rate is
-    eligible."""
-    recipes = list(TUNING) if recipes is None else list(recipes)
-    log = [row for row in log if row["recipe"] in recipes and (row["recipe"], row["lr"]) not in unstable]
-    missing = [row for row in log if row["validation accuracy (%)"] is None]
-    if missing:
-        raise ValueError(f"{len(missing)} tuning runs are not stored yet (e.g. {missing[0]['cell']}, lr "
-                         f"{missing[0]['lr']:g}, seed {missing[0]['seed']}); run python -m cifar_utils.sweep "
-                         f"--stage tune first.")
-    chosen = {}
-    for recipe in recipes:
-        eligible = [lr for lr in TUNING[recipe] if (recipe, lr) not in unstable]
-        if not eligible:
-            raise ValueError(f"every learning rate tried for {recipe} diverged in some run; add smaller rates "
-                             f"to study.TUNING['{recipe}'].")
-
-        def mean_accuracy(lr):
-            return statistics.fmean(r["validation accuracy (%)"] for r in log if r["recipe"] == recipe and r["lr"] == lr)
-        chosen[recipe] = max(eligible, key=mean_accuracy)
-    return chosen

@@ -5,16 +5,18 @@
     python -m cifar_utils.sweep --executor slurm --slurm-partition gpu ...   # each run a Slurm job (submitit)
     python -m cifar_utils.sweep --dry-run                                    # what is stored, what would run
     python -m cifar_utils.sweep --summary                                    # the stored final runs: table, verdicts
+    python -m cifar_utils.sweep --list                                       # every stored run: file, cell, seed, accuracy
 
-Stages: ``tune`` (the learning rates of ``study.TUNING`` on the validation split), ``adopt`` (write the
-rates that ``study.choose`` picks into the notebooks' parameters cells), ``final`` (every cell x seed
-on the test set), ``all`` (the three in order; when a final run diverged at an adopted rate, adopt
+The study is ``profiles/study.yaml`` (``--study FILE`` for another). Stages: ``tune`` (every cell's
+grid of learning rates on the validation split), ``adopt`` (write the rates that ``Study.choose``
+picks into the recipe or study file, ``Study.adopt``), ``final`` (every cell x seed on the test set), ``all`` (the three in order; when a final run diverged at an adopted rate, adopt
 again and run the new rate's seeds). Each run is its own process and stores its result when it ends,
 or a divergence record when its training loss became NaN or infinite (``study.record_divergence``);
 stored and diverged runs are skipped, and so are runs at a rate that diverged in another run, so a
 killed sweep started again loses at most the run in progress (which itself resumes from its last
 epoch's checkpoint). One line per finished run, with an estimate of the time left. Exits 1 when a
 run failed (a divergence is not a failure), 2 for bad arguments or when every rate of a grid diverged.
+``--dry-run`` also estimates the training time left from the stored runs' times.
 """
 from __future__ import annotations
 
@@ -30,7 +32,8 @@ from pathlib import Path
 
 from . import study
 from .config import ConfigError, ExperimentConfig
-from .recipes import REPO_ROOT, EXPERIMENTS, notebook_parameters, set_notebook_parameter
+from .files import atomic_write_bytes
+from .recipes import REPO_ROOT, repo_path, repo_relative
 from .results import ResultError, accuracy, load_result, result_path
 from .train import NonFiniteLossError
 
@@ -38,27 +41,27 @@ from .train import NonFiniteLossError
 def run_one(spec: dict) -> dict:
     """Train one run in this process (the child's side): ``spec`` holds experiment, config, results_dir,
     data_dir; returns the stored result."""
-    from .experiment import Experiment
+    from .store import ExperimentRun
     config = ExperimentConfig(**spec["config"])
     try:
         stored = load_result(result_path(spec["results_dir"], spec["experiment"], config.key()), key=config.key())
     except ResultError:
-        stored = None  # unusable: Experiment.run warns and trains again
+        stored = None  # unusable: ExperimentRun.run warns and trains again
     # A schema 1 result is fine for a notebook but kept no predictions, which the study needs: replace it.
-    exp = Experiment(spec["experiment"], config, data_dir=spec["data_dir"], results_dir=spec["results_dir"],
-                     retrain=stored is not None and "predictions" not in stored)
-    run = study.Run(study.Cell(spec["experiment"]), config, Path(spec["results_dir"]))
+    exp = ExperimentRun(spec["experiment"], config, data_dir=spec["data_dir"], results_dir=spec["results_dir"],
+                        retrain=stored is not None and "predictions" not in stored)
+    diverged_path = result_path(spec["results_dir"], spec["experiment"], config.key()).with_suffix(".diverged")
     try:
         result = exp.run(log=lambda message: print(message, flush=True), progress=False)
     except NonFiniteLossError as exc:  # an outcome of this recipe, not a crash: recorded, and not retried
-        study.record_divergence(run, str(exc))
+        study.record_divergence(diverged_path, spec["experiment"], config, str(exc))
         raise
-    run.diverged_path.unlink(missing_ok=True)  # a stale record of an earlier try is void now
+    diverged_path.unlink(missing_ok=True)  # a stale record of an earlier try is void now
     return result
 
 
 def spec_of(run: study.Run, data_dir: str) -> dict:
-    return {"experiment": run.cell.experiment, "config": run.config.to_dict(), "results_dir": str(run.results_dir),
+    return {"experiment": run.cell.recipe, "config": run.config.to_dict(), "results_dir": str(run.results_dir),
             "data_dir": data_dir}
 
 
@@ -95,27 +98,35 @@ def duration(seconds: float) -> str:
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{max(minutes, 1)} min"
 
 
+def estimate(run: study.Run, known: list[tuple[study.Run, float]]) -> float:
+    """Guessed training seconds of ``run`` from ``known`` (finished runs and their seconds): the mean of its
+    cell's runs on the same split, else the seconds per epoch of runs of the same network and batch size
+    times its epochs, else the mean of every known run; 0 when nothing is known."""
+    def same(r: study.Run, *fields) -> bool:
+        return all(getattr(r.config, f) == getattr(run.config, f) for f in fields)
+    cell = [s for r, s in known if r.cell.name == run.cell.name and same(r, "evaluate_on", "epochs")]
+    if cell:
+        return statistics.fmean(cell)
+    for fields in (("model", "batch_size"), ("model",)):
+        network = [s / r.config.epochs for r, s in known if same(r, *fields)]
+        if network:
+            return statistics.fmean(network) * run.config.epochs
+    return statistics.fmean(s for _, s in known) if known else 0.0
+
+
 class Progress:
     """One line per finished run: index, run, its outcome (accuracy; diverged; skipped; FAILED), seconds,
-    estimated time left.
+    estimated time left (``estimate``, from this sweep's completed runs and the stored ones, ``prior``)."""
 
-    A run's time is guessed from this sweep's completed runs of the same recipe, else from ``prior``
-    (recipe -> training seconds of its stored runs), else from the mean of every run this sweep completed."""
-
-    def __init__(self, todo: list[study.Run], stored: int, prior: dict[str, list[float]] | None = None):
-        self.todo, self.done, self.stored, self.seconds, self.prior = todo, 0, stored, {}, prior or {}
+    def __init__(self, todo: list[study.Run], stored: int, prior: list[tuple[study.Run, float]] | None = None):
+        self.todo, self.done, self.stored, self.known = todo, 0, stored, list(prior or [])
 
     def finished(self, run: study.Run, outcome: str, detail: str, seconds: float) -> None:
         self.done += 1
         if outcome == "ok":  # a diverged, skipped or failed run's time says nothing about a whole run
-            self.seconds.setdefault(run.cell.experiment, []).append(seconds)
+            self.known.append((run, seconds))
         left = self.todo[self.done:] if len(self.todo) > self.done else []
-        every = [s for values in self.seconds.values() for s in values] or [s for v in self.prior.values() for s in v]
-
-        def guess(r):
-            known = self.seconds.get(r.cell.experiment) or self.prior.get(r.cell.experiment) or every
-            return statistics.fmean(known) if known else 0.0
-        eta = sum(guess(r) for r in left)
+        eta = sum(estimate(r, self.known) for r in left)
         if outcome == "ok":
             status = f"{accuracy(load_result(run.path)):.2f}%"
         else:
@@ -123,6 +134,20 @@ class Progress:
         rest = (f"about {duration(eta)} left" if eta else "time left unknown") if left else "done"
         print(f"[{self.stored + self.done}/{self.stored + len(self.todo)}] {run.describe()}: {status} in "
               f"{seconds:.0f} s; {rest}", flush=True)
+
+
+def stored_times(the_study: study.Study) -> list[tuple[study.Run, float]]:
+    """(run, training seconds) of every stored run of the study, tuning and final."""
+    runs = the_study.tuning_runs() + the_study.final_runs()
+    found = []
+    for run in runs:
+        try:
+            result = load_result(run.path, key=run.config.key())
+        except ResultError:
+            continue
+        if result is not None:
+            found.append((run, result["train_seconds"]))
+    return found
 
 
 def missing(runs: list[study.Run]) -> list[study.Run]:
@@ -141,44 +166,48 @@ def missing(runs: list[study.Run]) -> list[study.Run]:
     return todo
 
 
-def execute(runs: list[study.Run], args) -> bool:
+def execute(runs: list[study.Run], args, the_study: study.Study) -> bool:
     """Train the missing runs of ``runs``; True unless a run failed (a run that diverged is an outcome, and
-    a run is skipped, not failed, when another run at its recipe's rate diverged)."""
+    a run is skipped, not failed, when another run at its cell's rate diverged)."""
     todo = missing(runs)
     diverged = sum(study.divergence(run) is not None for run in runs)
     print(f"{len(runs) - len(todo)} of {len(runs)} runs stored" + (f" ({diverged} diverged)" if diverged else "")
           + f"; {len(todo)} to run.", flush=True)
+    prior = stored_times(the_study)
     if args.dry_run or not todo:
         for run in todo:
-            print(f"  would run: {run.describe()} -> {run.path.relative_to(REPO_ROOT) if run.path.is_relative_to(REPO_ROOT) else run.path}")
+            print(f"  would run: {run.describe()} -> {repo_relative(run.path)}")
+        guesses = [estimate(run, prior) for run in todo]
+        if any(guesses):
+            print(f"  expected training time: about {duration(sum(guesses))} (from the stored runs' times"
+                  + (f"; {sum(g == 0 for g in guesses)} runs with nothing to go by" if 0 in guesses else "")
+                  + "), one run at a time", flush=True)
+        elif todo:
+            print("  expected training time: unknown (no stored run to go by)", flush=True)
         return True
-    prior: dict[str, list[float]] = {}
-    for run, result in study.stored([run for run in runs if run not in todo]).items():
-        if result is not None:  # None: the run diverged
-            prior.setdefault(run.cell.experiment, []).append(result["train_seconds"])
     progress = Progress(todo, len(runs) - len(todo), prior)
     failures = 0
     if args.executor == "slurm":
         options = {"timeout_min": args.timeout_min, "cpus_per_task": args.cpus_per_task, "gpus_per_node": args.gpus,
                    "slurm_partition": args.slurm_partition, "cluster": args.cluster}
         options = {k: v for k, v in options.items() if v is not None}
-        for run, job in submit_slurm(todo, args.data_dir, options, REPO_ROOT / "build" / "sweep-jobs"):
+        for run, job in submit_slurm(todo, args.data_dir, options, the_study.logs_dir.parent / "sweep-jobs"):
             start = time.perf_counter()
             try:
                 job.result()
                 outcome, detail = "ok", ""
             except Exception as exc:  # submitit's FailedJobError / UncompletedJobError; a divergence left its record
-                outcome, detail = outcome_of(run, False, f"{type(exc).__name__}; logs in build/sweep-jobs/{job.job_id}")
+                outcome, detail = outcome_of(run, False, f"{type(exc).__name__}; logs in {repo_relative(the_study.logs_dir.parent / 'sweep-jobs' / str(job.job_id))}")
             failures += outcome == "failed"
             progress.finished(run, outcome, detail, time.perf_counter() - start)
         return failures == 0
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # each run its share of the cores
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         def timed(run):
-            if (run.cell.experiment, run.config.lr) in study.unstable_rates():  # another run at this rate diverged
+            if (run.cell.lr_from or run.cell.name, run.config.lr) in the_study.unstable_rates():  # diverged in another run
                 return run, "skipped", f"lr {run.config.lr:g} diverged in another run", 0.0
             start = time.perf_counter()
-            outcome, detail = launch(run, args.data_dir, threads, REPO_ROOT / "build" / "sweep-logs")
+            outcome, detail = launch(run, args.data_dir, threads, the_study.logs_dir)
             return run, outcome, detail, time.perf_counter() - start
         for future in as_completed([pool.submit(timed, run) for run in todo]):
             run, outcome, detail, seconds = future.result()
@@ -187,31 +216,70 @@ def execute(runs: list[study.Run], args) -> bool:
     return failures == 0
 
 
-def adopt(dry_run: bool) -> bool:
-    """Write the learning rates that tuning chose into the notebooks' parameters cells; True when one
-    of them changed (a final run diverged at the rate adopted before)."""
-    log = study.tuning_log()
+def adopt(the_study: study.Study, dry_run: bool, say=print) -> bool:
+    """Write the learning rates that tuning chose into the recipe or study file (``Study.adopt``), saying
+    each choice with ``say``; True when one of them changed (a final run diverged at the rate adopted
+    before, or a cell had none)."""
+    log = the_study.tuning_log()
     if dry_run and any(row["validation accuracy (%)"] is None and not row["diverged"] for row in log):
-        print("would write the chosen learning rates into the notebooks once tuning is done")
+        print("would write the chosen learning rates once tuning is done")
         return False
-    unstable = study.unstable_rates()
+    unstable = the_study.unstable_rates()
     changed = False
-    for experiment, lr in study.choose(log, unstable=unstable).items():
-        notebook = EXPERIMENTS[experiment].notebook
-        left_out = [f"{r:g}" for r in study.TUNING[experiment] if (experiment, r) in unstable]
-        print(f"{notebook}: lr = {lr:g} (highest mean validation accuracy of "
-              f"{', '.join(map(str, study.TUNING[experiment]))}"
+    for name, lr in the_study.choose(log, unstable=unstable).items():
+        cell = the_study.cell(name)
+        left_out = [f"{r:g}" for r in cell.grid if (name, r) in unstable]
+        say(f"{cell.label}: lr = {lr:g} (highest mean validation accuracy of {', '.join(map(str, cell.grid))}"
               + (f"; left out, diverged: {', '.join(left_out)}" if left_out else "") + ")")
-        if notebook_parameters(notebook)["lr"] != lr:
+        if cell.lr != lr:
             changed = True
             if not dry_run:
-                set_notebook_parameter(notebook, "lr", lr)
+                the_study.adopt(name, lr)
     return changed
+
+
+def cells_without_rate(the_study: study.Study) -> list[str]:
+    return [cell.name for cell in the_study.cells if cell.lr is None]
+
+
+def index_rows(the_study: study.Study) -> list[dict]:
+    """One row per stored run of the study, tuning and final (diverged runs too): what a reader needs to go
+    from a table's row to its files."""
+    from .tables import machine
+    rows = []
+    for run in the_study.recorded_runs():
+        try:
+            result = load_result(run.path, key=run.config.key())
+        except ResultError as exc:
+            result, problem = None, str(exc)
+        else:
+            problem = ""
+        error = study.divergence(run)
+        if result is None and error is None and not problem:
+            continue
+        rows.append({"file": repo_relative(run.diverged_path if error else run.path), "cell": run.cell.name,
+                     "split": run.config.evaluate_on, "seed": run.config.seed, "lr": f"{run.config.lr:g}",
+                     "epochs": run.config.epochs,
+                     "accuracy (%)": f"{accuracy(result):.2f}" if result else "diverged" if error else "unusable",
+                     "training (s)": f"{result['train_seconds']:.0f}" if result else "",
+                     "machine": machine(result["environment"]) if result else ""})
+    return rows
+
+
+def index_markdown(rows: list[dict]) -> str:
+    if not rows:
+        return "No run of the study is stored yet."
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(row[k]) for k in head) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_utils.sweep", description=__doc__.split("\n")[0])
     parser.add_argument("--stage", choices=("tune", "adopt", "final", "all"), default="all")
+    parser.add_argument("--study", default=str(study.STUDY_FILE), metavar="FILE",
+                        help="the study file (default profiles/study.yaml)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("data_dir", "FOLDER"),
                         help="the CIFAR-10 folder, as the notebooks take it: -p data_dir FOLDER")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once on this machine (each gets cores/jobs threads)")
@@ -222,10 +290,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout-min", type=int, default=120, help="time limit of each Slurm job")
     parser.add_argument("--cpus-per-task", type=int, default=None)
     parser.add_argument("--gpus", type=int, default=None, help="GPUs per Slurm job")
-    parser.add_argument("--dry-run", action="store_true", help="print what is stored and what would run; run nothing")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what is stored, what would run and its expected training time; run nothing")
     parser.add_argument("--summary", action="store_true",
                         help="print the stored final runs as the README's Markdown table (mean +- std, 95%% interval), "
                              "the status line and the verdicts; run nothing")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="with --summary: write it into README.md between its results markers instead of printing it")
+    parser.add_argument("--list", action="store_true",
+                        help="print every stored run of the study as a Markdown table: file, cell, split, seed, lr, "
+                             "epochs, accuracy, training seconds, machine; run nothing")
     parser.add_argument("--set-aside", metavar="FOLDER",
                         help="move every stored run of the study (not the faithful profile's) into FOLDER, so that "
                              "the next sweep starts the study afresh; run nothing")
@@ -234,19 +308,30 @@ def main(argv: list[str] | None = None) -> int:
     if args.one:
         run_one(json.loads(args.one))
         return 0
-    if args.summary:
-        from .conclusions import cell_results, findings, status, study_markdown
-        cells = cell_results()
-        print(f"{study_markdown(cells)}\n\n{status(cells)}\n\n{findings(cells)}")
-        return 0
-    if args.set_aside:
-        try:
-            moved = study.set_aside(args.set_aside)
-        except ValueError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
-        print(f"moved {len(moved)} stored runs of the study into {args.set_aside}")
-        return 0
+    try:
+        the_study = study.load(repo_path(args.study))
+        if args.summary:
+            from .conclusions import summary_text, with_readme_block
+            text = summary_text(the_study)
+            if args.write_readme:
+                readme = REPO_ROOT / "README.md"
+                atomic_write_bytes(readme, with_readme_block(readme.read_text(), text).encode())
+                print(f"wrote the results block of {repo_relative(readme)}")
+            else:
+                print(text)
+            return 0
+        if args.list:
+            print(index_markdown(index_rows(the_study)))
+            return 0
+        if args.set_aside:
+            from .recipes import EXPERIMENTS, profile_config
+            faithful = {f"{name}-{profile_config('faithful', name).key()}" for name in EXPERIMENTS}
+            moved = the_study.set_aside(args.set_aside, keep=faithful)
+            print(f"moved {len(moved)} stored runs of the study into {args.set_aside}")
+            return 0
+    except (ConfigError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     params = dict(args.parameter)
     unknown = sorted(set(params) - {"data_dir"})
     if unknown or args.jobs < 1:
@@ -257,15 +342,25 @@ def main(argv: list[str] | None = None) -> int:
     ok = True
     try:
         if args.stage in ("tune", "all"):
-            ok &= execute(study.tuning_runs(), args)
+            ok &= execute(the_study.tuning_runs(), args, the_study)
         if args.stage in ("adopt", "all") and ok:
-            adopt(args.dry_run)
+            adopt(the_study, args.dry_run)
+            the_study = study.load(the_study.file)  # the rates just written
         if args.stage in ("final", "all") and ok:
-            ok &= execute(study.final_runs(), args)
+            waiting = cells_without_rate(the_study)
+            if waiting:
+                print(f"{len(waiting)} cells have no chosen learning rate yet ({', '.join(waiting)}): their final runs "
+                      f"follow --stage tune and --stage adopt.", flush=True)
+            ok &= execute(the_study.final_runs(), args, the_study)
             # A final run that diverged makes its rate unstable: adopt the next choice and run its seeds.
-            while args.stage == "all" and ok and not args.dry_run and adopt(False):
-                ok &= execute(study.final_runs(), args)
-    except (ConfigError, ValueError) as exc:
+            while args.stage == "all" and ok and not args.dry_run:
+                choices: list[str] = []
+                if not adopt(the_study, False, say=choices.append):
+                    break
+                print("\n".join(choices), flush=True)  # a new choice: say it
+                the_study = study.load(the_study.file)
+                ok &= execute(the_study.final_runs(), args, the_study)
+    except (ConfigError, ValueError, ResultError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 0 if ok else 1

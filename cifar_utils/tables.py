@@ -5,27 +5,16 @@ the text stays true when parameters change; none of them trains, loads or draws.
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from .data import SHARED_COPY_SHA256
 from .evaluate import overall_counts
-from .results import accuracy
+from .results import accuracy, data_label
 from .recipes import EXPERIMENTS, original, original_report
 
 
 def title(result: dict) -> str:
     return EXPERIMENTS[result["experiment"]].title
-
-
-def data_label(environment: dict) -> str:
-    """Which data a result was trained on, without the path of the machine that trained it."""
-    if environment["data_sha256"] == SHARED_COPY_SHA256:
-        return "shared copy, JPEG-degraded"
-    layout, _, path = environment["data_source"].partition(":")
-    return f"{layout} {Path(path).name} (sha256 {environment['data_sha256'][:12]})"
 
 
 def machine(environment: dict) -> str:
@@ -90,7 +79,7 @@ def _stated(theirs: dict) -> dict:
             for name, value in theirs["recipe"].items()}
 
 
-def vs_original(result: dict) -> pd.DataFrame:
+def result_vs_original(result: dict) -> pd.DataFrame:
     """This run's accuracy and recipe beside the original report's."""
     theirs, cfg = original(result["experiment"]), result["config"]
     recipe = _stated(theirs)

@@ -23,7 +23,7 @@ from . import hardware
 from .config import ExperimentConfig
 from .data import Cifar10, batches, normalise
 from .evaluate import predict
-from .io import atomic_write_with
+from .files import atomic_write_with
 from .models import build_model
 
 

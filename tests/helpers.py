@@ -5,7 +5,8 @@
   recipe (a small fp32 CPU baseline) and override what they are about;
 - ``without_seconds``: a training history without its wall times (what two identical runs share);
 - ``fake_result``, ``confusion_with_diagonal``: a valid stored result for a configuration, without training;
-- ``predictions_for``: per-image predictions (``evaluate.encode_predictions``) that agree with a confusion matrix.
+- ``predictions_for``: per-image predictions (``evaluate.encode_predictions``) that agree with a confusion matrix;
+- ``write_study``: a small study of its own, in a folder of its own (what the sweep's tests run).
 """
 from __future__ import annotations
 
@@ -97,3 +98,17 @@ def confusion_with_diagonal(diagonal, row_total: int = 1000) -> np.ndarray:
         for rank, j in enumerate(j for j in range(n) if j != i):
             confusion[i, j] = share + (1 if rank < extra else 0)
     return confusion
+
+
+def write_study(folder, cells: dict, seeds=(0, 1), tuning_seeds=(7,)):
+    """A study file ``folder/study.yaml`` with ``cells`` (as profiles/study.yaml names them) whose results,
+    tuning results and sweep logs stay under ``folder``; returns it loaded (``study.load``)."""
+    import yaml
+
+    from cifar_utils import study
+    spec = {"seeds": list(seeds), "figure_seed": seeds[0], "tuning_seeds": list(tuning_seeds),
+            "results_dir": str(folder / "results"), "tuning_dir": str(folder / "results" / "tuning"),
+            "logs_dir": str(folder / "build" / "sweep-logs"), "cells": cells}
+    path = folder / "study.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    return study.load(path)

@@ -1,14 +1,29 @@
-"""conclusions: the study's tables and verdicts, on fake results with known answers (no training)."""
+"""conclusions: the study's tables and verdicts, on fake results with known answers (no training); with the
+stored runs as study_results reads them and the numbers as estimates computes them."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 from scipy import stats as scipy_stats
 
-from cifar_utils import conclusions, study
+from cifar_utils import conclusions, estimates, study, study_results
+from cifar_utils.claims import CLASS_CAVEAT
 from cifar_utils.recipes import original
 from cifar_utils.results import save_result
-from helpers import confusion_with_diagonal, fake_result
+from helpers import confusion_with_diagonal, fake_result, write_study
+
+STUDY = study.load()
+CELLS = STUDY.cells
+BASELINE, SGD, SGD_DROPOUT, ADAM, ADAM_DROPOUT = (STUDY.cell(name) for name in
+                                                  ("baseline", "sgd", "sgd_dropout", "adam", "adam_dropout"))
+
+
+def study_in(folder) -> study.Study:
+    """The study's cells and seeds (profiles/study.yaml), with its runs in ``folder``: what reads the stored
+    runs (divergence records, tuning runs) sees only what a test puts there."""
+    spec = yaml.safe_load(STUDY.file.read_text())
+    return write_study(folder, spec["cells"], seeds=STUDY.seeds, tuning_seeds=STUDY.tuning_seeds)
 
 
 def results_of(cell: study.Cell, accuracies: list[float], seeds=None) -> list[dict]:
@@ -17,12 +32,12 @@ def results_of(cell: study.Cell, accuracies: list[float], seeds=None) -> list[di
     for seed, acc in zip(seeds or range(len(accuracies)), accuracies):
         correct = round(acc * 10)  # of 1,000 images per class, every class the same
         confusion = confusion_with_diagonal([correct] * 10)
-        found.append(fake_result(cell.experiment, cell.config(seed), confusion))
+        found.append(fake_result(cell.recipe, cell.config(seed), confusion))
     return found
 
 
 def test_seeds_table_lists_each_run():
-    table = conclusions.seeds_table(results_of(study.BASELINE, [70.0, 71.5], seeds=[3, 1]))
+    table = conclusions.seeds_table(results_of(BASELINE, [70.0, 71.5], seeds=[3, 1]))
     assert list(table.index) == [3, 1]
     assert list(table["test accuracy (%)"]) == [70.0, 71.5]
     assert table.loc[1, "correct / test images"] == "7150 / 10000"
@@ -34,8 +49,8 @@ def test_seeds_table_lists_each_run():
     ([66.0, 67.5, 68.1], "yes", "not supported"),   # mean 67.2, the interval straddles 67
     ([60.0, 61.0, 62.0], "no", "contradicted"),
 ])
-def test_versus_original_judges_the_mean_against_the_original_number(accuracies, mean_ok, verdict):
-    row = conclusions.versus_original(study.BASELINE, results_of(study.BASELINE, accuracies)).iloc[0]
+def test_seeds_vs_original_judges_the_mean_against_the_original_number(accuracies, mean_ok, verdict):
+    row = conclusions.seeds_vs_original(BASELINE, results_of(BASELINE, accuracies)).iloc[0]
     theirs = original("baseline")["accuracy"]
     assert row["original report (%)"] == theirs and row["runs"] == 3
     assert row["mean (%)"] == pytest.approx(np.mean(accuracies), abs=0.01)
@@ -46,24 +61,21 @@ def test_versus_original_judges_the_mean_against_the_original_number(accuracies,
     assert f"{low:+.2f} to {high:+.2f}" in row["mean minus original"]
 
 
-def test_versus_original_with_one_run_says_it_needs_two():
-    row = conclusions.versus_original(study.BASELINE, results_of(study.BASELINE, [80.0])).iloc[0]
+def test_seeds_vs_original_with_one_run_says_it_needs_two():
+    row = conclusions.seeds_vs_original(BASELINE, results_of(BASELINE, [80.0])).iloc[0]
     assert row["mean minus original"] == "needs 2 runs" and row["verdict"] == "not supported"
 
 
-def test_paired_uses_only_common_seeds_in_seed_order():
-    a = results_of(study.SGD, [70.0, 71.0, 72.0], seeds=[0, 1, 2])
-    b = results_of(study.ADAM_DROPOUT, [73.0, 71.5, 80.0], seeds=[2, 1, 7])  # seed 7 has no partner
-    pa, pb = conclusions.by_seed(a, b)
-    assert [conclusions.seed_of(r) for r in pa] == [1, 2] == [conclusions.seed_of(r) for r in pb]
-    found = conclusions.paired(a, b)
-    assert found["n"] == 2 and found["estimate"] == pytest.approx(((71.5 - 71.0) + (73.0 - 72.0)) / 2)
-    assert found["p_value"] == pytest.approx(scipy_stats.ttest_rel([71.5, 73.0], [71.0, 72.0]).pvalue)
+def test_by_seed_pairs_only_common_seeds_in_seed_order():
+    a = results_of(SGD, [70.0, 71.0, 72.0], seeds=[0, 1, 2])
+    b = results_of(ADAM_DROPOUT, [73.0, 71.5, 80.0], seeds=[2, 1, 7])  # seed 7 has no partner
+    pa, pb = estimates.by_seed(a, b)
+    assert [estimates.seed_of(r) for r in pa] == [1, 2] == [estimates.seed_of(r) for r in pb]
 
 
 def test_mcnemar_by_seed_counts_the_discordant_images():
-    a = results_of(study.SGD, [70.0, 71.0])
-    b = results_of(study.ADAM_DROPOUT, [70.0, 72.0])
+    a = results_of(SGD, [70.0, 71.0])
+    b = results_of(ADAM_DROPOUT, [70.0, 72.0])
     table = conclusions.mcnemar_by_seed(a, b)
     assert list(table.index) == [0, 1]
     # predictions_for lists images in the confusion's cell order: with equal diagonals the models agree
@@ -72,35 +84,35 @@ def test_mcnemar_by_seed_counts_the_discordant_images():
     assert table.loc[1, "accuracy difference (points)"] == pytest.approx(1.0)
 
 
-def test_tuning_table_marks_the_chosen_rate(tmp_path, monkeypatch):
-    real_log = study.tuning_log
-    monkeypatch.setattr(study, "tuning_log", lambda results_dir=tmp_path: real_log(results_dir))
-    monkeypatch.setattr(study, "unstable_rates", lambda: set())
-    runs = study.tuning_runs(tmp_path)
-    table = conclusions.tuning_table("baseline")
-    assert list(table["peak learning rate"]) == list(study.TUNING["baseline"])
+def test_tuning_table_marks_the_chosen_rate(tmp_path):
+    the_study = study_in(tmp_path)
+    grid = BASELINE.grid
+    table = conclusions.tuning_table(the_study, "baseline")
+    assert list(table["peak learning rate"]) == list(grid)
     assert set(table["validation accuracy (%)"]) == {"not run yet"} and set(table["chosen"]) == {""}
-    for i, run in enumerate(runs):  # every run stored; the baseline's best is its third rate
-        best = run.cell.experiment == "baseline" and run.config.lr == study.TUNING["baseline"][2]
+    for i, run in enumerate(the_study.tuning_runs()):  # every run stored; the baseline's best is its third rate
+        best = run.cell.name == "baseline" and run.config.lr == grid[2]
         confusion = confusion_with_diagonal([60 if best else 50 + i % 3] * 10, row_total=100)
-        result = fake_result(run.cell.experiment, run.config, confusion)
+        result = fake_result(run.cell.recipe, run.config, confusion)
         save_result(run.path, result)
-    table = conclusions.tuning_table("baseline")
-    assert list(table["chosen"]) == ["", "", "yes"] + [""] * (len(study.TUNING["baseline"]) - 3)
+    table = conclusions.tuning_table(the_study, "baseline")
+    assert list(table["chosen"]) == ["", "", "yes"] + [""] * (len(grid) - 3)
     assert table["validation accuracy (%)"].iloc[2] == 60.0 and set(table["precision"]) == {"fp32"}
     # the best rate diverged in some run of the study: left out, and the next best chosen
-    monkeypatch.setattr(study, "unstable_rates", lambda: {("baseline", study.TUNING["baseline"][2])})
-    chosen = conclusions.tuning_table("baseline")["chosen"]
+    cell = the_study.cell("baseline")
+    broke = study.Run(cell, cell.config(the_study.seeds[0], lr=grid[2]), the_study.results_dir)
+    study.record_divergence(broke.diverged_path, cell.recipe, broke.config, "the training loss became nan")
+    chosen = conclusions.tuning_table(the_study, "baseline")["chosen"]
     assert chosen.iloc[2] == "left out: diverged in a run" and list(chosen).count("yes") == 1
 
 
 def three_seed_study() -> dict[study.Cell, list[dict]]:
     """Every cell with three fake seeds, far enough apart for every verdict but the loss gap's."""
-    return {study.BASELINE: results_of(study.BASELINE, [76.0, 76.5, 77.0]),
-            study.SGD: results_of(study.SGD, [70.0, 70.4, 70.8]),
-            study.SGD_DROPOUT: results_of(study.SGD_DROPOUT, [71.0, 71.3, 71.9]),
-            study.ADAM: results_of(study.ADAM, [70.1, 70.5, 70.6]),
-            study.ADAM_DROPOUT: results_of(study.ADAM_DROPOUT, [73.0, 73.5, 74.1])}
+    return {BASELINE: results_of(BASELINE, [76.0, 76.5, 77.0]),
+            SGD: results_of(SGD, [70.0, 70.4, 70.8]),
+            SGD_DROPOUT: results_of(SGD_DROPOUT, [71.0, 71.3, 71.9]),
+            ADAM: results_of(ADAM, [70.1, 70.5, 70.6]),
+            ADAM_DROPOUT: results_of(ADAM_DROPOUT, [73.0, 73.5, 74.1])}
 
 
 def test_claims_give_a_verdict_from_each_interval():
@@ -112,14 +124,14 @@ def test_claims_give_a_verdict_from_each_interval():
     # the three classes the original report named, each judged on its own per-class accuracy
     for name in ("cat", "bird", "deer"):
         row = claims.loc[f"the {name} class improves with Adam + Dropout (its test accuracy)"]
-        assert row["verdict"] == "holds" and row["caveat"] == conclusions.CLASS_CAVEAT
+        assert row["verdict"] == "holds" and row["caveat"] == CLASS_CAVEAT
     # Welch's two-sided p-value beside each interval; none where the effect cannot be estimated
     assert 0 < float(claims.loc["AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)", "p-value"]) < 0.05
     # identical loss histories in every fake result: the loss-gap effect has no spread to estimate
     gap = claims.loc["with Adam + Dropout the train and test losses stay closer (test minus train loss)"]
     assert gap["verdict"] == "not supported" and "cannot be estimated" in gap["effect"] and gap["p-value"] == ""
     design = conclusions.two_by_two(cells)
-    assert list(design.index) == list(conclusions.TWO_BY_TWO_EFFECTS)
+    assert list(design.index) == list(estimates.TWO_BY_TWO_EFFECTS)
     assert list(design["interval"]) == ["positive"] * 3
     assert design["estimate"].iloc[0].startswith("+")  # Adam's main effect is positive here
     text = conclusions.findings(cells)
@@ -129,54 +141,56 @@ def test_claims_give_a_verdict_from_each_interval():
 
 
 def test_direction_reads_an_interval():
-    assert conclusions.direction({"low": 0.1, "high": 2.0}) == "positive"
-    assert conclusions.direction({"low": -2.0, "high": -0.1}) == "negative"
-    assert conclusions.direction({"low": -0.5, "high": 0.5}) == "indistinguishable from zero"
-    assert conclusions.direction({"low": 0.0, "high": 0.5}) == "indistinguishable from zero"  # touches zero
+    assert estimates.direction({"low": 0.1, "high": 2.0}) == "positive"
+    assert estimates.direction({"low": -2.0, "high": -0.1}) == "negative"
+    assert estimates.direction({"low": -0.5, "high": 0.5}) == "indistinguishable from zero"
+    assert estimates.direction({"low": 0.0, "high": 0.5}) == "indistinguishable from zero"  # touches zero
 
 
 def test_claims_with_too_few_runs_are_not_supported():
-    cells = {cell: results_of(cell, [70.0]) for cell in study.CELLS}
+    cells = {cell: results_of(cell, [70.0]) for cell in CELLS}
     assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
 
 
 def test_summary_table_names_the_original_number_only_for_the_notebook_cells():
-    cells = {cell: results_of(cell, [70.0, 71.0]) for cell in study.CELLS}
+    cells = {cell: results_of(cell, [70.0, 71.0]) for cell in CELLS}
     table = conclusions.summary_table(cells)
-    assert table.loc[study.BASELINE.label, "original report (%)"] == original("baseline")["accuracy"]
-    assert table.loc[study.SGD.label, "original report (%)"] == original("alexnet_sgd")["accuracy"]
-    assert table.loc[study.SGD_DROPOUT.label, "original report (%)"] == ""
-    assert table.loc[study.ADAM.label, "runs"] == 2 and table.loc[study.ADAM.label, "mean (%)"] == 70.5
-    last = cells[study.ADAM][0]["history"][-1]["train_accuracy"]  # the same history in every fake result
-    assert table.loc[study.ADAM.label, "training accuracy, last epoch (%)"] == round(100 * last, 2)
+    assert table.loc[BASELINE.label, "original report (%)"] == original("baseline")["accuracy"]
+    assert table.loc[SGD.label, "original report (%)"] == original("alexnet_sgd")["accuracy"]
+    assert table.loc[SGD_DROPOUT.label, "original report (%)"] == ""
+    assert table.loc[ADAM.label, "runs"] == 2 and table.loc[ADAM.label, "mean (%)"] == 70.5
+    last = cells[ADAM][0]["history"][-1]["train_accuracy"]  # the same history in every fake result
+    assert table.loc[ADAM.label, "training accuracy, last epoch (%)"] == round(100 * last, 2)
 
 
 def test_study_markdown_shows_mean_std_n_beside_the_original():
-    cells = {cell: [] for cell in study.CELLS}
-    cells[study.BASELINE] = results_of(study.BASELINE, [76.0, 77.0, 78.0])
-    cells[study.SGD] = results_of(study.SGD, [72.5])
+    cells = {cell: [] for cell in CELLS}
+    cells[BASELINE] = results_of(BASELINE, [76.0, 77.0, 78.0])
+    cells[SGD] = results_of(SGD, [72.5])
     lines = conclusions.study_markdown(cells).splitlines()
-    assert len(lines) == 2 + len(study.CELLS)
+    assert len(lines) == 2 + len(CELLS)
     baseline, sgd, sgd_dropout = lines[2:5]
-    assert baseline.startswith(f"| {study.BASELINE.label} | 67.00% | 77.00% +- 1.00 (3) | 74.52 to 79.48% |")
+    assert baseline.startswith(f"| {BASELINE.label} | 67.00% | 77.00% +- 1.00 (3) | 74.52 to 79.48% |")
     assert "| 72.50% (1) | needs 2 runs |" in sgd and "| not run (0) |" in sgd_dropout
     assert "| not in it |" in sgd_dropout
 
 
 def test_cell_results_leave_out_runs_without_predictions(tmp_path):
-    runs = study.final_runs(tmp_path)[:2]
+    the_study = study_in(tmp_path)
+    runs = the_study.final_runs()[:2]
     for run in runs:
-        result = fake_result(run.cell.experiment, run.config, confusion_with_diagonal([700] * 10))
+        result = fake_result(run.cell.recipe, run.config, confusion_with_diagonal([700] * 10))
         if run is runs[1]:
             del result["predictions"]
             result["schema_version"] = 1
         save_result(run.path, result)
-    found = conclusions.cell_results(runs)
+    found = study_results.cell_results(the_study)
     assert [len(found[run.cell]) for run in runs] == [1, 0]
+    assert sum(map(len, found.values())) == 1
 
 
 def test_per_class_summary_over_seeds():
-    results = results_of(study.SGD, [70.0, 72.0])
+    results = results_of(SGD, [70.0, 72.0])
     results[1]["confusion"] = confusion_with_diagonal([900] + [700] * 9).tolist()  # airplane best in seed 1
     table = conclusions.per_class_summary(results, "alexnet_sgd")
     assert table.index[0] == "airplane" and table.loc["airplane", "mean (%)"] == 80.0
@@ -189,16 +203,16 @@ def test_per_class_summary_over_seeds():
 
 def test_study_figures_are_fig18_and_fig19(tmp_path):
     from cifar_utils.experiment import study_figures
-    cells = {cell: results_of(cell, [70.0 + i, 71.0 + i]) for i, cell in enumerate(study.CELLS)}
-    assert conclusions.design_accuracies(cells)[("adam", 0.5)] == [74.0, 75.0]
-    assert [conclusions.original_accuracy(c) for c in study.CELLS] == [67.0, 71.99, None, None, 74.3]
+    cells = {cell: results_of(cell, [70.0 + i, 71.0 + i]) for i, cell in enumerate(CELLS)}
+    assert estimates.design_accuracies(cells)[("adam", 0.5)] == [74.0, 75.0]
+    assert [estimates.original_accuracy(c) for c in CELLS] == [67.0, 71.99, None, None, 74.3]
     drawn = study_figures(cells, tmp_path)
     assert [f.figure.number for f in drawn] == [18, 19] and all(f.path.is_file() for f in drawn)
 
 
 def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
-    a = results_of(study.SGD, [70.0, 71.0, 72.0])
-    b = results_of(study.ADAM_DROPOUT, [71.0, 72.5, 73.1])
+    a = results_of(SGD, [70.0, 71.0, 72.0])
+    b = results_of(ADAM_DROPOUT, [71.0, 72.5, 73.1])
     table = conclusions.paired_table(a, b)
     expected = scipy_stats.ttest_rel([71.0, 72.5, 73.1], [70.0, 71.0, 72.0])
     assert table.loc["test accuracy", "p-value"] == f"{expected.pvalue:.3g}"
@@ -211,48 +225,55 @@ def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
 
 
 def test_tables_with_no_runs_stored_say_so_instead_of_failing():
-    cells = {cell: [] for cell in study.CELLS}
+    cells = {cell: [] for cell in CELLS}
     assert conclusions.two_by_two(cells)["estimate"].iloc[0].startswith("cannot be estimated yet")
     assert conclusions.mcnemar_by_seed([], []).empty
     assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
     assert conclusions.paired_table([], [])["p-value"].tolist() == ["", "", ""]
-    assert conclusions.summary_table(cells)["runs"].tolist() == [0] * len(study.CELLS)
+    assert conclusions.summary_table(cells)["runs"].tolist() == [0] * len(CELLS)
     assert set(conclusions.summary_table(cells)["mean (%)"]) == {"not run yet"}
 
 
-def test_status_says_how_many_runs_are_stored_and_whether_the_study_is_complete():
-    cells = {cell: results_of(cell, [70.0] * len(study.SEEDS)) for cell in study.CELLS}
-    assert conclusions.status(cells).endswith("The study is complete.")
-    cells[study.ADAM] = cells[study.ADAM][:1]
-    line = conclusions.status(cells)
-    assert f"{study.ADAM.label} 1," in line and "still running" in line
-    line = conclusions.status(cells, diverged={study.ADAM: len(study.SEEDS) - 1})
-    assert f"{study.ADAM.label} 1 (and {len(study.SEEDS) - 1} diverged)," in line and "adopts the next rate" in line
+def test_status_says_how_many_runs_are_stored_and_whether_the_study_is_complete(tmp_path):
+    the_study = study_in(tmp_path)
+    cells = {cell: results_of(cell, [70.0] * len(cell.seeds)) for cell in the_study.cells}
+    assert conclusions.status(the_study, cells).endswith("The study is complete.")
+    adam = the_study.cell("adam")
+    cells[adam] = cells[adam][:1]
+    line = conclusions.status(the_study, cells)
+    assert f"{adam.label} 1," in line and "still running" in line
+    for run in the_study.final_runs([adam])[1:]:  # every seed but the first diverged
+        study.record_divergence(run.diverged_path, adam.recipe, run.config, "the training loss became nan")
+    line = conclusions.status(the_study, cells)
+    assert f"{adam.label} 1 (and {len(adam.seeds) - 1} diverged)," in line and "adopts the next rate" in line
     assert "complete" not in line
 
 
-def test_status_warns_when_the_stored_runs_were_trained_on_different_copies_of_the_data():
-    cells = {cell: results_of(cell, [70.0] * len(study.SEEDS)) for cell in study.CELLS}
-    assert "Mixed data" not in conclusions.status(cells)
-    official = dict(cells[study.SGD][0]["environment"], data_source="torchvision:/data/cifar-10-batches-py",
+def test_status_warns_when_the_stored_runs_were_trained_on_different_copies_of_the_data(tmp_path):
+    the_study = study_in(tmp_path)
+    cells = {cell: results_of(cell, [70.0] * len(cell.seeds)) for cell in the_study.cells}
+    assert "Mixed data" not in conclusions.status(the_study, cells)
+    sgd = the_study.cell("sgd")
+    official = dict(cells[sgd][0]["environment"], data_source="torchvision:/data/cifar-10-batches-py",
                     data_sha256="cd" * 32)
-    cells[study.SGD][0] = dict(cells[study.SGD][0], environment=official)
-    line = conclusions.status(cells)
+    cells[sgd][0] = dict(cells[sgd][0], environment=official)
+    line = conclusions.status(the_study, cells)
     assert line.endswith("every mean, interval and verdict below mixes them; train the whole study on one copy "
                          "(README, *Reproducing the committed results*).")
-    assert f"copies of CIFAR-10 (npz fake (sha256 {'0' * 12}): 24 runs; torchvision cifar-10-batches-py " \
+    runs = sum(len(cell.seeds) for cell in the_study.cells) - 1
+    assert f"copies of CIFAR-10 (npz fake (sha256 {'0' * 12}): {runs} runs; torchvision cifar-10-batches-py " \
            f"(sha256 {'cd' * 6}): 1 run)" in line
 
 
 def test_ranking_orders_the_stored_configurations_by_mean():
-    cells = {cell: [] for cell in study.CELLS}
-    cells[study.SGD] = results_of(study.SGD, [72.0, 74.0])
-    cells[study.BASELINE] = results_of(study.BASELINE, [78.0])
+    cells = {cell: [] for cell in CELLS}
+    cells[SGD] = results_of(SGD, [72.0, 74.0])
+    cells[BASELINE] = results_of(BASELINE, [78.0])
     sentence = conclusions.ranking(cells)
-    assert sentence.index(study.BASELINE.label) < sentence.index(study.SGD.label)
-    assert f"{study.BASELINE.label} 78.00% (1 run);" in sentence and f"{study.SGD.label} 73.00% (2 runs)." in sentence
-    assert study.ADAM.label not in sentence  # nothing stored: not ranked
-    assert conclusions.ranking({cell: [] for cell in study.CELLS}) == "No final run of the study is stored yet."
+    assert sentence.index(BASELINE.label) < sentence.index(SGD.label)
+    assert f"{BASELINE.label} 78.00% (1 run);" in sentence and f"{SGD.label} 73.00% (2 runs)." in sentence
+    assert ADAM.label not in sentence  # nothing stored: not ranked
+    assert conclusions.ranking({cell: [] for cell in CELLS}) == "No final run of the study is stored yet."
 
 
 def test_findings_state_each_bar_and_claim_with_its_verdict():
@@ -260,7 +281,7 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
     text = conclusions.findings(cells)
     bars = [line for line in text.splitlines() if "against the original report's" in line]
     assert len(bars) == 3  # the three configurations the original report ran
-    assert bars[0].startswith(f"- {study.BASELINE.label} against the original report's 67.00%: mean 76.50% over 3 runs "
+    assert bars[0].startswith(f"- {BASELINE.label} against the original report's 67.00%: mean 76.50% over 3 runs "
                               "(lowest seed 76.00%)") and bars[0].endswith("**holds**.")
     assert bars[1].endswith("**contradicted**.")  # 70.4 < 71.99 on every seed
     claims = conclusions.claims(cells)
@@ -269,7 +290,7 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
         assert f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}." in text
     assert "dropout active" in claims.loc["with Adam + Dropout the train and test losses stay closer "
                                           "(test minus train loss)", "caveat"]
-    too_few = conclusions.findings({cell: results_of(cell, [70.0]) for cell in study.CELLS})
+    too_few = conclusions.findings({cell: results_of(cell, [70.0]) for cell in CELLS})
     assert "needs 2 runs; **not supported**." in too_few and ".;" not in too_few
     assert too_few.splitlines()[-1].startswith("- 2 x 2 design: cannot be estimated yet: ") and "..;" not in too_few
 
@@ -278,7 +299,7 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
 def test_findings_upto_a_notebook_judge_only_the_networks_met_so_far():
     cells = three_seed_study()
     baseline_only = conclusions.findings(cells, upto="baseline")
-    assert f"- {study.BASELINE.label} against" in baseline_only and "AlexNet + SGD against" not in baseline_only
+    assert f"- {BASELINE.label} against" in baseline_only and "AlexNet + SGD against" not in baseline_only
     assert "- *" not in baseline_only  # every claim compares with an AlexNet
     with_sgd = conclusions.findings(cells, upto="alexnet_sgd")
     claimed = [line for line in with_sgd.splitlines() if line.startswith("- *")]
@@ -288,18 +309,33 @@ def test_findings_upto_a_notebook_judge_only_the_networks_met_so_far():
     with pytest.raises(ValueError, match="upto is '03_alexnet_adam_dropout'; use None or one of baseline"):
         conclusions.findings(cells, upto="03_alexnet_adam_dropout")
 
-def test_unstable_finals_list_the_runs_of_a_rate_that_diverged(tmp_path, monkeypatch):
-    real_final_runs = study.final_runs
-    monkeypatch.setattr(study, "final_runs", lambda results_dir=tmp_path: real_final_runs(results_dir))
-    monkeypatch.setattr(study, "tuning_runs", lambda results_dir=tmp_path / "tuning": [])
-    assert conclusions.unstable_finals(study.BASELINE).empty
-    lr = 9.0
-    ran, broke = (study.Run(study.BASELINE, study.BASELINE.config(seed, lr=lr), tmp_path) for seed in (0, 2))
-    save_result(ran.path, results_of(study.BASELINE, [75.5])[0] | {"key": ran.config.key(), "config": ran.config.to_dict()})
-    study.record_divergence(broke, "the training loss became nan at epoch 3, step 18; lower lr (now 9.0) or ...")
-    table = conclusions.unstable_finals(study.BASELINE)
+def test_unstable_finals_list_the_runs_of_a_rate_that_diverged(tmp_path):
+    the_study = study_in(tmp_path)
+    assert conclusions.unstable_finals(the_study, "baseline").empty
+    cell, lr = the_study.cell("baseline"), 9.0
+    ran, broke = (study.Run(cell, cell.config(seed, lr=lr), the_study.results_dir) for seed in (0, 2))
+    save_result(ran.path, results_of(cell, [75.5])[0] | {"key": ran.config.key(), "config": ran.config.to_dict()})
+    study.record_divergence(broke.diverged_path, cell.recipe, broke.config,
+                            "the training loss became nan at epoch 3, step 18; lower lr (now 9.0) or ...")
+    table = conclusions.unstable_finals(the_study, "baseline")
     assert table.to_dict("records") == [
         {"peak learning rate": lr, "seed": 0, "test accuracy (%)": 75.5, "what happened": "trained to the end"},
         {"peak learning rate": lr, "seed": 2, "test accuracy (%)": "diverged",
          "what happened": "the training loss became nan at epoch 3, step 18"}]
-    assert conclusions.unstable_finals(study.SGD).empty  # another recipe's rates are not its own
+    assert conclusions.unstable_finals(the_study, "sgd").empty  # another cell's rates are not its own
+
+
+@pytest.mark.parametrize("values, n, mean, missing", [
+    ([], 0, None, "not run"),
+    ([72.5], 1, 72.5, "needs 2 runs"),
+    ([70.0, 71.0, 72.0], 3, 71.0, None),
+])
+def test_over_seeds_gives_a_cell_s_numbers_or_why_there_is_no_interval(values, n, mean, missing):
+    found = estimates.over_seeds(values)
+    assert (found.n, found.mean, found.missing) == (n, mean, missing)
+    if missing:
+        assert found.std is found.low is found.high is found.summary is None
+    else:
+        low, high = scipy_stats.t.interval(0.95, n - 1, loc=np.mean(values), scale=scipy_stats.sem(values))
+        assert found.std == pytest.approx(np.std(values, ddof=1))
+        assert (found.low, found.high) == (pytest.approx(low), pytest.approx(high))

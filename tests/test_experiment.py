@@ -14,17 +14,18 @@ import torch
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from cifar_utils import experiment as experiment_mod  # noqa: E402
 from cifar_utils import figures as figures_mod  # noqa: E402
+from cifar_utils import store as store_mod  # noqa: E402
 from cifar_utils import tables  # noqa: E402
 from cifar_utils import train as train_mod  # noqa: E402
 from cifar_utils.config import ConfigError  # noqa: E402
 from cifar_utils.data import load_cifar10  # noqa: E402
 from cifar_utils.evaluate import decode_images  # noqa: E402
-from cifar_utils.experiment import Experiment, comparison_figures, shown  # noqa: E402
+from cifar_utils.experiment import Experiment, comparison_figures  # noqa: E402
 from cifar_utils.figures import FIGURES, EXPERIMENT_KINDS, experiment_figure  # noqa: E402
 from cifar_utils.recipes import REPO_ROOT, profile_config  # noqa: E402
 from cifar_utils.results import ResultError, accuracy, load_result, save_result  # noqa: E402
+from cifar_utils.recipes import repo_relative  # noqa: E402
 from cifar_utils.train import NonFiniteLossError  # noqa: E402
 from helpers import (BASE_RECIPE, confusion_with_diagonal, fake_result, make_config, without_seconds,  # noqa: E402
                      write_synthetic_npz)
@@ -54,7 +55,7 @@ def train_calls(monkeypatch):
         calls.append(args[0])
         return train_mod.train(*args, **kwargs)
 
-    monkeypatch.setattr(experiment_mod, "train", spy)
+    monkeypatch.setattr(store_mod, "train", spy)
     return calls
 
 
@@ -62,7 +63,7 @@ def no_training(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("train() was called")
 
-    monkeypatch.setattr(experiment_mod, "train", refuse)
+    monkeypatch.setattr(store_mod, "train", refuse)
 
 
 @pytest.fixture
@@ -297,9 +298,9 @@ def test_describe_names_the_result_file_and_parameters(tmp_path):
                                         "connected layers")
 
 
-def test_shown_is_relative_inside_the_repository(tmp_path):
-    assert shown(REPO_ROOT / "results" / "x.json") == "results/x.json"
-    assert shown(tmp_path / "x.json") == str(tmp_path / "x.json")
+def test_repo_relative_is_relative_inside_the_repository(tmp_path):
+    assert repo_relative(REPO_ROOT / "results" / "x.json") == "results/x.json"
+    assert repo_relative(tmp_path / "x.json") == str(tmp_path / "x.json")
 
 
 def test_comparison_figures_are_fig13_fig14_and_fig16(tmp_path):
@@ -335,7 +336,7 @@ def test_validation_run_trains_on_nine_tenths_and_never_sees_the_test_images(tmp
         seen.append(data)
         return train_mod.train(config, data, **kwargs)
 
-    monkeypatch.setattr(experiment_mod, "train", spy)
+    monkeypatch.setattr(store_mod, "train", spy)
     exp = make(tmp_path, folder, evaluate_on="validation", train_subset=0, test_subset=0, flip=False, crop_pad=0)
     assert exp.key != make(tmp_path, folder, train_subset=0, test_subset=0, flip=False, crop_pad=0).key
     result = exp.run(log=lambda *_: None, progress=False)

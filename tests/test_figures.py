@@ -128,12 +128,12 @@ def test_every_figure_is_saved_at_print_resolution_and_byte_identical_when_redra
             assert png.info["dpi"] == pytest.approx((plots.DPI, plots.DPI), abs=0.5), figure.filename
 
 
-def test_shown_displays_the_saved_png_with_alt_text_then_the_numbered_caption(tmp_path, monkeypatch):
+def test_captioned_figure_displays_the_saved_png_with_alt_text_then_the_numbered_caption(tmp_path, monkeypatch):
     import IPython.display
-    from cifar_utils.figures import show
+    from cifar_utils.figures import render_captioned
     figure = FIGURES[3]
     result = fake_result("baseline", make_config(), confusion_with_diagonal([60] * 10, row_total=100))
-    shown = show(figure, result, tmp_path)
+    shown = render_captioned(figure, result, tmp_path)
     displayed = []
     monkeypatch.setattr(IPython.display, "display", lambda *objects: displayed.extend(objects))
     shown._ipython_display_()

@@ -1,4 +1,4 @@
-"""`make html`: the committed notebooks as static pages that need no network (cifar_utils.html).
+"""`make html`: the committed notebooks as static pages that need no network (cifar_utils.webpages).
 
 The build converts the committed notebooks (nothing is executed), with network access refused while it runs.
 """
@@ -12,9 +12,11 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from cifar_utils import html
+from cifar_utils import webpages
 from cifar_utils.nbclean import WIDGET_VIEW
 from cifar_utils.recipes import NOTEBOOKS_DIR
+
+pytestmark = pytest.mark.slow  # every test converts notebooks to HTML (nbconvert)
 
 NOTEBOOKS = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
 # Attributes through which a page would fetch something as it loads (links to click are fine).
@@ -34,7 +36,7 @@ def pages(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(socket.socket, "connect", refuse_network)
         patch.setattr(socket, "create_connection", refuse_network)
-        written = html.build(folder)
+        written = webpages.build(folder)
     assert [p.name for p in written] == [f"{name}.html" for name in NOTEBOOKS] + ["index.html"]
     return {p.stem: p.read_text() for p in written}
 
@@ -101,7 +103,7 @@ def test_markdown_math_and_latex_outputs(tmp_path):
                                               "\\begin{matrix} 1 & 2 \\\\ 3 & 4 \\end{matrix}\n\nA price of 5 dollars."),
                 cell]
     nbformat.write(nb, tmp_path / "t.ipynb")
-    page, title = html.notebook_html(tmp_path / "t.ipynb")
+    page, title = webpages.notebook_html(tmp_path / "t.ipynb")
     soup = BeautifulSoup(page, "html.parser")
     assert title == "T"
     assert len(soup.find_all("math")) == 4 and soup.find("mtable") and soup.find("mfrac")
@@ -111,8 +113,8 @@ def test_a_formula_that_cannot_be_converted_stops_the_build(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("broken: $\\frac{1}{$ here")]
     nbformat.write(nb, tmp_path / "bad.ipynb")
-    with pytest.raises(html.FormulaError, match=r"bad\.ipynb: the formula '\\\\frac\{1\}\{' cannot be converted"):
-        html.build(tmp_path / "out", notebooks_dir=tmp_path)
+    with pytest.raises(webpages.FormulaError, match=r"bad\.ipynb: the formula '\\\\frac\{1\}\{' cannot be converted"):
+        webpages.build(tmp_path / "out", notebooks_dir=tmp_path)
     assert not (tmp_path / "out" / "index.html").exists()
 
 
@@ -126,7 +128,7 @@ def test_an_image_keeps_its_alt_text_and_display_size(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("# T"), cell]
     nbformat.write(nb, tmp_path / "t.ipynb")
-    page, _ = html.notebook_html(tmp_path / "t.ipynb")
+    page, _ = webpages.notebook_html(tmp_path / "t.ipynb")
     (img,) = BeautifulSoup(page, "html.parser").find_all("img")
     assert img["alt"] == 'Bar chart of "accuracy" & more.' and img["width"] == "400"
     assert img["src"] == f"data:image/png;base64,{png}"

@@ -16,10 +16,10 @@ import numpy as np  # noqa: E402
 import papermill  # noqa: E402
 import pytest  # noqa: E402
 
-from cifar_utils import conclusions, report, study, tables  # noqa: E402
+from cifar_utils import conclusions, estimates, report, study, study_results, tables  # noqa: E402
 from cifar_utils.experiment import Experiment, profiles_figure, stored_profiles  # noqa: E402
 from cifar_utils.figures import EXPERIMENT_KINDS, experiment_figure  # noqa: E402
-from cifar_utils.recipes import EXPERIMENTS, REPO_ROOT, notebook_parameters, original, profile_config  # noqa: E402
+from cifar_utils.recipes import EXPERIMENTS, REPO_ROOT, notebook_recipe, original, profile_config  # noqa: E402
 from cifar_utils.results import accuracy, load_result  # noqa: E402
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
@@ -42,6 +42,7 @@ def smoke_run(synthetic_dir, tmp_path_factory):
     return code, out, before, after
 
 
+@pytest.mark.slow
 def test_smoke_profile_runs_every_notebook(smoke_run):
     code, out, _, _ = smoke_run
     assert code == 0
@@ -57,6 +58,7 @@ def test_smoke_profile_runs_every_notebook(smoke_run):
     assert figures == expected
 
 
+@pytest.mark.slow
 def test_smoke_run_leaves_the_committed_report_untouched(smoke_run):
     _, _, before, after = smoke_run
     assert before == after
@@ -74,10 +76,10 @@ def test_smoke_results_match_the_profile(smoke_run):
 
 @pytest.mark.parametrize("notebook", [info.notebook for info in EXPERIMENTS.values()])
 def test_parameters_cell_is_the_report_recipe(notebook):
-    """papermill reads the same parameters (with a help comment each) as recipes.notebook_parameters."""
+    """papermill reads the same parameters (with a help comment each) as the recipe file holds."""
     declared = papermill.inspect_notebook(str(NOTEBOOKS / f"{notebook}.ipynb"))
     defaults = {name: ast.literal_eval(p["default"]) for name, p in declared.items()}  # plain literals only
-    assert defaults == notebook_parameters(notebook)
+    assert defaults == notebook_recipe(notebook)
     assert all(p["help"] for p in declared.values()), "every parameter needs a # comment"
 
 
@@ -115,6 +117,7 @@ def test_committed_notebooks_show_the_committed_results():
         assert tables.original_format(result) in text
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("keep_going", [False, True], ids=["stop", "keep-going"])
 def test_bad_parameter_fails_fast_naming_notebook_and_cell(keep_going, synthetic_dir, tmp_path, capsys):
     """A bad value stops each training notebook in its validation cell, before any work: nothing is
@@ -212,17 +215,20 @@ STATED_DESIGN = {  # "the gain is Adam's", "Dropout 0.5 lowers test accuracy", "
 
 
 def test_the_discussions_state_the_verdicts_of_the_stored_runs():
-    cells = conclusions.cell_results()
-    assert all(len(results) == len(study.SEEDS) for results in cells.values())  # "five seeds" of every configuration
+    the_study = study.load()
+    baseline, sgd, sgd_dropout, adam, adam_dropout = (the_study.cell(name) for name in
+                                                      ("baseline", "sgd", "sgd_dropout", "adam", "adam_dropout"))
+    cells = study_results.cell_results(the_study)
+    assert all(len(results) == len(cell.seeds) for cell, results in cells.items())  # "five seeds" of every configuration
     assert conclusions.claims(cells)["verdict"].to_dict() == STATED_VERDICTS
-    for cell in (study.BASELINE, study.SGD, study.ADAM_DROPOUT):  # "all three of the original report's accuracies"
-        assert conclusions.versus_original(cell, cells[cell]).iloc[0]["verdict"] == "holds", cell.label
-    assert {name: conclusions.direction(d) for name, d in conclusions.design_effects(cells).items()} == STATED_DESIGN
-    means = {cell: np.mean(values) for cell, values in conclusions.accuracies(cells).items()}
-    assert max(means, key=means.get) == study.BASELINE  # "the highest mean of all five configurations"
-    alexnets = {cell: mean for cell, mean in means.items() if cell != study.BASELINE}
-    assert max(alexnets, key=alexnets.get) == study.ADAM  # "Adam and no dropout is the best AlexNet of the study"
-    for optimizer_without, optimizer_with in ((study.SGD, study.SGD_DROPOUT), (study.ADAM, study.ADAM_DROPOUT)):
+    for cell in (baseline, sgd, adam_dropout):  # "all three of the original report's accuracies"
+        assert conclusions.seeds_vs_original(cell, cells[cell]).iloc[0]["verdict"] == "holds", cell.label
+    assert {name: estimates.direction(d) for name, d in estimates.design_effects(cells).items()} == STATED_DESIGN
+    means = {cell: np.mean(values) for cell, values in estimates.accuracies(cells).items()}
+    assert max(means, key=means.get) == baseline  # "the highest mean of all five configurations"
+    alexnets = {cell: mean for cell, mean in means.items() if cell != baseline}
+    assert max(alexnets, key=alexnets.get) == adam  # "Adam and no dropout is the best AlexNet of the study"
+    for optimizer_without, optimizer_with in ((sgd, sgd_dropout), (adam, adam_dropout)):
         assert means[optimizer_with] < means[optimizer_without]  # "the lower mean with dropout for both optimizers"
     for name in ("02_alexnet_sgd", "03_alexnet_adam_dropout"):
         nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)

@@ -67,6 +67,19 @@ def test_strip_progress_removes_widgets_and_bars_and_keeps_the_rest():
     nbformat.validate(nb)
 
 
+def test_one_stream_split_into_several_outputs_is_published_as_one():
+    """Under load a kernel may flush one print in two messages; the published notebook must not depend on it."""
+    cell = nbformat.v4.new_code_cell("print(x)")
+    cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text="a = 0.291140"),
+                    nbformat.v4.new_output("stream", name="stdout", text="\n"),
+                    nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+                    nbformat.v4.new_output("stream", name="stdout", text="b\n")]
+    nb = nbformat.v4.new_notebook(cells=[cell])
+    strip_progress(nb)
+    assert [(o.name, o.text) for o in nb.cells[0].outputs] == [("stdout", "a = 0.291140\n"), ("stderr", "warning\n"),
+                                                                ("stdout", "b\n")]
+
+
 def test_strip_volatile_keeps_language_info_as_the_kernel_reported_it():
     nb = nbformat.v4.new_notebook()
     info = {"name": "python", "version": "3.11.7", "mimetype": "text/x-python", "file_extension": ".py",
@@ -106,6 +119,7 @@ def published(tmp_path_factory):
     return run, notebooks / "tiny.ipynb"
 
 
+@pytest.mark.slow
 def test_a_successful_run_prints_nothing_on_stderr(published):
     run, _ = published
     assert run.returncode == 0, run.stdout + run.stderr
@@ -113,6 +127,7 @@ def test_a_successful_run_prints_nothing_on_stderr(published):
     assert run.stderr == ""  # no "Kernel is running over TCP without encryption", no KeyboardInterrupt
 
 
+@pytest.mark.slow
 def test_published_notebook_has_no_progress_residue(published):
     _, path = published
     nb = nbformat.read(path, as_version=4)
@@ -126,6 +141,7 @@ def test_published_notebook_has_no_progress_residue(published):
     assert nb.cells[3].outputs[0]["text"] == f"{sys.executable}\n"  # the kernel is this environment's python
 
 
+@pytest.mark.slow
 def test_published_notebook_opens_and_saves_in_jupyterlab_unmodified(published, tmp_path, monkeypatch):
     """JupyterLab writes the kernelspec and the kernel's language_info into a notebook when its kernel
     connects; saving goes through jupyter_server's contents manager. Both must leave the file as published."""
@@ -154,6 +170,7 @@ def test_published_notebook_opens_and_saves_in_jupyterlab_unmodified(published, 
 
 # --- the kernel manager: no interrupt when shutting down, encrypted sockets -------------------------
 
+@pytest.mark.slow
 def test_quiet_kernel_manager_encrypts_and_does_not_interrupt_at_shutdown(monkeypatch):
     async def scenario():
         km = report.QuietKernelManager(kernel_name="python3")
@@ -175,6 +192,66 @@ def test_quiet_kernel_manager_encrypts_and_does_not_interrupt_at_shutdown(monkey
     encrypted, sent = asyncio.run(scenario())
     assert encrypted
     assert sent.count(signal.SIGINT) == 1
+
+
+# A cell that makes its kernel's control thread slow to publish its last "idle" status after the shutdown
+# reply, as a busy machine may: 0.5 s between IOPubThread.schedule's thread.is_alive() check and the send on
+# the control thread's event pipe. The kernel's tornado log records go to a file. (All in a function: IPython
+# empties the notebook's namespace at exit, before the kernel's threads stop.)
+SLOW_CONTROL_THREAD = """def slow_control_thread(path):
+    import logging, threading, time
+    from ipykernel import iostream
+    kernel, late = get_ipython().kernel, set()
+    publish_status, event_pipe = kernel._publish_status, iostream.IOPubThread._event_pipe
+
+    def record(line):
+        with open(path, "a") as log:
+            print(line, file=log)
+
+    class Record(logging.Handler):
+        def emit(self, entry):
+            record(f"{{entry.levelname}} {{entry.getMessage()}} {{entry.exc_info and entry.exc_info[1]!r}}")
+
+    def last_idle_is_late(status, channel, parent=None):
+        if (status, channel) == ("idle", "control") and kernel._shutdown_message is not None:
+            late.add(threading.get_ident())
+        try:
+            publish_status(status, channel, parent)
+        finally:
+            late.discard(threading.get_ident())
+
+    def late_event_pipe(self):
+        if threading.get_ident() in late:
+            record("late")
+            time.sleep(0.5)
+        return event_pipe.fget(self)
+
+    logging.getLogger("tornado").addHandler(Record())
+    kernel._publish_status = last_idle_is_late
+    iostream.IOPubThread._event_pipe = property(late_event_pipe)
+
+
+slow_control_thread({log!r})
+"""
+
+
+@pytest.mark.slow
+def test_a_slow_control_thread_still_publishes_before_the_iopub_thread_stops(tmp_path, monkeypatch):
+    """ipykernel answers a shutdown request on its control thread, which then still publishes through the IOPub
+    thread; the runner's kernels stop that thread first at exit (report.KERNEL_LAUNCHER), so its sends never
+    meet a closed event pipe: no "Uncaught exception in ZMQStream callback ... Socket operation on non-socket"."""
+    log = tmp_path / "kernel-log.txt"
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SLOW_CONTROL_THREAD.format(log=str(log)))])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, tmp_path / "slow.ipynb")
+    (tmp_path / "build").mkdir()
+    monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path)
+    monkeypatch.chdir(os.getcwd())  # papermill's cwd switching is undone even if it is not
+    ok, detail, _ = report.run_notebook("slow", {}, tmp_path / "build")
+    assert ok, detail
+    lines = log.read_text().splitlines()
+    assert lines[0] == "late"  # the control thread published after the shutdown reply, slowly
+    assert lines[1:] == []  # and tornado logged nothing
 
 
 # --- make lab ------------------------------------------------------------------------------------

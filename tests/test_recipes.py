@@ -1,5 +1,5 @@
-"""recipes: the experiments, the report recipe (each notebook's parameters cell), the profiles' differences,
-the output folders, and the original report's numbers."""
+"""recipes: the experiments, the report recipe (profiles/report/<notebook>.yaml, shown in each notebook's
+parameters cell), the profiles' differences, the output folders, and the original report's numbers."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,11 +10,14 @@ import pytest
 from cifar_utils import recipes
 from cifar_utils.config import ConfigError, ExperimentConfig
 from cifar_utils.data import CLASSES
-from cifar_utils.recipes import (BY_NOTEBOOK, EXPERIMENTS, PROFILES_DIR, REPO_ROOT, experiment_info, known_profiles,
-                                 notebook_parameters, original, original_report, output_dirs, profile_config,
-                                 profile_differences, profile_parameters, repo_path)
+from cifar_utils.recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, PROFILES_DIR, REPO_ROOT, cell_differences,
+                                 describe_differences, experiment_info, known_profiles, notebook_recipe, original,
+                                 original_report, output_dirs, parameters_cell, parameters_cell_of,
+                                 parameters_from_text, profile_config, profile_differences, profile_parameters,
+                                 recipe_lines, repo_path, saved_parameters, set_recipe_value)
 
-PROFILE_FILES = sorted(PROFILES_DIR.glob("*/*.yaml"))
+PROFILE_FILES = sorted(p for p in PROFILES_DIR.glob("*/*.yaml") if p.parent.name != "report")  # differences only
+NOTEBOOKS = sorted(p.stem for p in NOTEBOOKS_DIR.glob("*.ipynb"))
 
 
 def test_experiments_and_their_notebooks():
@@ -30,22 +33,22 @@ def test_experiments_and_their_notebooks():
 
 def test_known_profiles():
     assert known_profiles() == ["faithful", "report", "smoke"]
-    assert not (PROFILES_DIR / "report").exists()  # the report recipe is the notebooks' cells, nowhere else
     with pytest.raises(ConfigError, match="profile 'nope' does not exist; use one of faithful, report, smoke"):
         profile_differences("nope", "01_baseline")
 
 
-def test_every_profile_has_a_file_per_experiment_and_nothing_else():
+def test_every_profile_has_a_file_per_experiment_and_the_report_one_per_notebook():
     expected = sorted(PROFILES_DIR / p / f"{info.notebook}.yaml" for p in ("faithful", "smoke")
                       for info in EXPERIMENTS.values())
     assert PROFILE_FILES == expected
+    assert sorted(PROFILES_DIR.glob("report/*.yaml")) == [PROFILES_DIR / "report" / f"{n}.yaml" for n in NOTEBOOKS]
 
 
 @pytest.mark.parametrize("path", PROFILE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
 def test_profile_keys_are_declared_and_differ_from_the_report(path):
     """A profile holds only differences: each key is a parameter of its notebook, set to another value."""
     differences = profile_differences(path.parent.name, path.stem)
-    base = notebook_parameters(path.stem)
+    base = notebook_recipe(path.stem)
     assert differences, "an empty profile file"
     for key, value in differences.items():
         assert key in base, f"{key} is not a parameter of {path.stem}"
@@ -53,10 +56,23 @@ def test_profile_keys_are_declared_and_differ_from_the_report(path):
     assert profile_parameters(path.parent.name, path.stem) == {**base, **differences}
 
 
-def test_report_profile_is_the_parameters_cell():
+@pytest.mark.parametrize("notebook", NOTEBOOKS)
+def test_each_committed_parameters_cell_is_drawn_from_its_recipe(notebook):
+    """The committed cell is the recipe file, line for line, with a comment each, and carries the mark of
+    the cell the report published (so the runner can tell a saved edit from a recipe changed since)."""
+    from cifar_utils.report import RECIPE_MARK, edited_since_published, source_sha
+    cell = parameters_cell_of(json.loads((NOTEBOOKS_DIR / f"{notebook}.ipynb").read_text()))
+    assert "".join(cell["source"]) == parameters_cell(notebook)
+    assert saved_parameters(notebook) == notebook_recipe(notebook) and cell_differences(notebook) == {}
+    assert cell["metadata"][RECIPE_MARK] == source_sha(parameters_cell(notebook))
+    assert not edited_since_published(notebook)
+    assert all(comment.startswith("# ") for _, _, comment in recipe_lines(PROFILES_DIR / "report" / f"{notebook}.yaml"))
+
+
+def test_report_profile_is_the_recipe_file():
     for info in EXPERIMENTS.values():
         assert profile_differences("report", info.notebook) == {}
-        assert profile_parameters("report", info.notebook) == notebook_parameters(info.notebook)
+        assert profile_parameters("report", info.notebook) == notebook_recipe(info.notebook)
 
 
 @pytest.mark.parametrize("profile", ["report", "faithful", "smoke"])
@@ -65,7 +81,7 @@ def test_profile_config_builds(profile, name):
     config = profile_config(profile, name)
     notebook = EXPERIMENTS[name].notebook
     assert isinstance(config, ExperimentConfig)
-    assert config == ExperimentConfig.from_parameters({**notebook_parameters(notebook),
+    assert config == ExperimentConfig.from_parameters({**notebook_recipe(notebook),
                                                        **profile_differences(profile, notebook)})
     assert config.model == ("baseline" if name == "baseline" else "alexnet")
     assert config.optimizer == ("adam" if name == "alexnet_adam_dropout" else "sgd")
@@ -92,18 +108,18 @@ def write_notebook(folder, name, source, tags=("parameters",)):
                                                       "nbformat_minor": 5}))
 
 
-def test_notebook_parameters_returns_the_literals(tmp_path, monkeypatch):
+def test_saved_parameters_returns_the_literals(tmp_path, monkeypatch):
     write_notebook(tmp_path, "nb", 'model = "alexnet"  # a comment\nlr = -1e-3\nflip = True\nshape = (1, [2, 3])\n'
                                    'none = None\nd = {"a": 1}\n')
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
-    assert notebook_parameters("nb") == {"model": "alexnet", "lr": -1e-3, "flip": True, "shape": (1, [2, 3]),
+    assert saved_parameters("nb") == {"model": "alexnet", "lr": -1e-3, "flip": True, "shape": (1, [2, 3]),
                                          "none": None, "d": {"a": 1}}
 
 
 def test_notebook_without_parameters_cell_has_none(tmp_path, monkeypatch):
     write_notebook(tmp_path, "nb", "lr = 0.1\n", tags=())
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
-    assert notebook_parameters("nb") == {}
+    assert saved_parameters("nb") == {}
 
 
 @pytest.mark.parametrize("line,lineno", [("import os", 2), ("lr += 1", 2), ("a, b = 1, 2", 2), ("a = b = 1", 2),
@@ -112,7 +128,7 @@ def test_notebook_parameters_refuses_a_line_that_is_not_an_assignment(tmp_path, 
     write_notebook(tmp_path, "nb", f"lr = 0.1\n{line}\n")
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
     with pytest.raises(ConfigError) as info:
-        notebook_parameters("nb")
+        saved_parameters("nb")
     assert str(info.value).startswith(f"{tmp_path / 'nb.ipynb'} has a line in its parameters cell that is not "
                                       f"'name = literal' (line {lineno})")
 
@@ -124,16 +140,16 @@ def test_notebook_parameters_refuses_a_value_that_is_not_a_literal(tmp_path, mon
     write_notebook(tmp_path, "nb", f"lr = {value}\n")
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
     with pytest.raises(ValueError):
-        notebook_parameters("nb")
+        saved_parameters("nb")
 
 
-def test_notebook_parameters_of_the_report_notebooks():
+def test_recipes_of_the_report_notebooks():
     for info in EXPERIMENTS.values():
-        params = notebook_parameters(info.notebook)
+        params = notebook_recipe(info.notebook)
         assert set(params) >= {"data_dir", "download", "retrain", "results_dir", "figures_dir"}
         assert params["results_dir"] == params["figures_dir"] == "auto" and params["retrain"] is False
     # the theory notebook's parameters are its worked examples, none of the training recipe's run options
-    theory = notebook_parameters("00_theory")
+    theory = notebook_recipe("00_theory")
     assert {"feature_map", "kernel", "stride", "padding", "logits", "targets"} <= set(theory)
     assert not set(theory) & {"data_dir", "download", "retrain", "results_dir", "figures_dir", "epochs", "lr"}
 
@@ -191,104 +207,102 @@ def test_original_report_names_every_experiment():
     assert original_report() is original_report()  # read once
 
 
-# --- writing a parameter (how the sweep adopts a tuned learning rate) -------------------------------
+# --- writing a recipe value (how the sweep adopts a tuned learning rate) ------------------------------
 
 @pytest.fixture
-def notebook_copy(tmp_path, monkeypatch):
-    """A copy of 01_baseline in a folder that recipes.NOTEBOOKS_DIR points at; returns its path."""
-    path = tmp_path / "01_baseline.ipynb"
-    path.write_bytes((REPO_ROOT / "notebooks" / "01_baseline.ipynb").read_bytes())
-    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
-    return path
+def recipe_copy(tmp_path, monkeypatch):
+    """A copy of the profiles folder that recipes.PROFILES_DIR points at; returns 01_baseline's recipe file."""
+    import shutil
+    shutil.copytree(PROFILES_DIR, tmp_path / "profiles")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path / "profiles")
+    return tmp_path / "profiles" / "report" / "01_baseline.yaml"
 
 
-def parameter_line(path, name) -> str:
-    cell = next(c for c in json.loads(path.read_text())["cells"] if "parameters" in c["metadata"].get("tags", []))
-    (line,) = [line for line in "".join(cell["source"]).split("\n")
-               if line.split("=")[0].split(":")[0].strip() == name]
+def recipe_line(path, name) -> str:
+    (line,) = [line for line in path.read_text().splitlines() if line.split(":")[0].strip() == name]
     return line
 
 
-def test_set_notebook_parameter_changes_only_that_line(notebook_copy):
-    before = notebook_copy.read_text().splitlines()
-    old_line = parameter_line(notebook_copy, "lr")
-    params = notebook_parameters("01_baseline")
+def test_set_recipe_value_changes_only_that_line(recipe_copy):
+    before = recipe_copy.read_text().splitlines()
+    old_line = recipe_line(recipe_copy, "lr")
+    params = notebook_recipe("01_baseline")
     new_lr = params["lr"] * 2
-    recipes.set_notebook_parameter("01_baseline", "lr", new_lr)
-    after = notebook_copy.read_text().splitlines()
+    set_recipe_value(recipe_copy, "lr", new_lr)
+    after = recipe_copy.read_text().splitlines()
     assert len(after) == len(before)
-    changed = [i for i, (a, b) in enumerate(zip(before, after)) if a != b]
-    assert len(changed) == 1  # the file itself: one line of JSON, the rest byte for byte
-    assert notebook_parameters("01_baseline") == {**params, "lr": new_lr}
-    new_line = parameter_line(notebook_copy, "lr")
-    assert new_line.startswith(f"lr: float = {new_lr!r} ")  # the type annotation kept
+    assert [i for i, (a, b) in enumerate(zip(before, after)) if a != b] == [before.index(old_line)]
+    assert notebook_recipe("01_baseline") == {**params, "lr": new_lr}
+    new_line = recipe_line(recipe_copy, "lr")
+    assert new_line.startswith(f"lr: {new_lr!r} ")
     assert new_line.index("#") == old_line.index("#")  # the comment column is kept
     assert new_line.split("#", 1)[1] == old_line.split("#", 1)[1]  # and the comment itself
-    nb = json.loads(notebook_copy.read_text())
-    assert nb["nbformat"] == 4 and all(isinstance(line, str) for c in nb["cells"] for line in c["source"])
+    assert f"lr: float = {new_lr!r} " in parameters_cell("01_baseline")  # what the notebook will show
 
 
-@pytest.mark.parametrize("name,value", [("model", 'say "hi"'), ("data_dir", "/data/it's here"), ("lr", 1e-05),
-                                        ("nesterov", False), ("epochs", 12345678901234567890), ("data_dir", "")])
-def test_set_notebook_parameter_round_trips_literals(notebook_copy, name, value):
-    old_line = parameter_line(notebook_copy, name)
-    recipes.set_notebook_parameter("01_baseline", name, value)
-    written = notebook_parameters("01_baseline")[name]
+@pytest.mark.parametrize("name,value", [("model", 'say "hi"'), ("data_dir", "/data/it's here # not a comment"),
+                                        ("lr", 1e-05), ("nesterov", False), ("epochs", 12345678901234567890),
+                                        ("data_dir", "")])
+def test_set_recipe_value_round_trips_literals(recipe_copy, name, value):
+    old_line = recipe_line(recipe_copy, name)
+    set_recipe_value(recipe_copy, name, value)
+    written = notebook_recipe("01_baseline")[name]
     assert written == value and type(written) is type(value)
-    line = parameter_line(notebook_copy, name)
-    assert line.split("#", 1)[1] == old_line.split("#", 1)[1]  # the comment kept
-    if isinstance(value, str):
-        assert line.startswith(f"{name}: str = {json.dumps(value)}")  # double-quoted, as the cell writes strings
+    assert recipe_line(recipe_copy, name).endswith("#" + old_line.split("#", 1)[1])  # the comment kept
+    assert parameters_from_text(parameters_cell("01_baseline"))[name] == value  # and the cell shows it
 
 
-def test_set_notebook_parameter_refuses_an_unknown_name(notebook_copy):
-    before = notebook_copy.read_bytes()
-    with pytest.raises(ConfigError, match="01_baseline's parameters cell has no parameter 'learning_rate'; "
-                                          "add it there first"):
-        recipes.set_notebook_parameter("01_baseline", "learning_rate", 0.1)
-    with pytest.raises(ConfigError, match="no parameter 'peak'"):  # a word of a comment is not a parameter
-        recipes.set_notebook_parameter("01_baseline", "peak", 0.1)
-    assert notebook_copy.read_bytes() == before
+def test_set_recipe_value_refuses_an_unknown_name(recipe_copy):
+    before = recipe_copy.read_bytes()
+    with pytest.raises(ConfigError, match="01_baseline.yaml has no line 'learning_rate: ...'; add it there first"):
+        set_recipe_value(recipe_copy, "learning_rate", 0.1)
+    with pytest.raises(ConfigError, match="no line 'peak: ...'"):  # a word of a comment is not a parameter
+        set_recipe_value(recipe_copy, "peak", 0.1)
+    assert recipe_copy.read_bytes() == before
 
 
-def test_set_notebook_parameter_in_a_cell_without_comments(tmp_path, monkeypatch):
-    write_notebook(tmp_path, "nb", 'lr = 0.1\nmodel = "alexnet"\n')
-    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
-    recipes.set_notebook_parameter("nb", "lr", 0.2)
-    assert notebook_parameters("nb") == {"lr": 0.2, "model": "alexnet"}
-    assert parameter_line(tmp_path / "nb.ipynb", "lr") == "lr = 0.2"
+def test_set_recipe_value_within_a_block_and_without_a_comment(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("cells:\n  a:\n    lr: 0.1  # chosen\n  b:\n    lr: null\nlr: 3\n")
+    set_recipe_value(path, "lr", 0.2, within="b")
+    assert path.read_text() == "cells:\n  a:\n    lr: 0.1  # chosen\n  b:\n    lr: 0.2\nlr: 3\n"
+    set_recipe_value(path, "lr", 0.05, within="a")
+    assert path.read_text().splitlines()[2] == "    lr: 0.05 # chosen"  # the comment keeps its column
+    with pytest.raises(ConfigError, match="has no block 'c'"):
+        set_recipe_value(path, "lr", 0.1, within="c")
 
 
-def test_set_notebook_parameter_keeps_the_comment_after_a_string_with_a_hash(notebook_copy):
-    comment = parameter_line(notebook_copy, "data_dir").split("#", 1)[1]
-    recipes.set_notebook_parameter("01_baseline", "data_dir", "/data/#1")
-    recipes.set_notebook_parameter("01_baseline", "data_dir", "/data/2")
-    assert notebook_parameters("01_baseline")["data_dir"] == "/data/2"
-    assert parameter_line(notebook_copy, "data_dir").endswith("#" + comment)
-    assert parameter_line(notebook_copy, "data_dir").count("#") == 1 + comment.count("#")
+def test_a_recipe_line_that_is_not_one_plain_value_is_refused(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text("lr: 0.1  # ok\nlist:\n  - 1\n")
+    with pytest.raises(ConfigError, match=r"r.yaml line 3 is not 'name: value  # comment'"):
+        recipe_lines(path)
 
 
-def test_set_notebook_parameter_keeps_a_space_before_the_comment(notebook_copy):
-    recipes.set_notebook_parameter("01_baseline", "lr", 0.00012345678901234)
-    assert " # " in parameter_line(notebook_copy, "lr")
-
-
-def test_notebook_parameters_from_text_names_its_source():
-    assert recipes.notebook_parameters_from_text('lr = 0.1  # x = 3\nname = "a # b"\n') == {"lr": 0.1,
-                                                                                           "name": "a # b"}
+def test_parameters_from_text_names_its_source():
+    assert parameters_from_text('lr = 0.1  # x = 3\nname = "a # b"\n') == {"lr": 0.1, "name": "a # b"}
     with pytest.raises(ConfigError, match=r"^somewhere.ipynb has a line in its parameters cell that is not "
                                           r"'name = literal' \(line 2\)"):
-        recipes.notebook_parameters_from_text("lr = 0.1\nimport os\n", "somewhere.ipynb")
+        parameters_from_text("lr = 0.1\nimport os\n", "somewhere.ipynb")
     with pytest.raises(ConfigError, match=r"^the notebook has a line in its parameters cell"):
-        recipes.notebook_parameters_from_text("lr: float\n")  # an annotation without a value
+        parameters_from_text("lr: float\n")  # an annotation without a value
 
 
-def test_annotated_parameters_are_read_and_written(tmp_path, monkeypatch):
-    """``name: type = literal`` (papermill's --help-notebook shows the type) reads and writes like ``name = literal``."""
-    write_notebook(tmp_path, "nb", "lr: float = 0.1    # peak learning rate\nflip: bool = True  # flips\n")
+def test_annotated_parameters_are_read():
+    """``name: type = literal`` (papermill's --help-notebook shows the type) reads like ``name = literal``."""
+    assert parameters_from_text("lr: float = 0.1    # peak learning rate\nflip: bool = True  # flips\n") == \
+        {"lr": 0.1, "flip": True}
+
+
+def test_cell_differences_name_what_a_saved_edit_changed(tmp_path, monkeypatch):
+    recipe = parameters_cell("01_baseline").replace("epochs: int = 10 ", "epochs: int = 3  ")
+    write_notebook(tmp_path, "01_baseline", recipe + '\nextra = 1  # a new name\n')
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
-    assert notebook_parameters("nb") == {"lr": 0.1, "flip": True}
-    recipes.set_notebook_parameter("nb", "lr", 0.2)
-    assert notebook_parameters("nb") == {"lr": 0.2, "flip": True}
-    source = "".join(recipes._parameters_cell("nb")[2]["source"])
-    assert source.splitlines()[0] == "lr: float = 0.2    # peak learning rate"
+    differences = cell_differences("01_baseline")
+    assert differences == {"epochs": (3, 10), "extra": (1, None)}
+    assert describe_differences(differences) == "epochs 3 (recipe 10), extra 1 (recipe None)"
+    cell = parameters_cell("01_baseline")
+    write_notebook(tmp_path, "01_baseline", cell.replace("crop_pad: int = 0 ", "crop_pad: int = 0.0"))
+    assert cell_differences("01_baseline") == {}  # 0 and 0.0 are one value
+    write_notebook(tmp_path, "01_baseline", cell.replace("flip: bool = True", "flip: bool = 1   "))
+    assert cell_differences("01_baseline") == {"flip": (1, True)}  # 1 is no boolean

@@ -152,34 +152,102 @@ def test_help_lists_every_notebook_parameter_with_its_defaults_and_comment(nothi
     out = capsys.readouterr().out
     assert "01 = 01_baseline" in out and "03 = 03_alexnet_adam_dropout" in out
     for name in report.notebook_names(None):
-        for parameter in recipes.notebook_parameters(name):
+        for parameter in recipes.notebook_recipe(name):
             assert f"\n  {parameter} " in out, parameter
     lines = out.splitlines()
     lr = lines.index(next(line for line in lines if line.startswith("  lr ")))
     for name in ("01_baseline", "03_alexnet_adam_dropout"):
-        assert report.literal(recipes.notebook_parameters(name)["lr"]) in lines[lr]
-    assert lines[lr + 1].strip() == "peak learning rate"  # the parameters cell's comment
+        assert report.literal(recipes.notebook_recipe(name)["lr"]) in lines[lr]
+    assert lines[lr + 1].strip() == "peak learning rate"  # the recipe's comment
 
 
 def test_parameters_help_shows_each_default_once_and_where_it_holds(tmp_path, monkeypatch):
-    cells = {"01_a": 'lr = 0.05  # peak learning rate\nmodel = "baseline"  # network\nseed = 0\n',
-             "02_b": 'lr = 0.0007  # peak learning rate, Adam\nmodel = "baseline"  # network\n',
-             "03_c": None}
-    for name, source in cells.items():
-        nb = nbformat.v4.new_notebook()
-        if source:
-            nb.cells = [nbformat.v4.new_code_cell(source, metadata={"tags": ["parameters"]})]
-        nbformat.write(nb, tmp_path / f"{name}.ipynb")
-    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
-    monkeypatch.setattr(report, "NOTEBOOKS_DIR", tmp_path)
-    lines = report.parameters_help(list(cells)).splitlines()
-    assert lines[1] == "Defaults are the notebooks' parameters cells: 01 = 01_a, 02 = 02_b; 03_c has none."
+    recipes_of = {"01_a": 'lr: 0.05  # peak learning rate\nmodel: "baseline"  # network\nseed: 0\n',
+                  "02_b": 'lr: 0.0007  # peak learning rate, Adam\nmodel: "baseline"  # network\n',
+                  "03_c": None}
+    (tmp_path / "report").mkdir()
+    for name, text in recipes_of.items():
+        if text:
+            (tmp_path / "report" / f"{name}.yaml").write_text(text)
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path)
+    lines = report.parameters_help(list(recipes_of)).splitlines()
+    assert lines[1] == "Defaults are the recipes in profiles/report/: 01 = 01_a, 02 = 02_b; 03_c has none."
     assert lines[3:] == ["  lr              0.05 (01), 0.0007 (02)",  # two meanings of one name: each says where
                          "                    peak learning rate (01)",
                          "                    peak learning rate, Adam (02)",
                          '  model           "baseline"',
                          "                    network",
                          "  seed            0 (01)"]
+
+
+# --- the recipe, not a saved notebook, is the report --------------------------------------------------
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    """The runner over copies of the committed notebooks and recipes, its notebook runs faked: each call is
+    recorded with the parameters cell it executed, and publishing writes the copy."""
+    import shutil
+    shutil.copytree(recipes.NOTEBOOKS_DIR, tmp_path / "notebooks")
+    shutil.copytree(recipes.PROFILES_DIR, tmp_path / "profiles")
+    for module in (recipes, report):
+        monkeypatch.setattr(module, "NOTEBOOKS_DIR", tmp_path / "notebooks")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path / "profiles")
+    calls = []
+
+    def fake_run(name, params, output_dir, source=None, base=None):
+        nb = nbformat.read(source or tmp_path / "notebooks" / f"{name}.ipynb", as_version=4)
+        calls.append({"name": name, "params": params, "cell": recipes.parameters_cell_of(nb).source,
+                      "base": base})
+        return True, "", nb
+
+    monkeypatch.setattr(report, "run_notebook", fake_run)
+    return calls, tmp_path
+
+
+def save_cell(path, edit) -> None:
+    """Change the saved parameters cell of the notebook at ``path`` as JupyterLab's save would."""
+    nb = nbformat.read(path, as_version=4)
+    cell = recipes.parameters_cell_of(nb)
+    cell.source = edit(cell.source)
+    nbformat.write(nb, path)
+
+
+def test_a_saved_edit_runs_as_a_variant_and_the_committed_notebook_keeps_it(runner, capsys):
+    calls, root = runner
+    notebook = root / "notebooks" / "01_baseline.ipynb"
+    save_cell(notebook, lambda source: source.replace("epochs: int = 10 ", "epochs: int = 3  "))
+    before = notebook.read_bytes()
+    assert report.main(["--only", "01_baseline", "--output-dir", str(root / "out")]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("01_baseline: its saved parameters cell differs from profiles/report/01_baseline.yaml "
+                          "(epochs 3 (recipe 10)); it runs as a variant with its outputs under build/")
+    (call,) = calls
+    assert "epochs: int = 3 " in call["cell"]  # the user's values ran
+    assert call["params"] == {"results_dir": "build/results", "figures_dir": "build/figures/01_baseline-variant"}
+    assert call["base"]["epochs"] == 3  # the accuracy line reads the variant's result
+    assert notebook.read_bytes() == before  # not published: the edit is kept, the report unchanged
+
+
+def test_a_recipe_changed_since_publishing_is_published_with_its_new_cell(runner, capsys):
+    calls, root = runner
+    recipes.set_recipe_value(root / "profiles" / "report" / "01_baseline.yaml", "lr", 0.2)  # as adopt does
+    assert recipes.cell_differences("01_baseline") == {"lr": (0.1, 0.2)}
+    assert report.main(["--only", "01_baseline", "--output-dir", str(root / "out")]) == 0
+    assert "variant" not in capsys.readouterr().out
+    (call,) = calls
+    assert call["cell"] == recipes.parameters_cell("01_baseline") and "lr: float = 0.2 " in call["cell"]
+    assert recipes.cell_differences("01_baseline") == {}  # published: the notebook shows the recipe
+    assert not report.edited_since_published("01_baseline")
+
+
+def test_a_profile_run_starts_from_the_recipe_whatever_the_saved_cell_says(runner, capsys):
+    calls, root = runner
+    save_cell(root / "notebooks" / "01_baseline.ipynb", lambda source: source.replace("= 0.1 ", "= 0.7 ", 1))
+    assert report.main(["--only", "01_baseline", "--profile", "smoke", "--output-dir", str(root / "out")]) == 0
+    (call,) = calls
+    assert call["cell"] == recipes.parameters_cell("01_baseline")
+    assert call["params"] == profile_differences("smoke", "01_baseline")
+    assert recipes.cell_differences("01_baseline") == {"lr": (0.7, 0.1)}  # the saved edit itself is kept
 
 
 @pytest.mark.parametrize("device", ["cuda", "mps"])

@@ -11,8 +11,8 @@ import stat
 import numpy as np
 import pytest
 
-from cifar_utils import io as io_mod
-from cifar_utils.io import OutputError, atomic_write_bytes, atomic_write_json, atomic_write_with, ensure_writable_dir
+from cifar_utils import files as files_mod
+from cifar_utils.files import OutputError, atomic_write_bytes, atomic_write_json, atomic_write_with, ensure_writable_dir
 from cifar_utils.config import ExperimentConfig
 from cifar_utils.evaluate import confusion_matrix, decode_images, decode_predictions, overall_counts
 from cifar_utils.experiment import Experiment
@@ -177,7 +177,7 @@ def test_save_result_failure_during_write_keeps_old_result(tmp_path, result, mon
     def broken_fsync(fd):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(io_mod.os, "fsync", broken_fsync)
+    monkeypatch.setattr(files_mod.os, "fsync", broken_fsync)
     with pytest.raises(OSError):
         save_result(path, newer)
     assert path.read_bytes() == old
@@ -195,7 +195,7 @@ def test_save_result_failure_in_json_dumps_keeps_old_result(tmp_path, result, mo
     def broken(*args, **kwargs):
         raise TypeError("not serialisable")
 
-    monkeypatch.setattr(io_mod.json, "dumps", broken)
+    monkeypatch.setattr(files_mod.json, "dumps", broken)
     with pytest.raises(TypeError):
         save_result(path, make_result(epochs=1))
     assert path.read_bytes() == old
@@ -258,7 +258,7 @@ def test_ensure_writable_dir_not_writable_simulated(tmp_path, monkeypatch):
     """What a read-only mount reports (even to root), simulated through os.access."""
     folder = tmp_path / "ro"
     folder.mkdir()
-    monkeypatch.setattr(io_mod.os, "access", lambda path, mode: False)
+    monkeypatch.setattr(files_mod.os, "access", lambda path, mode: False)
     with pytest.raises(OutputError) as info:
         ensure_writable_dir(folder)
     assert str(folder) in str(info.value) and "not writable" in str(info.value)

@@ -9,11 +9,14 @@ import sys
 import textwrap
 import time
 
+import pytest
 import torch
 
 from cifar_utils.data import load_cifar10
 from cifar_utils.train import train
 from helpers import BASE_RECIPE, make_config, without_seconds
+
+pytestmark = pytest.mark.slow  # trains in a subprocess, kills it, trains twice more
 
 CONFIG = {**BASE_RECIPE, **dict(model="baseline", dropout=0.25, optimizer="sgd", lr=0.05, nesterov=True, epochs=4,
                                 batch_size=50, schedule="onecycle", warmup=0.2, flip=True, crop_pad=2,

@@ -1,7 +1,7 @@
 """Robustness (issue 9): each behaviour here failed before its fix (commit dd93afd).
 
 1. Two runner calls at once never publish each other's notebook: each run executes into a file of its
-   own and publishes the notebook object it executed; ``io.locked`` makes a second process wait.
+   own and publishes the notebook object it executed; ``files.locked`` makes a second process wait.
 2. An unusable checkpoint (truncated, another model's weights, a pickle that would run code) never
    blocks its configuration: training starts over, says so once, sets the file aside; retrain=True
    never resumes a leftover checkpoint.
@@ -33,15 +33,15 @@ import torch
 
 matplotlib.use("Agg")
 
-from cifar_utils import experiment as experiment_mod  # noqa: E402
+from cifar_utils import store as store_mod  # noqa: E402
 from cifar_utils import figures, recipes, report, tables  # noqa: E402
 from cifar_utils.config import MAX_SEED, ConfigError  # noqa: E402
 from cifar_utils.data import CLASSES, DataError, load_cifar10  # noqa: E402
-from cifar_utils.experiment import Experiment  # noqa: E402
-from cifar_utils.io import locked  # noqa: E402
+from cifar_utils.files import locked  # noqa: E402
 from cifar_utils.models import build_model  # noqa: E402
 from cifar_utils.recipes import REPO_ROOT  # noqa: E402
 from cifar_utils.results import ResultError, load_result, save_result  # noqa: E402
+from cifar_utils.store import ExperimentRun  # noqa: E402
 from cifar_utils.train import train  # noqa: E402
 from helpers import make_config, without_seconds, write_synthetic_npz  # noqa: E402
 
@@ -62,7 +62,7 @@ def data_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def data(data_dir):
-    """What Experiment trains on for CONFIG."""
+    """What ExperimentRun trains on for CONFIG."""
     return load_cifar10(data_dir).subset(CONFIG["train_subset"], CONFIG["test_subset"], seed=0)
 
 
@@ -72,9 +72,9 @@ def uninterrupted(data):
     return without_seconds(train(make_config(**CONFIG), data, progress=False, log=quiet).history)
 
 
-def make_exp(tmp_path, data_dir, retrain=False, **overrides) -> Experiment:
-    exp = Experiment("baseline", make_config(**{**CONFIG, **overrides}), data_dir=str(data_dir), retrain=retrain,
-                     results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / "figures"))
+def make_exp(tmp_path, data_dir, retrain=False, **overrides) -> ExperimentRun:
+    exp = ExperimentRun("baseline", make_config(**{**CONFIG, **overrides}), data_dir=str(data_dir), retrain=retrain,
+                        results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / "figures"))
     exp.checkpoint = tmp_path / "runs" / f"baseline-{exp.key}" / "checkpoint.pt"  # keep runs/ out of the repo
     return exp
 
@@ -89,14 +89,14 @@ def stored(tmp_path_factory, data_dir):
 
 @pytest.fixture
 def train_calls(monkeypatch):
-    """Count the train() calls Experiment makes, still training for real."""
+    """Count the train() calls ExperimentRun makes, still training for real."""
     calls = []
 
     def spy(*args, **kwargs):
         calls.append(args[0])
         return train(*args, **kwargs)
 
-    monkeypatch.setattr(experiment_mod, "train", spy)
+    monkeypatch.setattr(store_mod, "train", spy)
     return calls
 
 
@@ -104,7 +104,7 @@ def train_calls(monkeypatch):
 # when given, moves `staged` onto `target`: the other run storing its result) just before letting go.
 HOLDER = textwrap.dedent("""
     import os, sys, time
-    from cifar_utils.io import locked
+    from cifar_utils.files import locked
     lock, release, released, staged, target = sys.argv[1:6]
     with locked(lock):
         print("held", flush=True)
@@ -144,6 +144,7 @@ def injected(nb) -> str:
     return cell.source
 
 
+@pytest.mark.slow
 def test_two_concurrent_runs_each_get_their_own_executed_notebook(tmp_path, monkeypatch):
     notebooks, output = tmp_path / "notebooks", tmp_path / "build"
     tiny_notebook(notebooks)
@@ -374,7 +375,7 @@ def test_experiment_warns_and_trains_before_drawing_anything(variant, stored, tm
     def stop(*args, **kwargs):
         raise Stop
 
-    monkeypatch.setattr(experiment_mod, "train", stop)
+    monkeypatch.setattr(store_mod, "train", stop)
     lines = []
     with pytest.raises(Stop):
         exp.run(log=lines.append, progress=False)
@@ -501,8 +502,8 @@ def test_a_data_dir_that_is_a_file_says_so(tmp_path, data_dir):
     npz = data_dir / "cifar10.npz"
     with pytest.raises(DataError, match=rf"{re.escape(str(npz.resolve()))} is a file, not a folder"):
         load_cifar10(npz)
-    exp = Experiment("baseline", make_config(**CONFIG), data_dir=str(npz), results_dir=str(tmp_path / "results"),
-                     figures_dir=str(tmp_path / "figures"))
+    exp = ExperimentRun("baseline", make_config(**CONFIG), data_dir=str(npz), results_dir=str(tmp_path / "results"),
+                        figures_dir=str(tmp_path / "figures"))
     exp.checkpoint = tmp_path / "runs" / "checkpoint.pt"
     with pytest.raises(DataError, match="is a file, not a folder"):
         exp.run(log=quiet, progress=False)

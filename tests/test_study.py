@@ -1,20 +1,22 @@
-"""The study: its cells (the baseline and the complete 2 x 2 optimizer x dropout on one shared AlexNet
-recipe), the final runs (every cell x seed, on the test set), the tuning runs (learning rates on the
-validation split, with seeds of their own) and the rule that chooses among them, fixed in advance."""
+"""The study as a value (profiles/study.yaml, read by study.load): its cells and their labels, the final runs
+(every cell x seed, on the test set), the tuning runs (learning rates on the validation split, with seeds of
+their own), the rule that chooses among them, fixed in advance, and where a chosen rate is written."""
 from __future__ import annotations
 
 import dataclasses
+import shutil
 
 import pytest
 
-from cifar_utils import study
+from cifar_utils import recipes, study
+from cifar_utils.config import ConfigError
+from cifar_utils.recipes import EXPERIMENTS, REPO_ROOT, notebook_recipe, profile_config
 from cifar_utils.results import save_result
-from cifar_utils.study import (CELLS, FIGURE_SEED, SEEDS, SHARED_ALEXNET, TUNING, TUNING_SEEDS, Cell, Run, choose,
-                               final_runs, stored, tuning_log, tuning_runs)
-from helpers import confusion_with_diagonal, fake_result
+from cifar_utils.study import Run, label_of, stored
+from helpers import confusion_with_diagonal, fake_result, write_study
 
-ALEXNET = [cell for cell in CELLS if cell.experiment != "baseline"]
-# What the AlexNet cells may differ in: the optimizer's own settings, and dropout (the 2 x 2's factors).
+STUDY = study.load()
+# What the cells of one optimizer x dropout design may differ in: the optimizer's own settings, and dropout.
 OWN_SETTINGS = {"optimizer", "lr", "nesterov", "dropout"}
 
 
@@ -24,182 +26,242 @@ def differing(a, b) -> set[str]:
 
 
 def test_seeds_are_fixed_and_the_figure_seed_is_one_of_them():
-    assert len(SEEDS) == len(set(SEEDS)) >= 3
-    assert FIGURE_SEED in SEEDS
-    assert not set(TUNING_SEEDS) & set(SEEDS)  # tuning never reuses a final run's seed
+    assert len(STUDY.seeds) == len(set(STUDY.seeds)) >= 3
+    assert STUDY.figure_seed in STUDY.seeds
+    assert not set(STUDY.tuning_seeds) & set(STUDY.seeds)  # tuning never reuses a final run's seed
+    assert all(set(cell.seeds) <= set(STUDY.seeds) and len(cell.seeds) >= 3 for cell in STUDY.cells)
 
 
-def test_final_runs_are_every_cell_times_every_seed(tmp_path):
-    runs = final_runs(tmp_path)
-    assert len(runs) == len(CELLS) * len(SEEDS)
-    assert len({run.config.key() for run in runs}) == len(runs)
-    assert len({run.path for run in runs}) == len(runs)
-    assert {(run.cell, run.config.seed) for run in runs} == {(c, s) for c in CELLS for s in SEEDS}
-    assert [run.config.seed for run in runs[:len(CELLS)]] == [SEEDS[0]] * len(CELLS)  # seed by seed
+def test_final_runs_are_every_cell_times_its_seeds_seed_by_seed():
+    runs = STUDY.final_runs()
+    ready = [cell for cell in STUDY.cells if cell.lr is not None]
+    assert len(runs) == sum(len(cell.seeds) for cell in ready)
+    assert len({run.config.key() for run in runs}) == len(runs) == len({run.path for run in runs})
+    assert [run.config.seed for run in runs] == sorted(run.config.seed for run in runs)  # seed by seed
     for run in runs:
         assert run.config.evaluate_on == "test"
         assert run.config.train_subset == run.config.test_subset == 0  # all 50,000 / 10,000 images
-        assert run.results_dir == tmp_path
-        assert run.path == tmp_path / f"{run.cell.experiment}-{run.config.key()}.json"
-        assert run.config == run.cell.config(run.config.seed)
+        assert run.results_dir == REPO_ROOT / "results" and run.config == run.cell.config(run.config.seed)
+        assert run.path == REPO_ROOT / "results" / f"{run.cell.recipe}-{run.config.key()}.json"
+    assert STUDY.tuning_dir == REPO_ROOT / "results" / "tuning"
 
 
-def test_final_runs_default_to_the_committed_results_folder():
-    from cifar_utils.recipes import REPO_ROOT
-    assert {run.results_dir for run in final_runs()} == {REPO_ROOT / "results"}
-    assert {run.results_dir for run in tuning_runs()} == {REPO_ROOT / "results" / "tuning"}
+def test_every_stored_result_of_the_study_recipes_is_a_run_of_the_study():
+    """From a file in results/ to its cell: nothing stored is orphaned by a change of the study or a recipe."""
+    known = {path for run in STUDY.recorded_runs() for path in (run.path, run.diverged_path)}
+    faithful = {REPO_ROOT / "results" / f"{name}-{profile_config('faithful', name).key()}.json" for name in EXPERIMENTS}
+    stray = sorted(p for p in list(STUDY.results_dir.glob("*.*")) + list(STUDY.tuning_dir.glob("*.*"))
+                   if p.suffix in (".json", ".diverged") and p not in known | faithful)
+    assert stray == []
 
 
-def test_alexnet_cells_share_one_recipe_and_differ_only_in_the_optimizer_and_dropout():
-    configs = {cell: cell.config(0) for cell in ALEXNET}
-    assert len(ALEXNET) == 4
-    for a in ALEXNET:
-        assert configs[a].model == "alexnet"
-        for name, value in SHARED_ALEXNET:
-            assert getattr(configs[a], name) == value, (a.label, name)
-        for b in ALEXNET:
-            assert differing(configs[a], configs[b]) <= OWN_SETTINGS, (a.label, b.label)
-    shared = ("epochs", "batch_size", "schedule", "warmup", "flip", "crop_pad", "init", "weight_decay",
-              "label_smoothing", "momentum", "precision", "train_subset", "test_subset")
-    for name in shared:
-        assert len({getattr(c, name) for c in configs.values()}) == 1, name
-    # within an optimizer only dropout differs
-    for optimizer in ("sgd", "adam"):
-        pair = [c for c in configs.values() if c.optimizer == optimizer]
-        assert len(pair) == 2 and differing(*pair) == {"dropout"}
+def test_the_original_report_s_three_configurations_are_cells_of_their_notebooks_recipes():
+    own = {cell.recipe: cell for cell in STUDY.cells if cell.own_recipe}
+    assert set(own) == set(EXPERIMENTS)
+    for name, cell in own.items():
+        assert cell.config(0) == profile_config("report", name)
+        assert cell.label == EXPERIMENTS[name].title  # the title the notebook gives it
 
 
-def test_the_two_by_two_is_complete():
-    cells = {(c.config(0).optimizer, c.config(0).dropout): c for c in ALEXNET}
-    assert set(cells) == {("sgd", 0.0), ("sgd", 0.5), ("adam", 0.0), ("adam", 0.5)}
-    assert study.SGD is cells["sgd", 0.0] and study.SGD_DROPOUT is cells["sgd", 0.5]
-    assert study.ADAM is cells["adam", 0.0] and study.ADAM_DROPOUT is cells["adam", 0.5]
-    assert study.BASELINE is CELLS[0] and CELLS[0].config(0).model == "baseline"
-    assert len({c.label for c in CELLS}) == len(CELLS)
+@pytest.mark.parametrize("model", ["alexnet", "baseline"])
+def test_a_design_s_cells_share_one_recipe_and_differ_only_in_the_optimizer_and_dropout(model):
+    design = study.design(STUDY.cells, model, 8)
+    if model == "baseline" and not design:
+        pytest.skip("the study has no baseline-network design")
+    assert set(design) == {("sgd", 0.0), ("sgd", 0.5), ("adam", 0.0), ("adam", 0.5)}
+    configs = {factors: cell.config(0, lr=0.01) for factors, cell in design.items()}
+    for a in configs.values():
+        assert a.model == model
+        for b in configs.values():
+            assert differing(a, b) <= OWN_SETTINGS
+    for optimizer in ("sgd", "adam"):  # within an optimizer only dropout differs, the rate included
+        sgd_pair = [c for (o, _), c in design.items() if o == optimizer]
+        assert differing(sgd_pair[0].config(0), sgd_pair[1].config(0)) == {"dropout"} if sgd_pair[0].lr else True
 
 
-def test_cell_config_applies_changes_seed_and_more():
-    cell = Cell("baseline", (("epochs", 2), ("dropout", 0.0)), "test cell")
-    config = cell.config(7, lr=0.2, evaluate_on="validation")
-    base = study.profile_config("report", "baseline")
+def test_labels_are_read_off_the_configuration_and_unique():
+    assert len({cell.label for cell in STUDY.cells}) == len(STUDY.cells)
+    alexnet, baseline = profile_config("report", "alexnet_sgd"), profile_config("report", "baseline")
+    settings = dataclasses.asdict(alexnet)
+    assert label_of(settings, alexnet) == "AlexNet + SGD"
+    assert label_of({**settings, "dropout": 0.5, "optimizer": "adam"}, alexnet) == "AlexNet + Adam + Dropout 0.5"
+    assert label_of({**settings, "epochs": 16}, alexnet) == "AlexNet + SGD (16 epochs)"
+    assert label_of({**settings, "model": "baseline", "dropout": 0.5}, alexnet) == \
+        "baseline CNN + SGD + Dropout 0.5 (AlexNet recipe)"
+    assert label_of(dataclasses.asdict(baseline), baseline) == "baseline CNN + SGD"  # its own 0.25 is its network
+
+
+def test_a_cell_s_dropout_is_its_recipe_s_unless_the_study_file_changes_it():
+    for cell in STUDY.cells:
+        recipe = notebook_recipe(EXPERIMENTS[cell.recipe].notebook)
+        assert cell.value("dropout") == dict(cell.changes).get("dropout", recipe["dropout"])
+
+
+def test_cell_config_applies_changes_seed_and_more(tmp_path):
+    s = write_study(tmp_path, {"a": {"recipe": "baseline", "epochs": 2, "dropout": 0.0, "grid": [0.1, 0.2]}})
+    config = s.cell("a").config(7, lr=0.2, evaluate_on="validation")
+    base = profile_config("report", "baseline")
     assert config == dataclasses.replace(base, epochs=2, dropout=0.0, seed=7, lr=0.2, evaluate_on="validation")
+    with pytest.raises(ConfigError, match="the cell a has no chosen learning rate yet; run python -m "
+                                          "cifar_utils.sweep --stage tune, then --stage adopt"):
+        s.cell("a").config(0)
+    assert s.final_runs() == []  # nothing to run before a rate is chosen
 
 
-def test_tuning_runs_use_the_validation_split_and_their_own_seeds(tmp_path):
-    runs = tuning_runs(tmp_path)
-    assert len(runs) == len(TUNING_SEEDS) * sum(len(TUNING[cell.experiment]) for cell in CELLS if cell.tuned)
-    # one tuned cell per notebook recipe: the notebook's own
-    assert sorted(cell.experiment for cell in CELLS if cell.tuned) == sorted(TUNING)
+def test_tuning_runs_use_the_validation_split_and_their_own_seeds():
+    runs = STUDY.tuning_runs()
+    tuned = [cell for cell in STUDY.cells if cell.tuned]
+    assert len(runs) == len(STUDY.tuning_seeds) * sum(len(cell.grid) for cell in tuned)
     assert len({run.config.key() for run in runs}) == len(runs)
-    finals = {run.config.key() for run in final_runs(tmp_path)}
-    assert not finals & {run.config.key() for run in runs}
-    assert set(TUNING) == {cell.experiment for cell in CELLS}
+    assert not {run.config.key() for run in STUDY.final_runs()} & {run.config.key() for run in runs}
     for run in runs:
-        assert run.config.evaluate_on == "validation"
-        assert run.config.seed in TUNING_SEEDS
-        assert run.config.lr in TUNING[run.cell.experiment]
-        assert run.results_dir == tmp_path
+        assert run.config.evaluate_on == "validation" and run.config.seed in STUDY.tuning_seeds
+        assert run.config.lr in run.cell.grid and run.results_dir == STUDY.tuning_dir
         # apart from lr, split and seed, a tuning run is its cell's final recipe
-        assert differing(run.config, run.cell.config(SEEDS[0])) <= {"lr", "evaluate_on", "seed"}
-    for cell in CELLS:
-        tried = sorted(run.config.lr for run in runs if run.cell == cell)
-        assert tried == (sorted(TUNING[cell.experiment] * len(TUNING_SEEDS)) if cell.tuned else [])
+        assert differing(run.config, run.cell.config(STUDY.seeds[0], lr=1.0)) <= {"lr", "evaluate_on", "seed"}
+    for cell in STUDY.cells:
+        assert cell.tuned != bool(cell.lr_from)
+        if cell.lr_from:  # a cell that takes another's rate takes it from a cell of its recipe and network
+            source = STUDY.cell(cell.lr_from)
+            assert source.tuned and (source.recipe, source.value("model")) == (cell.recipe, cell.value("model"))
+            assert cell.lr == source.lr
 
 
 def test_tuning_grids_are_distinct_and_ascending():
-    for experiment, rates in TUNING.items():
-        assert len(rates) >= 2 and list(rates) == sorted(set(rates)) and all(r > 0 for r in rates), experiment
+    for cell in STUDY.cells:
+        if cell.tuned:
+            assert len(cell.grid) >= 2 and list(cell.grid) == sorted(set(cell.grid)) and min(cell.grid) > 0
 
 
 def test_run_describe_and_path(tmp_path):
-    final = final_runs(tmp_path)[1]
-    assert final.describe() == f"{final.cell.label}, seed {SEEDS[0]}"
-    tune = tuning_runs(tmp_path)[0]
-    assert tune.describe() == f"{tune.cell.label}, seed {TUNING_SEEDS[0]}, lr {tune.config.lr:g}, validation"
+    final = STUDY.final_runs()[1]
+    assert final.describe() == f"{final.cell.label}, seed {STUDY.seeds[0]}"
+    tune = STUDY.tuning_runs()[0]
+    assert tune.describe() == f"{tune.cell.label}, seed {STUDY.tuning_seeds[0]}, lr {tune.config.lr:g}, validation"
     assert Run(final.cell, final.config, tmp_path / "x").path == tmp_path / "x" / final.path.name
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"grid": [0.1]}, "needs a recipe and exactly one of grid and lr_from"),
+    ({"recipe": "baseline"}, "needs a recipe and exactly one of grid and lr_from"),
+    ({"recipe": "baseline", "grid": [0.1], "lr_from": "a"}, "exactly one of grid and lr_from"),
+    ({"recipe": "baseline", "grid": [0.1], "epoch": 3}, "has unknown fields ['epoch']"),
+    ({"recipe": "baseline", "lr_from": "nope"}, "takes its rate from 'nope', which is no tuned cell"),
+])
+def test_a_bad_cell_is_refused_naming_the_file_and_the_cell(tmp_path, entry, message):
+    with pytest.raises(ConfigError, match="the cell b in .*study.yaml") as info:
+        write_study(tmp_path, {"a": {"recipe": "baseline", "grid": [0.1, 0.2]}, "b": entry})
+    assert message in str(info.value)
+
+
+def test_an_unreadable_study_file_is_one_sentence(tmp_path):
+    (tmp_path / "study.yaml").write_text("cells: [unclosed\n")
+    with pytest.raises(ConfigError, match="cannot read the study file .*study.yaml .*; restore it from git"):
+        study.load(tmp_path / "study.yaml")
 
 
 # --- the rule fixed in advance ---------------------------------------------------------------------
 
-def make_log(accuracy) -> list[dict]:
-    """A tuning log over every run of the study, accuracy(cell, lr, seed) in percent."""
-    return [{"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr, "seed": run.config.seed,
-             "validation accuracy (%)": accuracy(run.cell, run.config.lr, run.config.seed),
-             "training seconds": 1.0, "device": "cpu"} for run in tuning_runs("unused")]
+@pytest.fixture
+def two_grids(tmp_path):
+    return write_study(tmp_path, {"a": {"recipe": "baseline", "epochs": 2, "grid": [0.05, 0.1, 0.2]},
+                                  "b": {"recipe": "alexnet_sgd", "epochs": 2, "grid": [0.01, 0.02], "lr": 0.02},
+                                  "c": {"recipe": "baseline", "epochs": 2, "dropout": 0.5, "lr_from": "a"}},
+                       tuning_seeds=(1000, 1001))
 
 
-def test_choose_takes_the_highest_mean_over_tuning_seeds(monkeypatch):
-    monkeypatch.setattr(study, "TUNING_SEEDS", (1000, 1001))
-    low, middle, high = TUNING["alexnet_sgd"]
+def make_log(the_study, accuracy) -> list[dict]:
+    """A tuning log over every tuning run of ``the_study``, accuracy(cell name, lr, seed) in percent."""
+    return [{"cell": run.cell.name, "recipe": run.cell.recipe, "label": run.cell.label, "lr": run.config.lr,
+             "seed": run.config.seed, "validation accuracy (%)": accuracy(run.cell.name, run.config.lr, run.config.seed),
+             "diverged": False, "training seconds": 1.0, "device": "cpu"} for run in the_study.tuning_runs()]
 
+
+def test_choose_takes_the_highest_mean_over_tuning_seeds(two_grids):
     def accuracy(cell, lr, seed):
-        if cell.experiment == "alexnet_sgd":
-            # the single best run is at `high` (90), but the mean over the two seeds is best at `middle`
-            return {(1000, high): 90.0, (1001, high): 40.0, (1000, middle): 70.0, (1001, middle): 68.0}.get(
-                (seed, lr), 50.0)
-        rates = TUNING[cell.experiment]
-        return 60.0 + rates.index(lr)  # the largest rate is best
-
-    log = make_log(accuracy)
-    assert {row["seed"] for row in log} == {1000, 1001}
-    chosen = choose(log)
-    assert chosen == {"baseline": TUNING["baseline"][-1], "alexnet_sgd": middle,
-                      "alexnet_adam_dropout": TUNING["alexnet_adam_dropout"][-1]}
+        if cell == "a":  # the single best run is at 0.2 (90), but the mean over the two seeds is best at 0.1
+            return {(1000, 0.2): 90.0, (1001, 0.2): 40.0, (1000, 0.1): 70.0, (1001, 0.1): 68.0}.get((seed, lr), 50.0)
+        return 60.0 + lr  # the largest rate is best
+    log = make_log(two_grids, accuracy)
+    assert {row["seed"] for row in log} == {1000, 1001} and {row["cell"] for row in log} == {"a", "b"}
+    assert two_grids.choose(log) == {"a": 0.1, "b": 0.02}
 
 
-def test_choose_one_recipe_needs_only_its_own_tuning_runs():
-    log = make_log(lambda cell, lr, seed: None if cell.experiment == "alexnet_adam_dropout" else 60.0 + lr)
+def test_choose_one_cell_needs_only_its_own_tuning_runs(two_grids):
+    log = make_log(two_grids, lambda cell, lr, seed: None if cell == "b" else 60.0 + lr)
     with pytest.raises(ValueError, match="not stored yet"):
-        choose(log)
-    assert choose(log, ["baseline", "alexnet_sgd"]) == {"baseline": TUNING["baseline"][-1],
-                                                        "alexnet_sgd": TUNING["alexnet_sgd"][-1]}
+        two_grids.choose(log)
+    assert two_grids.choose(log, ["a"]) == {"a": 0.2}
 
 
-def test_choose_breaks_a_tie_by_the_first_rate_of_the_grid():
+def test_choose_breaks_a_tie_by_the_first_rate_of_the_grid(two_grids):
     """max() keeps the first of equal means: the grids are ascending, so a tie goes to the smaller rate."""
-    chosen = choose(make_log(lambda cell, lr, seed: 50.0))
-    assert chosen == {recipe: rates[0] for recipe, rates in TUNING.items()}
+    assert two_grids.choose(make_log(two_grids, lambda cell, lr, seed: 50.0)) == {"a": 0.05, "b": 0.01}
 
 
-def test_choose_refuses_while_a_tuning_run_is_missing():
-    log = make_log(lambda cell, lr, seed: 50.0)
+def test_choose_refuses_while_a_tuning_run_is_missing(two_grids):
+    log = make_log(two_grids, lambda cell, lr, seed: 50.0)
     row = log[4]
     row["validation accuracy (%)"] = None
     with pytest.raises(ValueError) as info:
-        choose(log)
+        two_grids.choose(log)
     message = str(info.value)
     assert message.startswith("1 tuning runs are not stored yet")
-    assert f"{row['cell']}, lr {row['lr']:g}, seed {row['seed']}" in message
+    assert f"{row['label']}, lr {row['lr']:g}, seed {row['seed']}" in message
     assert "python -m cifar_utils.sweep --stage tune" in message
 
 
-def test_tuning_log_reads_what_is_stored(tmp_path):
-    runs = tuning_runs(tmp_path)
+def test_tuning_log_reads_what_is_stored(two_grids):
+    runs = two_grids.tuning_runs()
     assert stored(runs) == {run: None for run in runs}
-    log = tuning_log(tmp_path)
+    log = two_grids.tuning_log()
     assert len(log) == len(runs) and all(row["validation accuracy (%)"] is None for row in log)
     with pytest.raises(ValueError, match=f"{len(runs)} tuning runs are not stored yet"):
-        choose(log)
-
+        two_grids.choose(log)
     run = runs[2]
-    result = fake_result(run.cell.experiment, run.config, confusion_with_diagonal([40] * 10, row_total=100))
+    result = fake_result(run.cell.recipe, run.config, confusion_with_diagonal([40] * 10, row_total=100))
     save_result(run.path, result)
     assert stored(runs)[run] == result
-    (row,) = [r for r in tuning_log(tmp_path) if r["validation accuracy (%)"] is not None]
-    assert row == {"recipe": run.cell.experiment, "cell": run.cell.label, "lr": run.config.lr,
+    (row,) = [r for r in two_grids.tuning_log() if r["validation accuracy (%)"] is not None]
+    assert row == {"cell": run.cell.name, "recipe": run.cell.recipe, "label": run.cell.label, "lr": run.config.lr,
                    "seed": run.config.seed, "validation accuracy (%)": 40.0, "diverged": False,
                    "training seconds": result["train_seconds"], "device": "cpu",
                    "precision": result["environment"]["autocast"]}
 
 
-def test_choose_leaves_out_rates_that_diverged_anywhere():
-    log = make_log(lambda cell, lr, seed: 60.0 + lr)  # the largest rate is best everywhere
-    biggest, second = TUNING["baseline"][-1], TUNING["baseline"][-2]
-    chosen = choose(log, ["baseline"], unstable={("baseline", biggest)})
-    assert chosen == {"baseline": second}
+def test_choose_leaves_out_rates_that_diverged_anywhere(two_grids):
+    log = make_log(two_grids, lambda cell, lr, seed: 60.0 + lr)  # the largest rate is best everywhere
+    assert two_grids.choose(log, ["a"], unstable={("a", 0.2)}) == {"a": 0.1}
     for row in log:  # a diverged tuning run has no accuracy; its rate being unstable, nothing is missing
-        if row["recipe"] == "baseline" and row["lr"] == biggest:
+        if row["cell"] == "a" and row["lr"] == 0.2:
             row["validation accuracy (%)"], row["diverged"] = None, True
-    assert choose(log, ["baseline"], unstable={("baseline", biggest)}) == {"baseline": second}
-    with pytest.raises(ValueError, match="every learning rate tried for baseline diverged"):
-        choose(log, ["baseline"], unstable={("baseline", lr) for lr in TUNING["baseline"]})
+    assert two_grids.choose(log, ["a"], unstable={("a", 0.2)}) == {"a": 0.1}
+    with pytest.raises(ValueError, match="every learning rate tried for the cell a diverged"):
+        two_grids.choose(log, ["a"], unstable={("a", lr) for lr in (0.05, 0.1, 0.2)})
+
+
+def test_a_divergence_of_a_cell_that_takes_another_s_rate_makes_that_rate_unstable(two_grids):
+    two_grids = dataclasses.replace(two_grids, cells=tuple(
+        dataclasses.replace(c, settings=tuple(sorted({**dict(c.settings), "lr": 0.2}.items())))
+        if c.name in ("a", "c") else c for c in two_grids.cells))
+    run = two_grids.final_runs([two_grids.cell("c")])[0]
+    study.record_divergence(run.diverged_path, run.cell.recipe, run.config, "the training loss became nan")
+    assert study.divergence(run) == "the training loss became nan"
+    assert two_grids.unstable_rates() == {("a", 0.2)}
+
+
+# --- where a chosen rate is written --------------------------------------------------------------------
+
+def test_adopt_writes_a_notebook_s_own_cell_into_its_recipe_and_any_other_into_the_study_file(tmp_path, monkeypatch):
+    shutil.copytree(recipes.PROFILES_DIR, tmp_path / "profiles")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path / "profiles")
+    s = write_study(tmp_path, {"own": {"recipe": "alexnet_sgd", "grid": [0.02, 0.04]},
+                               "other": {"recipe": "alexnet_sgd", "model": "baseline", "grid": [0.1, 0.2], "lr": None}})
+    assert s.cell("own").lr == 0.04 and s.cell("other").lr is None
+    assert s.adopt("own", 0.02) == tmp_path / "profiles" / "report" / "02_alexnet_sgd.yaml"
+    assert s.adopt("other", 0.2) == s.file
+    again = study.load(s.file)
+    assert again.cell("own").lr == 0.02 and again.cell("other").lr == 0.2
+    assert notebook_recipe("02_alexnet_sgd")["lr"] == 0.02
+    assert (REPO_ROOT / "profiles" / "report" / "02_alexnet_sgd.yaml").read_text() != \
+        (tmp_path / "profiles" / "report" / "02_alexnet_sgd.yaml").read_text()  # the committed one untouched

@@ -7,7 +7,7 @@ import pytest
 from cifar_utils import tables
 from cifar_utils.data import CLASSES, SHARED_COPY_SHA256
 from cifar_utils.recipes import original, original_report
-from cifar_utils.results import accuracy
+from cifar_utils.results import accuracy, data_label
 from helpers import confusion_with_diagonal, fake_result, make_config
 
 SGD_DIAGONAL = [762, 853, 619, 449, 697, 628, 801, 813, 792, 785]  # the original report's AlexNet + SGD
@@ -93,19 +93,19 @@ def test_loss_minimum_names_the_epoch_of_the_lowest_test_loss(sgd):
     assert "test loss **1.100** (+0.200), test accuracy **62.00%** (+2.00 points), training accuracy **72.00%**" in text
 
 
-def test_vs_original(sgd, adam):
-    table = tables.vs_original(sgd)
+def test_result_vs_original(sgd, adam):
+    table = tables.result_vs_original(sgd)
     assert list(table.columns) == ["original report", "this run"]
     assert tuple(table.loc["test accuracy (%)"]) == ("71.99", f"{accuracy(sgd):.2f}") == ("71.99", "71.99")
     # the original report states batch size and epochs for its baseline only: ours are marked as assumed
     assert tuple(table.loc["epochs"]) == ("300 (assumed)", 2) and tuple(table.loc["batch size"]) == ("10 (assumed)", 50)
     baseline = dict(sgd, experiment="baseline")
-    assert tables.vs_original(baseline).loc["epochs", "original report"] == 300
+    assert tables.result_vs_original(baseline).loc["epochs", "original report"] == 300
     assert tuple(table.loc["optimizer"]) == ("sgd", "sgd")
     assert tuple(table.loc["learning rate"]) == (0.0001, "0.05 peak, constant")
     assert tuple(table.loc["training time (s)"]) == ("not reported", "3 on cpu")
     assert tuple(table.loc["test images"]) == (10000, 10000)
-    assert tables.vs_original(adam).loc["learning rate", "original report"] == "not given"  # Adam's lr: null
+    assert tables.result_vs_original(adam).loc["learning rate", "original report"] == "not given"  # Adam's lr: null
 
 
 def test_observations(sgd):
@@ -153,8 +153,8 @@ def test_profiles_table(sgd):
 
 def test_data_label_names_no_path_of_the_machine_that_trained():
     env = {"data_source": "npz:/home/someone/data/cifar10.npz", "data_sha256": "ab" * 32}
-    assert tables.data_label(env) == f"npz cifar10.npz (sha256 {'ab' * 6})"
-    assert tables.data_label({**env, "data_sha256": SHARED_COPY_SHA256}) == "shared copy, JPEG-degraded"
+    assert data_label(env) == f"npz cifar10.npz (sha256 {'ab' * 6})"
+    assert data_label({**env, "data_sha256": SHARED_COPY_SHA256}) == "shared copy, JPEG-degraded"
 
 
 def test_results_markdown(sgd):

@@ -17,10 +17,10 @@ from torch import nn
 from cifar_utils import theory
 from cifar_utils.config import ConfigError
 from cifar_utils.models import build_model, count_parameters
-from cifar_utils.recipes import EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, notebook_parameters, profile_parameters
+from cifar_utils.recipes import EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, notebook_recipe, profile_parameters
 
 NOTEBOOK = NOTEBOOKS_DIR / "00_theory.ipynb"
-EXAMPLE = notebook_parameters("00_theory")  # the parameters cell's values: the notebook's example
+EXAMPLE = notebook_recipe("00_theory")  # the example: profiles/report/00_theory.yaml, shown in the parameters cell
 FMAP, KERNEL = EXAMPLE["feature_map"], EXAMPLE["kernel"]
 LOGITS, TARGETS = EXAMPLE["logits"], EXAMPLE["targets"]
 SYMMETRIC = [[1, 2], [2, 1]]  # equal to its own 180-degree rotation
@@ -276,6 +276,7 @@ def run_theory_notebook(tmp_path, monkeypatch, **parameters):
                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
 
 
+@pytest.mark.slow
 def test_papermill_override_recomputes_the_notebook(tmp_path, monkeypatch):
     """With a symmetric kernel (and stride 1), papermill's injected values reach every section."""
     text = run_theory_notebook(tmp_path, monkeypatch, kernel=SYMMETRIC, stride=1)
@@ -285,6 +286,7 @@ def test_papermill_override_recomputes_the_notebook(tmp_path, monkeypatch):
     assert "differ at" not in text
 
 
+@pytest.mark.slow
 def test_papermill_bad_parameter_stops_with_the_sentence(tmp_path, monkeypatch):
     with pytest.raises(papermill.PapermillExecutionError) as info:
         run_theory_notebook(tmp_path, monkeypatch, stride=0)

@@ -1,6 +1,6 @@
 """The executed notebooks as static HTML pages that need no network: ``make html``.
 
-    python -m cifar_utils.html [--output-dir build/html]
+    python -m cifar_utils.webpages [--output-dir build/html]
 
 Converts ``notebooks/*.ipynb`` as committed (their outputs are the report; nothing is executed) with
 nbconvert's JupyterLab template into one page per notebook plus ``index.html`` linking them. Offline:
@@ -28,7 +28,7 @@ from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-from .io import atomic_write_bytes, ensure_writable_dir
+from .files import atomic_write_bytes, ensure_writable_dir
 from .nbclean import strip_progress
 from .recipes import NOTEBOOKS_DIR, REPO_ROOT
 
@@ -137,7 +137,7 @@ def build(output_dir: str | Path = "build/html", notebooks_dir: Path = NOTEBOOKS
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cifar_utils.html", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m cifar_utils.webpages", description=__doc__.split("\n")[0])
     parser.add_argument("--output-dir", default="build/html", help="where the pages go (default: build/html)")
     args = parser.parse_args(argv)
     try:

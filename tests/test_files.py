@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 import time
 
-from cifar_utils.io import atomic_write_bytes, remove_stale_temps
+from cifar_utils.files import atomic_write_bytes, remove_stale_temps
 
 DAY = 86400
 

@@ -1,0 +1,81 @@
+"""questions: depth at a matched recipe, Dropout at two budgets, and the gap measured in evaluation mode, on a
+study of fake stored runs whose accuracies are known."""
+from __future__ import annotations
+
+import pytest
+
+from cifar_utils import questions, stats, study_results
+from cifar_utils.results import save_result
+from helpers import confusion_with_diagonal, fake_result, write_study
+
+ALEXNET = {"sgd": {"recipe": "alexnet_sgd", "grid": [0.02, 0.04]},
+           "sgd_dropout": {"recipe": "alexnet_sgd", "dropout": 0.5, "lr_from": "sgd"},
+           "adam": {"recipe": "alexnet_adam_dropout", "dropout": 0.0, "lr_from": "adam_dropout"},
+           "adam_dropout": {"recipe": "alexnet_adam_dropout", "grid": [0.0016, 0.0032]}}
+BASELINE_NET = {"net_sgd": {"recipe": "alexnet_sgd", "model": "baseline", "grid": [0.04, 0.08], "lr": 0.08},
+                "net_sgd_dropout": {"recipe": "alexnet_sgd", "model": "baseline", "dropout": 0.5, "lr_from": "net_sgd"},
+                "net_adam": {"recipe": "alexnet_adam_dropout", "model": "baseline", "dropout": 0.0,
+                             "lr_from": "net_adam_dropout"},
+                "net_adam_dropout": {"recipe": "alexnet_adam_dropout", "model": "baseline", "grid": [0.01, 0.02],
+                                     "lr": 0.01}}
+LONGER = {"adam_16": {"recipe": "alexnet_adam_dropout", "dropout": 0.0, "epochs": 16, "lr_from": "adam_dropout"},
+          "adam_dropout_16": {"recipe": "alexnet_adam_dropout", "epochs": 16, "lr_from": "adam_dropout"}}
+# test accuracy (%) of each cell's seed 0; seed s adds s points
+ACCURACY = {"sgd": 70, "sgd_dropout": 69, "adam": 76, "adam_dropout": 75, "net_sgd": 71, "net_sgd_dropout": 64,
+            "net_adam": 74, "net_adam_dropout": 66, "adam_16": 77, "adam_dropout_16": 79}
+
+
+@pytest.fixture
+def cells(tmp_path):
+    the_study = write_study(tmp_path, {**ALEXNET, **BASELINE_NET, **LONGER}, seeds=(0, 1, 2))
+    for run in the_study.final_runs():
+        result = fake_result(run.cell.recipe, run.config,
+                             confusion_with_diagonal([ACCURACY[run.cell.name] + run.config.seed] * 10, row_total=100))
+        if run.cell.value("epochs") == 16:  # measured the training probe: eval-mode loss 0.3, accuracy 95%
+            result["history"][-1].update(train_eval_loss=0.3, train_eval_accuracy=0.95)
+        save_result(run.path, result)
+    return study_results.cell_results(the_study)
+
+
+def test_depth_is_alexnet_minus_the_baseline_network_at_each_cell_of_the_matched_recipe(cells):
+    effects = questions.depth_effects(cells)
+    assert set(effects) == {("sgd", 0.0), ("sgd", 0.5), ("adam", 0.0), ("adam", 0.5)}
+    # each seed adds one point to every cell, so each estimate is the difference of the seed-0 accuracies
+    expected = {("sgd", 0.0): -1, ("sgd", 0.5): 5, ("adam", 0.0): 2, ("adam", 0.5): 9}
+    for factors, effect in effects.items():
+        assert effect["estimate"] == pytest.approx(expected[factors])
+        assert effect["low"] < expected[factors] < effect["high"]
+    table = questions.depth_table(cells)
+    assert list(table.index) == ["SGD, no dropout", "SGD, Dropout 0.5", "Adam, no dropout", "Adam, Dropout 0.5"]
+    assert table.loc["Adam, Dropout 0.5", "interval"] == "positive"
+
+
+def test_dropout_at_each_budget_and_the_change_between_them(cells):
+    assert questions.budgets(cells) == [8, 16]
+    found = questions.dropout_by_budget(cells)
+    assert found[8]["estimate"] == pytest.approx(-1) and found[16]["estimate"] == pytest.approx(2)
+    groups = {(8, 0.0): [76, 77, 78], (8, 0.5): [75, 76, 77], (16, 0.0): [77, 78, 79], (16, 0.5): [79, 80, 81]}
+    weights = {(16, 0.5): 1.0, (16, 0.0): -1.0, (8, 0.5): -1.0, (8, 0.0): 1.0}
+    assert found["change"] == stats.contrast(groups, weights)  # +3 points: Dropout pays at the longer budget
+    lines = questions.findings(cells)
+    assert lines[-1].startswith("- *change of Dropout's effect from the shortest to the longest budget*: +3.00 points")
+    assert lines[-1].endswith("**positive**.")
+
+
+def test_the_measured_gap_uses_only_runs_that_measured_the_training_probe(cells):
+    table = questions.measured_gap(cells)
+    assert list(table.index) == ["AlexNet + Adam (16 epochs)", "AlexNet + Adam + Dropout 0.5 (16 epochs)"]
+    row = table.loc["AlexNet + Adam (16 epochs)"]
+    assert row["training loss, eval mode"] == 0.3 and row["training accuracy, eval mode (%)"] == 95.0
+    assert row["test minus training loss"] == pytest.approx(row["test loss"] - 0.3, abs=1e-3)
+
+
+def test_too_few_runs_say_so_instead_of_an_interval(tmp_path):
+    the_study = write_study(tmp_path, {**ALEXNET, **BASELINE_NET}, seeds=(0, 1))
+    run = the_study.final_runs([the_study.cell("net_sgd")])[0]
+    save_result(run.path, fake_result(run.cell.recipe, run.config, confusion_with_diagonal([50] * 10, row_total=100)))
+    effects = questions.depth_effects(study_results.cell_results(the_study))
+    assert all(e.startswith("cannot be estimated yet") for e in effects.values())
+    assert questions.findings(study_results.cell_results(the_study))[0].startswith(
+        "- depth at a matched recipe, *AlexNet minus baseline CNN, SGD, no dropout*: cannot be estimated yet")
+    assert questions.dropout_by_budget(study_results.cell_results(the_study))[8].startswith("cannot be estimated")

@@ -1,0 +1,23 @@
+"""README.md's published numbers: its results block is what ``sweep --summary`` prints from results/."""
+from __future__ import annotations
+
+import pytest
+
+from cifar_utils import study
+from cifar_utils.conclusions import readme_block, summary_text, with_readme_block
+from cifar_utils.recipes import REPO_ROOT
+
+
+def test_readme_results_block_is_what_the_summary_prints_from_the_stored_results():
+    assert readme_block((REPO_ROOT / "README.md").read_text()) == summary_text(study.load()), \
+        "README's results block is stale: run python -m cifar_utils.sweep --summary --write-readme"
+
+
+def test_the_block_is_replaced_between_its_markers_and_nothing_else_changes():
+    readme = (REPO_ROOT / "README.md").read_text()
+    changed = with_readme_block(readme, "| a table |")
+    assert readme_block(changed) == "| a table |"
+    head, tail = readme.split(readme_block(readme))
+    assert changed.startswith(head) and changed.endswith(tail)
+    with pytest.raises(ValueError, match="README.md lacks the results markers"):
+        readme_block("no markers here")
