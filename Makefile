@@ -25,8 +25,10 @@ test: $(VENV)/.installed
 	$(PY) -m pytest $(ARGS)
 
 # nbval stays loaded (addopts names its options) but its cells are marked slow too (tests/conftest.py).
+# One torch thread: on cores that are busy (a training in the background), torch's second thread makes these
+# small tests wait on it, 2-3x slower; `make test` keeps torch's default.
 test-fast: $(VENV)/.installed
-	$(PY) -m pytest -m "not slow" $(ARGS)
+	OMP_NUM_THREADS=1 $(PY) -m pytest -m "not slow" $(ARGS)
 
 benchmark: $(VENV)/.installed
 	$(PY) benchmarks/throughput.py $(ARGS)

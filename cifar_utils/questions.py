@@ -29,10 +29,14 @@ NETWORK_EPOCHS = 8  # the budget of the design both networks are trained in
 NO_INTERVAL = "cannot be estimated yet"
 
 
-def _estimate(compute) -> dict | str:
+def _estimate(compute, groups: dict[str, list]) -> dict | str:
+    """``compute()``, or why it cannot be: a group (label -> values) with fewer than 2 runs, or no spread."""
+    few = {label: len(values) for label, values in groups.items() if len(values) < 2}
+    if few:
+        return f"{NO_INTERVAL}: needs 2 runs of each, has " + ", ".join(f"{n} of {label}" for label, n in few.items())
     try:
         return compute()
-    except ValueError as exc:  # fewer than 2 runs in a group, or no spread at all
+    except ValueError as exc:  # no spread at all
         return f"{NO_INTERVAL}: {str(exc).rstrip('.')}"
 
 
@@ -45,9 +49,12 @@ def depth_effects(cells: dict) -> dict[tuple[str, float], dict | str]:
     recipe, for every cell of the design both networks have."""
     alexnet = study.design(cells, "alexnet", NETWORK_EPOCHS)
     baseline = study.design(cells, "baseline", NETWORK_EPOCHS)
-    return {factors: _estimate(lambda f=factors: stats.difference([accuracy(r) for r in cells[baseline[f]]],
-                                                                   [accuracy(r) for r in cells[alexnet[f]]]))
-            for factors in alexnet if factors in baseline}
+    found = {}
+    for factors in (f for f in alexnet if f in baseline):
+        small, large = ([accuracy(r) for r in cells[design[factors]]] for design in (baseline, alexnet))
+        found[factors] = _estimate(lambda a=small, b=large: stats.difference(a, b),
+                                   {baseline[factors].label: small, alexnet[factors].label: large})
+    return found
 
 
 def budgets(cells: dict) -> list[int]:
@@ -61,15 +68,19 @@ def dropout_by_budget(cells: dict) -> dict[int | str, dict | str]:
     under "change" the difference between the longest and the shortest budget's effects."""
     found: dict[int | str, dict | str] = {}
     groups = {}
+    labels = {}
     for epochs in budgets(cells):
         design = study.design(cells, "alexnet", epochs)
         plain, dropout = ([accuracy(r) for r in cells[design["adam", p]]] for p in (0.0, 0.5))
-        found[epochs] = _estimate(lambda a=plain, b=dropout: stats.difference(a, b))
+        found[epochs] = _estimate(lambda a=plain, b=dropout: stats.difference(a, b),
+                                  {design["adam", 0.0].label: plain, design["adam", 0.5].label: dropout})
         groups[epochs, 0.0], groups[epochs, 0.5] = plain, dropout
+        labels[epochs, 0.0], labels[epochs, 0.5] = design["adam", 0.0].label, design["adam", 0.5].label
     if len(found) >= 2:
         short, long = min(found), max(found)
         weights = {(long, 0.5): 1.0, (long, 0.0): -1.0, (short, 0.5): -1.0, (short, 0.0): 1.0}
-        found["change"] = _estimate(lambda: stats.contrast(groups, weights))
+        found["change"] = _estimate(lambda: stats.contrast(groups, weights),
+                                    {labels[key]: groups[key] for key in weights})
     return found
 
 

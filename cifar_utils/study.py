@@ -80,7 +80,7 @@ def label_of(settings: dict, recipe: ExperimentConfig) -> str:
     """How tables name a cell, read off its configuration: network + optimizer (+ Dropout p), and in
     brackets what sets it apart from its recipe's network and epochs."""
     parts = [NETWORKS[settings["model"]], OPTIMIZER_NAMES[settings["optimizer"]]]
-    if settings["dropout"] > 0 and (settings["model"] == "alexnet" or settings["dropout"] != recipe.dropout):
+    if settings["dropout"] > 0 and not (recipe.model == "baseline" and settings["dropout"] == recipe.dropout):
         parts.append(f"Dropout {settings['dropout']:g}")  # the baseline notebook's own 0.25 is part of its network
     extras = []
     if settings["model"] != recipe.model:

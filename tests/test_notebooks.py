@@ -64,6 +64,7 @@ def test_smoke_run_leaves_the_committed_report_untouched(smoke_run):
     assert before == after
 
 
+@pytest.mark.slow
 def test_smoke_results_match_the_profile(smoke_run):
     _, out, _, _ = smoke_run
     for name in EXPERIMENTS:
@@ -218,7 +219,8 @@ def test_the_discussions_state_the_verdicts_of_the_stored_runs():
     the_study = study.load()
     baseline, sgd, sgd_dropout, adam, adam_dropout = (the_study.cell(name) for name in
                                                       ("baseline", "sgd", "sgd_dropout", "adam", "adam_dropout"))
-    cells = study_results.cell_results(the_study)
+    every = study_results.cell_results(the_study)
+    cells = {cell: every[cell] for cell in (baseline, sgd, sgd_dropout, adam, adam_dropout)}  # the first study's
     assert all(len(results) == len(cell.seeds) for cell, results in cells.items())  # "five seeds" of every configuration
     assert conclusions.claims(cells)["verdict"].to_dict() == STATED_VERDICTS
     for cell in (baseline, sgd, adam_dropout):  # "all three of the original report's accuracies"

@@ -75,7 +75,9 @@ def test_too_few_runs_say_so_instead_of_an_interval(tmp_path):
     run = the_study.final_runs([the_study.cell("net_sgd")])[0]
     save_result(run.path, fake_result(run.cell.recipe, run.config, confusion_with_diagonal([50] * 10, row_total=100)))
     effects = questions.depth_effects(study_results.cell_results(the_study))
-    assert all(e.startswith("cannot be estimated yet") for e in effects.values())
+    assert all(e.startswith("cannot be estimated yet: needs 2 runs of each, has ") for e in effects.values())
+    assert effects["sgd", 0.0] == ("cannot be estimated yet: needs 2 runs of each, has 1 of baseline CNN + SGD "
+                                   "(AlexNet recipe), 0 of AlexNet + SGD")
     assert questions.findings(study_results.cell_results(the_study))[0].startswith(
         "- depth at a matched recipe, *AlexNet minus baseline CNN, SGD, no dropout*: cannot be estimated yet")
     assert questions.dropout_by_budget(study_results.cell_results(the_study))[8].startswith("cannot be estimated")

@@ -89,6 +89,9 @@ def test_labels_are_read_off_the_configuration_and_unique():
     assert label_of({**settings, "model": "baseline", "dropout": 0.5}, alexnet) == \
         "baseline CNN + SGD + Dropout 0.5 (AlexNet recipe)"
     assert label_of(dataclasses.asdict(baseline), baseline) == "baseline CNN + SGD"  # its own 0.25 is its network
+    adam = profile_config("report", "alexnet_adam_dropout")  # the baseline network with notebook 03's Dropout 0.5
+    assert label_of({**dataclasses.asdict(adam), "model": "baseline"}, adam) == \
+        "baseline CNN + Adam + Dropout 0.5 (AlexNet recipe)"
 
 
 def test_a_cell_s_dropout_is_its_recipe_s_unless_the_study_file_changes_it():
