@@ -18,8 +18,7 @@ from .estimates import (accuracies, by_seed, design_effects, direction, mcnemar_
 from .evaluate import class_accuracy, overall_counts
 from .models import count_parameters, shapes_only
 from .recipes import EXPERIMENTS, original
-from .results import accuracy, data_label
-from .tables import machine
+from .results import accuracy, data_label, machine
 
 Cells = dict[study.Cell, list[dict]]  # each cell's stored final results (``study_results.cell_results``)
 

@@ -190,3 +190,8 @@ def data_label(environment: dict) -> str:
         return "shared copy, JPEG-degraded"
     layout, _, path = environment["data_source"].partition(":")
     return f"{layout} {Path(path).name} (sha256 {environment['data_sha256'][:12]})"
+
+
+def machine(environment: dict) -> str:
+    """Where a result trained, as the README's tables print it: CPU, threads, device, precision."""
+    return f"{environment['cpu']}, {environment['threads']} threads, {environment['device']}, {environment['autocast']}"

@@ -1,8 +1,9 @@
 """The study's stored runs, read from disk: the one part of the conclusions that opens files.
 
 Each cell's final results (``cell_results``), the final runs that diverged (``diverged_counts``), a tuned
-cell's tuning runs and the rate the rule chose (``tuning``), and the final runs trained at a rate that
-diverged somewhere (``unstable_final_runs``). ``estimates`` computes from what these return and
+cell's tuning runs and the rate the rule chose (``tuning``), the final runs trained at a rate that
+diverged somewhere (``unstable_final_runs``), and the index of every stored run (``index_rows``, what
+``sweep --list`` prints). ``estimates`` computes from what these return and
 ``conclusions`` renders it; neither reads a file.
 """
 from __future__ import annotations
@@ -10,7 +11,8 @@ from __future__ import annotations
 from collections import Counter
 
 from . import study
-from .results import load_result
+from .recipes import repo_relative
+from .results import ResultError, accuracy, load_result, machine
 
 
 def cell_results(the_study: study.Study) -> dict[study.Cell, list[dict]]:
@@ -55,3 +57,35 @@ def unstable_final_runs(the_study: study.Study, name: str) -> list[dict]:
             if result is not None or error is not None:
                 found.append({"lr": lr, "seed": seed, "result": result, "error": error})
     return found
+
+
+def index_rows(the_study: study.Study) -> list[dict]:
+    """One row per stored run of the study, tuning and final (diverged runs too): what a reader needs to go
+    from a table's row to its files."""
+    rows = []
+    for run in the_study.recorded_runs():
+        try:
+            result = load_result(run.path, key=run.config.key())
+        except ResultError as exc:
+            result, problem = None, str(exc)
+        else:
+            problem = ""
+        error = study.divergence(run)
+        if result is None and error is None and not problem:
+            continue
+        rows.append({"file": repo_relative(run.diverged_path if error else run.path), "cell": run.cell.name,
+                     "split": run.config.evaluate_on, "seed": run.config.seed, "lr": f"{run.config.lr:g}",
+                     "epochs": run.config.epochs,
+                     "accuracy (%)": f"{accuracy(result):.2f}" if result else "diverged" if error else "unusable",
+                     "training (s)": f"{result['train_seconds']:.0f}" if result else "",
+                     "machine": machine(result["environment"]) if result else ""})
+    return rows
+
+
+def index_markdown(rows: list[dict]) -> str:
+    if not rows:
+        return "No run of the study is stored yet."
+    head = list(rows[0])
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(str(row[k]) for k in head) + " |" for row in rows]
+    return "\n".join(lines)

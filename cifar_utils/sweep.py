@@ -30,7 +30,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 
-from . import study
+from . import study, study_results
 from .config import ConfigError, ExperimentConfig
 from .files import atomic_write_bytes
 from .recipes import REPO_ROOT, repo_path, repo_relative
@@ -242,39 +242,6 @@ def cells_without_rate(the_study: study.Study) -> list[str]:
     return [cell.name for cell in the_study.cells if cell.lr is None]
 
 
-def index_rows(the_study: study.Study) -> list[dict]:
-    """One row per stored run of the study, tuning and final (diverged runs too): what a reader needs to go
-    from a table's row to its files."""
-    from .tables import machine
-    rows = []
-    for run in the_study.recorded_runs():
-        try:
-            result = load_result(run.path, key=run.config.key())
-        except ResultError as exc:
-            result, problem = None, str(exc)
-        else:
-            problem = ""
-        error = study.divergence(run)
-        if result is None and error is None and not problem:
-            continue
-        rows.append({"file": repo_relative(run.diverged_path if error else run.path), "cell": run.cell.name,
-                     "split": run.config.evaluate_on, "seed": run.config.seed, "lr": f"{run.config.lr:g}",
-                     "epochs": run.config.epochs,
-                     "accuracy (%)": f"{accuracy(result):.2f}" if result else "diverged" if error else "unusable",
-                     "training (s)": f"{result['train_seconds']:.0f}" if result else "",
-                     "machine": machine(result["environment"]) if result else ""})
-    return rows
-
-
-def index_markdown(rows: list[dict]) -> str:
-    if not rows:
-        return "No run of the study is stored yet."
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(row[k]) for k in head) + " |" for row in rows]
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_utils.sweep", description=__doc__.split("\n")[0])
     parser.add_argument("--stage", choices=("tune", "adopt", "final", "all"), default="all")
@@ -321,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(text)
             return 0
         if args.list:
-            print(index_markdown(index_rows(the_study)))
+            print(study_results.index_markdown(study_results.index_rows(the_study)))
             return 0
         if args.set_aside:
             from .recipes import EXPERIMENTS, profile_config

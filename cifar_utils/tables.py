@@ -9,17 +9,12 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import overall_counts
-from .results import accuracy, data_label
+from .results import accuracy, data_label, machine
 from .recipes import EXPERIMENTS, original, original_report
 
 
 def title(result: dict) -> str:
     return EXPERIMENTS[result["experiment"]].title
-
-
-def machine(environment: dict) -> str:
-    """Where a result trained, as the README's tables print it: CPU, threads, device, precision."""
-    return f"{environment['cpu']}, {environment['threads']} threads, {environment['device']}, {environment['autocast']}"
 
 
 def per_class_table(result: dict) -> pd.DataFrame:

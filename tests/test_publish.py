@@ -19,7 +19,7 @@ from jupyter_client.kernelspec import KernelSpecManager
 from jupyter_client.manager import start_new_kernel
 from tqdm import tqdm
 
-from cifar_utils import report
+from cifar_utils import kernels, report
 from cifar_utils.nbclean import WIDGET_VIEW, strip_progress, strip_volatile, without_bars
 from cifar_utils.recipes import REPO_ROOT
 
@@ -173,7 +173,7 @@ def test_published_notebook_opens_and_saves_in_jupyterlab_unmodified(published, 
 @pytest.mark.slow
 def test_quiet_kernel_manager_encrypts_and_does_not_interrupt_at_shutdown(monkeypatch):
     async def scenario():
-        km = report.QuietKernelManager(kernel_name="python3")
+        km = kernels.QuietKernelManager(kernel_name="python3")
         await km.start_kernel()
         sent = []
         real_signal = km._async_signal_kernel
@@ -238,7 +238,7 @@ slow_control_thread({log!r})
 @pytest.mark.slow
 def test_a_slow_control_thread_still_publishes_before_the_iopub_thread_stops(tmp_path, monkeypatch):
     """ipykernel answers a shutdown request on its control thread, which then still publishes through the IOPub
-    thread; the runner's kernels stop that thread first at exit (report.KERNEL_LAUNCHER), so its sends never
+    thread; the runner's kernels stop that thread first at exit (kernels.KERNEL_LAUNCHER), so its sends never
     meet a closed event pipe: no "Uncaught exception in ZMQStream callback ... Socket operation on non-socket"."""
     log = tmp_path / "kernel-log.txt"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(SLOW_CONTROL_THREAD.format(log=str(log)))])
