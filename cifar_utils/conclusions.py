@@ -18,7 +18,7 @@ from .estimates import (accuracies, by_seed, design_effects, direction, mcnemar_
 from .evaluate import class_accuracy, overall_counts
 from .models import count_parameters, shapes_only
 from .recipes import EXPERIMENTS, original
-from .results import accuracy, data_label, machine
+from .results import accuracy, data_label, machine, markdown_text
 
 Cells = dict[study.Cell, list[dict]]  # each cell's stored final results (``study_results.cell_results``)
 
@@ -42,7 +42,7 @@ def status(the_study: study.Study, cells: Cells) -> str:
     copies = Counter(data_label(r["environment"]) for results in cells.values() for r in results)
     if len(copies) > 1:
         tail += (f" **Mixed data:** the stored runs were trained on {len(copies)} copies of CIFAR-10 ("
-                 + "; ".join(f"{label}: {n} run{'s' * (n != 1)}" for label, n in copies.most_common())
+                 + "; ".join(f"{markdown_text(label)}: {n} run{'s' * (n != 1)}" for label, n in copies.most_common())
                  + "), so every mean, interval and verdict below mixes them; train the whole study on one copy "
                    "(README, *Reproducing the committed results*).")
     seeds = sorted({len(cell.seeds) for cell in cells})
@@ -225,7 +225,7 @@ def study_markdown(cells: Cells) -> str:
         mean = (f"{s.mean:.2f}% +- {s.std:.2f} ({s.n})" if not s.missing else f"{s.mean:.2f}% (1)" if s.n
                 else "not run (0)")
         interval = f"{s.low:.2f} to {s.high:.2f}%" if not s.missing else "needs 2 runs"
-        machines = sorted({machine(r["environment"]) for r in results})
+        machines = sorted({markdown_text(machine(r["environment"])) for r in results})
         seconds = f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f} min" if results else ""
         lines.append(f"| {cell.label} | {f'{theirs:.2f}%' if theirs is not None else 'not in it'} | {mean} | "
                      f"{interval} | {cell.value('epochs')} | {cell.value('batch_size')} | {seconds} | {'; '.join(machines)} |")

@@ -116,7 +116,7 @@ class ExperimentConfig:
         _number("lr", self.lr, float, low=0, low_open=True)
         _number("momentum", self.momentum, float, low=0, high=1, high_open=True)
         _number("dropout", self.dropout, float, low=0, high=1, high_open=True)
-        _number("weight_decay", self.weight_decay, float, low=0)
+        _number("weight_decay", self.weight_decay, float, low=0, high=1, hint="the recipes use 0.0005")
         _number("label_smoothing", self.label_smoothing, float, low=0, high=1, high_open=True)
         _number("warmup", self.warmup, float, low=0, high=1, high_open=True)
         self.check_dataset(TRAIN_SIZE - VALID_SIZE if self.evaluate_on == "validation" else TRAIN_SIZE,

@@ -28,13 +28,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .files import OutputError, atomic_write_with
+from .files import OutputError, atomic_write_with, remove_stale_temps
 
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
            "dog", "frog", "horse", "ship", "truck")
@@ -157,7 +158,10 @@ def _check_arrays(x: np.ndarray, y: np.ndarray, name: str, where: Path) -> None:
     if y.ndim != 1 or len(y) != len(x) or not np.issubdtype(y.dtype, np.integer):
         raise DataError(f"{where}: {name} labels have dtype {y.dtype} and shape {y.shape}, expected "
                         f"{len(x)} integers; rebuild the file in the format of the shared copy's README.")
-    if len(y) and (y.min() < 0 or y.max() > 9):
+    if not len(x):
+        raise DataError(f"{where}: the {name} split holds no images; rebuild the file in the format of the shared "
+                        f"copy's README.")
+    if y.min() < 0 or y.max() > 9:
         raise DataError(f"{where}: {name} labels range over {y.min()}..{y.max()}, expected 0..9; "
                         f"rebuild the file in the format of the shared copy's README.")
 
@@ -202,8 +206,8 @@ def _load_torchvision(root: Path, download: bool) -> Cifar10:
         raise DataError(f"{root / TORCHVISION_FOLDER} is missing files or their md5 does not match the official "
                         f"CIFAR-10 release, so they were not unpickled; delete the folder and download again.") from exc
     except OSError as exc:  # no network
-        raise DataError(f"downloading CIFAR-10 into {root} failed ({exc}); connect to the internet or "
-                        f"put cifar10.npz or {TORCHVISION_FOLDER}/ there.") from exc
+        raise DataError(f"downloading CIFAR-10 into {root} failed ({exc}); connect to the internet, or pass a folder "
+                        f"with {NPZ_NAME} or {TORCHVISION_FOLDER}/ as -p data_dir FOLDER (or set {ENV_VAR}).") from exc
     folder = root / TORCHVISION_FOLDER
     files = [folder / name for name, _ in CIFAR10.train_list + CIFAR10.test_list]
     return _from_arrays(train.data, np.asarray(train.targets), test.data, np.asarray(test.targets),
@@ -263,8 +267,8 @@ def _write_cache(data: Cifar10, path: Path, built_from: list) -> None:
     blob = {name: getattr(data, name) for name in CACHE_FIELDS} | {"built_from": built_from}
     try:
         atomic_write_with(path, lambda tmp: torch.save(blob, tmp))
-    except (OSError, OutputError):
-        pass
+    except OutputError as exc:  # a full disk: said, and the data loads without a cache
+        warnings.warn(f"{str(exc).rstrip('.')}; CIFAR-10 loads without its cache this time.", stacklevel=3)
 
 
 def _load_source(root: Path, download: bool) -> Cifar10:
@@ -288,6 +292,7 @@ def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = Fal
     cache = root / CACHE_NAME
     built_from = _fingerprint(root)  # taken before reading, so a file replaced meanwhile is seen next time
     if cache.is_file():
+        remove_stale_temps(root, CACHE_NAME)  # a cache write killed before (the next write would remove it)
         data = _load_cache(cache, built_from, download)
         if data is not None:
             return data

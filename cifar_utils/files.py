@@ -3,7 +3,8 @@
 A reader sees either the old file or the complete new one, never a half-written file, and the old
 file is left intact when writing fails. A writer killed mid-way (kill -9, power loss) leaves its
 hidden temp file ``.<name>.<random>.tmp`` behind; the next write of the same file removes it
-(``remove_stale_temps``). ``locked`` serialises work that two processes must not do at once.
+(``remove_stale_temps``), also when it skips writing identical bytes. A write that fails (a full disk)
+is one ``OutputError`` naming the file. ``locked`` serialises work that two processes must not do at once.
 """
 from __future__ import annotations
 
@@ -35,16 +36,32 @@ def ensure_writable_dir(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def check_writable_dir(folder: str | os.PathLike) -> Path:
+    """``ensure_writable_dir`` without creating anything: ``folder``, or the nearest folder above it that
+    exists (where it would be created), must be writable. A run checks this first and creates its folders
+    only when it writes into them, so a run that fails leaves no empty folder."""
+    folder = Path(folder).absolute()
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise OutputError(f"the output folder {folder} cannot be created or written ({existing} is not a writable "
+                          f"folder); choose a folder you can write to.")
+    return folder
+
+
 def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call ``write(tmp_path)`` on a temp file beside ``path``, then move it into place."""
+    """Call ``write(tmp_path)`` on a temp file beside ``path``, then move it into place. A write that fails
+    for want of space (OSError, or torch.save's RuntimeError) is one OutputError naming ``path``."""
     path = Path(path)
     tmp = new_temp(path)
     try:
         write(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, OutputError):
+            reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc).strip().splitlines()[0][:200]
+            raise OutputError(f"writing {path} failed ({reason}); free space or choose another folder.") from exc
         raise
     return path
 
@@ -112,6 +129,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` atomically; leave the file (and its mtime) alone when it already holds ``data``."""
     path = Path(path)
     if path.is_file() and path.read_bytes() == data:
+        remove_stale_temps(path.parent, path.name)  # the write that would have removed them is skipped
         return path
 
     def write(tmp: str) -> None:
@@ -132,17 +150,25 @@ def atomic_write_json(path: str | os.PathLike, obj) -> Path:
 def locked(path: str | os.PathLike, on_wait=None):
     """Hold an exclusive lock on the file ``path`` (created if needed) for the ``with`` block; another
     process asking for the same lock waits. ``on_wait()`` is called once if the lock is taken. The
-    lock goes with the process, so a killed holder never leaves it stuck."""
+    lock goes with the process, so a killed holder never leaves it stuck. The holder removes the file
+    when done (a waiter that then holds the removed file's lock takes the lock again on a new file)."""
     path = Path(path)
     ensure_writable_dir(path.parent)
-    with open(path, "a") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            if on_wait:
-                on_wait()
-            fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    while True:
+        with open(path, "a") as fh:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                if on_wait:
+                    on_wait()
+                    on_wait = None
+                fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                if os.path.exists(path) and os.path.samefile(path, fh.fileno()):
+                    try:
+                        yield
+                    finally:
+                        os.unlink(path)
+                    return
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)

@@ -9,7 +9,8 @@
 - ``profiles/<profile>/<notebook>.yaml``: every other profile, holding only the keys that differ from
   the report recipe (the shape of nanoGPT's ``config/`` files); ``papermill -f`` takes the same file.
 - ``output_dirs``: where a configuration's result and figures go (the committed folders only for
-  the report and faithful recipes, ``build/`` for everything else).
+  the report and faithful recipes, ``build/`` for everything else); ``outside_the_report`` is the one
+  rule that keeps every other run out of notebooks/, figures/, results/ and the repository root.
 - ``original_report()``: the numbers and recipe of the original report, from ``original_report.yaml``.
 """
 from __future__ import annotations
@@ -261,7 +262,26 @@ def output_dirs(experiment: str, config: ExperimentConfig, results_dir: str = "a
         results_dir = REPORT_RESULTS if key in published.values() else "build/results"
     if figures_dir == "auto":
         figures_dir = REPORT_FIGURES if key == published[BASE_PROFILE] else f"build/figures/{experiment}-{key}"
-    return repo_path(results_dir), repo_path(figures_dir)
+    # results/ takes any run's result (its file is named by its key); figures/ only the report recipe's figures
+    return (outside_the_report("results_dir", results_dir, allow=REPORT_RESULTS),
+            outside_the_report("figures_dir", figures_dir,
+                               allow=REPORT_FIGURES if key == published[BASE_PROFILE] else None))
+
+
+COMMITTED = ("notebooks", REPORT_RESULTS, REPORT_FIGURES)  # the committed report's folders
+
+
+def outside_the_report(label: str, folder: str | Path, allow: str | None = None) -> Path:
+    """The one rule for where a run may write: ``folder`` (taken from the repository root), unless it is the
+    root itself or inside a folder of the committed report other than ``allow``: ConfigError before any work."""
+    path = repo_path(folder)
+    resolved = path.resolve()
+    inside = [name for name in COMMITTED if resolved.is_relative_to(REPO_ROOT / name) and name != allow]
+    if resolved == REPO_ROOT or inside:
+        where = f"{inside[0]}/" if inside else "the repository root"
+        raise ConfigError(f"{label} = {str(folder)!r} would write into {where}, which only the published report "
+                          f"run writes; choose a folder under build/ or outside the repository.")
+    return path
 
 
 @functools.cache

@@ -10,8 +10,9 @@ than data_dir, download and retrain, each notebook runs with its recipe (``profi
 its parameters cell drawn from it) and, when it succeeds, replaces ``notebooks/<name>.ipynb`` with
 exactly what this run executed (its outputs are the report), less papermill's timestamps and any
 progress bar (``nbclean``), so an unchanged run leaves no diff; such a run holds the notebook's lock, so
-two report runs at once take turns and never publish each other's notebook. A notebook whose saved
-parameters cell was edited (it differs from the recipe and from the cell last published,
+two report runs at once take turns and never publish each other's notebook; a notebook saved while the
+run executed it (an edit from JupyterLab) is never overwritten: the run fails, its executed copy kept.
+A notebook whose saved parameters cell was edited (it differs from the recipe and from the cell last published,
 ``edited_since_published``) is not published: it runs as a variant, its outputs under ``build/``,
 and the runner names the values that differ.
 Prints one line per notebook (status, seconds, test accuracy) and nothing else when all goes well; exits 1
@@ -36,11 +37,11 @@ from .evaluate import overall_counts
 from .store import ExperimentRun
 from .hardware import resolve_device
 from .kernels import QuietKernelManager
-from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp
+from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp, remove_stale_temps
 from .nbclean import strip_volatile
-from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, cell_differences, describe_differences,
-                      notebook_recipe, parameters_cell, parameters_cell_of, profile_differences, recipe_lines,
-                      recipe_path, saved_parameters)
+from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, cell_differences, describe_differences,
+                      notebook_recipe, outside_the_report, parameters_cell, parameters_cell_of, profile_differences,
+                      recipe_lines, recipe_path, saved_parameters)
 from .results import ResultError, load_result
 from .tables import results_markdown
 
@@ -101,6 +102,14 @@ def check_devices(params: dict[str, dict]) -> None:
             resolve_device(values["device"])
 
 
+def check_outputs(params: dict[str, dict]) -> None:
+    """Where each experiment notebook would write its result and figures (``recipes.output_dirs``), and
+    every other run option, are checked before any work."""
+    for name, values in params.items():
+        if name in BY_NOTEBOOK:
+            ExperimentRun.from_parameters(BY_NOTEBOOK[name].name, {**notebook_recipe(name), **values})
+
+
 def accuracy_summary(name: str, params: dict, base: dict | None = None) -> str:
     """The test accuracy of the result a notebook run used, read from its stored result ("" for none);
     ``params`` were injected over ``base`` (default: the notebook's recipe)."""
@@ -121,6 +130,7 @@ def accuracy_summary(name: str, params: dict, base: dict | None = None) -> str:
 
 
 RUNNING_SUFFIX = ".tmp.ipynb"  # a notebook being executed: .<name>.ipynb.<random>.tmp.ipynb (papermill wants .ipynb)
+SOURCE_SUFFIX = ".source.ipynb"  # what a publishing run executes: its notebook with the recipe's parameters cell
 
 
 RECIPE_MARK = "recipe_sha256"  # parameters-cell metadata: the sha256 of the source published from the recipe
@@ -137,46 +147,56 @@ def edited_since_published(name: str) -> bool:
     return cell is not None and cell.get("metadata", {}).get(RECIPE_MARK) != source_sha("".join(cell["source"]))
 
 
-def with_recipe_cell(name: str, folder: Path) -> Path:
-    """A copy of ``notebooks/<name>.ipynb`` in ``folder`` whose parameters cell is drawn from its recipe
-    (and marked as such), for a publishing run to execute."""
-    nb = nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+def with_recipe_cell(name: str, folder: Path, saved: bytes) -> Path:
+    """A copy of the notebook ``name`` as ``saved`` (the bytes of ``notebooks/<name>.ipynb`` this run read) in
+    ``folder``, its parameters cell drawn from its recipe (and marked as such), for a publishing run to execute."""
+    nb = nbformat.reads(saved.decode(), as_version=4)
     cell = parameters_cell_of(nb)
     if cell is not None and recipe_path(name).is_file():
         cell.source = parameters_cell(name)
         cell.metadata[RECIPE_MARK] = source_sha(cell.source)
-    copy = Path(new_temp(folder / f"{name}.ipynb", suffix=".source.ipynb"))
+    copy = Path(new_temp(folder / f"{name}.ipynb", suffix=SOURCE_SUFFIX))
     copy.write_text(nbformat.writes(nb))
     return copy
 
 
 def run_notebook(name: str, params: dict, output_dir: Path, source: Path | None = None,
                  base: dict | None = None) -> tuple[bool, str, nbformat.NotebookNode | None]:
-    """Execute one notebook (``source``, default ``notebooks/<name>.ipynb``) into a file of this run's own
-    (moved to ``<output_dir>/<name>.ipynb`` when done); return success, the one-line detail, and the
-    executed notebook exactly as this run left it."""
+    """Execute one notebook (``source``, default ``notebooks/<name>.ipynb``) into a file of this run's own,
+    moved to ``<output_dir>/<name>.ipynb`` when it succeeds and to ``<name>.failed.ipynb`` when it fails
+    (the last good copy stays); return success, the one-line detail, and the executed notebook exactly as
+    this run left it."""
     source, target = source or NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
-    running = new_temp(target, suffix=RUNNING_SUFFIX)
+    running, ok = new_temp(target, suffix=RUNNING_SUFFIX), False
     try:
         nb = papermill.execute_notebook(str(source), running, parameters=params, kernel_name="python3",
                                         progress_bar=False, cwd=str(NOTEBOOKS_DIR),
                                         kernel_manager_class=QuietKernelManager)
+        ok = True
         return True, accuracy_summary(name, params, base), nb
     except papermill.PapermillExecutionError as exc:
-        return False, f"cell {exc.cell_index}: {exc.ename}: {exc.evalue}", None
+        return False, f"In [{exc.exec_count}]: {exc.ename}: {exc.evalue}", None  # as the notebook shows the cell
     except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: still one FAILED line
         return False, f"{type(exc).__name__}: {exc}", None
     finally:
+        failed = output_dir / f"{name}.failed.ipynb"
         if os.path.getsize(running):
-            os.replace(running, target)
+            os.replace(running, target if ok else failed)
         else:
             os.unlink(running)
+        if ok:
+            failed.unlink(missing_ok=True)  # an older failure, fixed now
 
 
-def publish(name: str, nb: nbformat.NotebookNode) -> None:
-    """Replace ``notebooks/<name>.ipynb`` with the executed notebook ``nb``, volatile parts removed."""
+def publish(name: str, nb: nbformat.NotebookNode, saved: bytes) -> bool:
+    """Replace ``notebooks/<name>.ipynb`` with the executed notebook ``nb``, volatile parts removed, unless the
+    file is no longer ``saved`` (the bytes this run read when it started): False then, the edit kept."""
+    path = NOTEBOOKS_DIR / f"{name}.ipynb"
+    if path.read_bytes() != saved:
+        return False
     strip_volatile(nb)
-    atomic_write_bytes(NOTEBOOKS_DIR / f"{name}.ipynb", nbformat.writes(nb).encode() + b"\n")
+    atomic_write_bytes(path, nbformat.writes(nb).encode() + b"\n")
+    return True
 
 
 VARIANT_DIRS = {"results_dir": "build/results", "figures_dir": "build/figures/{name}-variant"}
@@ -268,10 +288,14 @@ def main(argv: list[str] | None = None) -> int:
         names = notebook_names(args.only)
         params = plan(names, args.profile, overrides)
         check_devices(params)
-        output_dir = ensure_writable_dir(REPO_ROOT / args.output_dir)
+        check_outputs(params)
+        output_dir = ensure_writable_dir(outside_the_report("--output-dir", args.output_dir))
     except (ConfigError, OutputError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for name in notebook_names(None):  # what runs killed here before left (another run's are younger)
+        for suffix in (RUNNING_SUFFIX, SOURCE_SUFFIX):
+            remove_stale_temps(output_dir, f"{name}.ipynb", suffix=suffix)
     # Options that do not change any result may be given without losing the right to publish.
     publishing = args.profile == "report" and set(overrides) <= {"data_dir", "download", "retrain"}
 
@@ -285,12 +309,15 @@ def main(argv: list[str] | None = None) -> int:
             print(line, flush=True)
         # A run that publishes holds its notebook's lock, so two of them never interleave.
         with locked(output_dir / f".{name}.lock") if publishes else contextlib.nullcontext():
-            source = None if variant else with_recipe_cell(name, output_dir)  # every other run starts from the recipe
+            saved = (NOTEBOOKS_DIR / f"{name}.ipynb").read_bytes()
+            source = None if variant else with_recipe_cell(name, output_dir, saved)  # others start from the recipe
             try:
                 ok, detail, nb = run_notebook(name, values, output_dir, source,
                                               saved_parameters(name) if variant else None)
-                if ok and publishes:
-                    publish(name, nb)
+                if ok and publishes and not publish(name, nb, saved):
+                    ok, detail = False, (f"notebooks/{name}.ipynb changed while this run executed it, so it was not "
+                                         f"published (the executed copy is {output_dir / name}.ipynb); "
+                                         f"run again to publish it with the change.")
             finally:
                 if source is not None:
                     source.unlink(missing_ok=True)
@@ -301,8 +328,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep_going:
                 break
     if failed:
-        print(f"error: {', '.join(failed)} failed; the executed copies in {args.output_dir}/ show where.",
-              file=sys.stderr)
+        print(f"error: {', '.join(failed)} failed; {', '.join(f'{args.output_dir}/{n}.failed.ipynb' for n in failed)} "
+              f"show{'s' * (len(failed) == 1)} where.", file=sys.stderr)
         return 1
     return 0
 

@@ -161,7 +161,9 @@ def _check_fields(result, path) -> None:
         try:
             true, predicted, probability = decode_predictions(result["predictions"])
         except (ValueError, TypeError, KeyError, binascii.Error) as exc:
-            raise ResultError(f"the stored result {path} has predictions that do not decode ({type(exc).__name__}); "
+            why = f"are not valid base64 ({exc})" if isinstance(exc, binascii.Error) else \
+                f"do not decode ({type(exc).__name__})"
+            raise ResultError(f"the stored result {path} has predictions that {why}; "
                               f"delete it or run with retrain=True to replace it.") from exc
         require(len(true) == tested and true.max(initial=0) < n and predicted.max(initial=0) < n
                 and confusion_matrix(true, predicted, n).tolist() == confusion
@@ -182,6 +184,16 @@ def accuracy(result: dict) -> float:
     """Overall test accuracy of a result, in percent."""
     correct, total = overall_counts(result["confusion"])
     return 100 * correct / total
+
+
+_MARKDOWN_SPECIALS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ",
+                                    **{c: "\\" + c for c in "\\`*_[]|#"}})
+
+
+def markdown_text(text: str) -> str:
+    """Text from a stored file as it enters Markdown (and through it HTML): every HTML and Markdown special
+    escaped, so it shows as written and never becomes markup (a result received from someone else may hold any)."""
+    return str(text).translate(_MARKDOWN_SPECIALS)
 
 
 def data_label(environment: dict) -> str:

@@ -18,13 +18,17 @@ from pathlib import Path
 
 from . import hardware
 from .config import ConfigError, ExperimentConfig
-from .data import load_cifar10
-from .files import ensure_writable_dir, locked
+from .data import DataError, load_cifar10
+from .files import check_writable_dir, locked
 from .recipes import REPO_ROOT, experiment_info, output_dirs, profile_config, repo_path, repo_relative
 from .results import ResultError, data_label, load_result, make_result, result_path, save_result
 from .train import train
 
 RUN_OPTIONS = ("data_dir", "download", "retrain", "results_dir", "figures_dir")
+PATH_EXAMPLES = {"data_dir": "'' (CIFAR10_ROOT, else ~/.cache/cifar-report/cifar10) or a folder such as "
+                             "'../shared/cifar10'",
+                 "results_dir": "'auto' or a folder such as 'build/results'",
+                 "figures_dir": "'auto' or a folder such as 'build/figures'"}
 # A checkpoint after an epoch once this long has passed since the last: a kill loses at most about this
 # much work, and fast runs (a GPU's seconds-long epochs) do not spend their time writing checkpoints.
 CHECKPOINT_EVERY_S = 30
@@ -42,7 +46,7 @@ class ExperimentRun:
                 raise ConfigError(f"{flag} = {value!r} is not a boolean; use True or False.")
         for label, value in (("data_dir", data_dir), ("results_dir", results_dir), ("figures_dir", figures_dir)):
             if not isinstance(value, str):
-                raise ConfigError(f"{label} = {value!r} is not a path string; pass a folder such as 'results'.")
+                raise ConfigError(f"{label} = {value!r} is not a path string; pass {PATH_EXAMPLES[label]}.")
         self.name, self.config, self.key = name, config, config.key()
         self.data_dir = repo_path(data_dir) if data_dir else None
         self.download, self.retrain = download, retrain
@@ -50,6 +54,7 @@ class ExperimentRun:
         self.path = result_path(self.results_dir, name, self.key)
         self.checkpoint = REPO_ROOT / "runs" / f"{name}-{self.key}" / "checkpoint.pt"
         self.result: dict | None = None
+        self.damaged = False  # its stored result was there but unusable (``_load`` warned)
 
     @classmethod
     def from_parameters(cls, name: str, params: dict):
@@ -81,8 +86,8 @@ class ExperimentRun:
         if not self.retrain and self._load(log):
             return self.result
         dtype = hardware.autocast_dtype(self.config.precision, device)
-        ensure_writable_dir(self.results_dir)
-        ensure_writable_dir(self.figures_dir)
+        check_writable_dir(self.results_dir)  # created when written: a failed run leaves no empty folder
+        check_writable_dir(self.figures_dir)
         lock = self.checkpoint.parent.with_suffix(".lock")
         waiting = f"Waiting for another run of these parameters to finish ({repo_relative(lock)})."
         with locked(lock, on_wait=lambda: log(waiting)):
@@ -91,7 +96,15 @@ class ExperimentRun:
                 return self.result
             if self.retrain:
                 shutil.rmtree(self.checkpoint.parent, ignore_errors=True)  # retrain always starts clean
-            save_result(self.path, self._train(device, dtype, log, progress))
+            try:
+                trained = self._train(device, dtype, log, progress)
+            except DataError as exc:
+                if not self.damaged:
+                    raise
+                raise DataError(f"the stored result {repo_relative(self.path)} is damaged and training it again needs "
+                                f"CIFAR-10 ({exc}); restore the file, or delete it and train again with -p data_dir "
+                                f"FOLDER (python -m cifar_utils.sweep -p data_dir FOLDER for a study run).") from exc
+            save_result(self.path, trained)
             self.result = load_result(self.path)  # exactly what later runs load (JSON key order included)
             shutil.rmtree(self.checkpoint.parent, ignore_errors=True)
         log(f"Saved {repo_relative(self.path)}.")
@@ -103,6 +116,7 @@ class ExperimentRun:
             self.result = load_result(self.path, key=self.key)
         except ResultError as exc:
             log(f"Warning: {exc} Training again now.")
+            self.damaged = True
             return False
         if self.result is None:
             return False

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .evaluate import overall_counts
-from .results import accuracy, data_label, machine
+from .results import accuracy, data_label, machine, markdown_text
 from .recipes import EXPERIMENTS, original, original_report
 
 
@@ -160,5 +160,5 @@ def results_markdown(stored: dict[str, dict | None]) -> str:
         correct, total = overall_counts(result["confusion"])
         lines.append(f"| {notebook} | {theirs:.2f}% | {accuracy(result):.2f}% ({correct}/{total}) | "
                      f"{result['config']['epochs']} | {result['config']['batch_size']} | "
-                     f"{result['train_seconds']:.0f} s | {machine(result['environment'])} |")
+                     f"{result['train_seconds']:.0f} s | {markdown_text(machine(result['environment']))} |")
     return "\n".join(lines)

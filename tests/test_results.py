@@ -178,7 +178,7 @@ def test_save_result_failure_during_write_keeps_old_result(tmp_path, result, mon
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(files_mod.os, "fsync", broken_fsync)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="free space or choose another folder"):
         save_result(path, newer)
     assert path.read_bytes() == old
     assert leftovers(tmp_path) == []
@@ -343,7 +343,7 @@ CORRUPTED = {
     "true class flipped": (lambda r: _flip_class(r, "true_base64"), "do not agree with its confusion"),
     "class 10": (_class_ten, "do not agree with its confusion"),
     "one image missing": (_drop_last_image, "do not agree with its confusion"),
-    "bad base64": (_set_field("predicted_base64", "not base64!"), "do not decode (Error)"),
+    "bad base64": (_set_field("predicted_base64", "not base64!"), "are not valid base64 ("),
     "wrong n": (_set_field("n", 49), "do not decode (ValueError)"),
     "n as text": (_set_field("n", "50"), "do not decode (ValueError)"),
     "field missing": (lambda r: r["predictions"].pop("probability_base64"), "do not decode (KeyError)"),

@@ -193,7 +193,7 @@ def test_publish_writes_exactly_the_notebook_it_was_given(tmp_path, monkeypatch)
     expected = copy.deepcopy(mine)
     report.strip_volatile(expected)
 
-    report.publish("tiny", mine)
+    assert report.publish("tiny", mine, before)
     published = source.read_bytes()
     assert published != before
     assert published == nbformat.writes(expected).encode() + b"\n"
