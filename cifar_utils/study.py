@@ -13,12 +13,17 @@ it returns, and a test builds a small one the same way from a file of its own.
 - ``Study.final_runs``: every cell x seed, trained on all 50,000 images and evaluated once, on the
   test set. A run whose training loss became NaN or infinite leaves a divergence record
   (``record_divergence``); its rate is then left out of the choice (``Study.unstable_rates``).
+
+A damaged stored file (a result or a divergence record) is named once, with its fix, and left out
+(``stored_result``, ``read_divergence``): what reads the study's runs never stops at one.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import statistics
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,10 +169,7 @@ class Study:
         its training diverged, training seconds, device, precision (missing or diverged: accuracy None)."""
         rows = []
         for run in self.tuning_runs():
-            try:
-                result = load_result(run.path, key=run.config.key())
-            except ResultError:  # unusable: as good as missing (the sweep names it and trains it again)
-                result = None
+            result = stored_result(run)
             rows.append({"cell": run.cell.name, "recipe": run.cell.recipe, "label": run.cell.label,
                          "lr": run.config.lr, "seed": run.config.seed,
                          "validation accuracy (%)": accuracy(result) if result else None,
@@ -185,7 +187,10 @@ class Study:
         found = set()
         for folder in {self.results_dir, self.tuning_dir}:
             for path in sorted(Path(folder).glob("*.diverged")):
-                lr = json.loads(path.read_text())["config"]["lr"]
+                record = read_divergence(path)
+                if record is None:
+                    continue
+                lr = record["config"]["lr"]
                 for cell in self.cells:
                     runs = [Run(cell, cell.config(seed, lr=lr, **split), folder)
                             for seed, split in [(s, {}) for s in cell.seeds]
@@ -233,7 +238,8 @@ class Study:
         """Move every stored run of the study (results and divergence records, tuning and final, at any rate)
         into ``folder``, keeping their paths relative to the results folder, so that a sweep starts the
         study afresh; the results named in ``keep`` (file stems) stay. Returns the new paths. Nothing is
-        overwritten: a file already in ``folder`` stops it before anything moves."""
+        overwritten and nothing moves unless everything can: a file already in ``folder``, or a file where a
+        folder must be, stops it first (ValueError). Onto another filesystem a file is copied, then removed."""
         target = repo_path(folder)
 
         def stored_run(path: Path) -> bool:  # a result or a divergence record
@@ -242,12 +248,20 @@ class Study:
         moving = [p for p in sorted(self.results_dir.glob("*")) if stored_run(p) and p.stem not in keep]
         moving += [p for p in sorted(self.tuning_dir.glob("*")) if stored_run(p)]
         destinations = [target / p.relative_to(self.results_dir) for p in moving]
-        clash = next((d for d in destinations if d.exists()), None)
-        if clash is not None:
-            raise ValueError(f"{clash} already exists; set the runs aside into an empty folder.")
-        for path, destination in zip(moving, destinations):
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            path.replace(destination)
+        for destination in destinations:
+            if destination.exists():
+                raise ValueError(f"{destination} already exists; set the runs aside into an empty folder.")
+            in_the_way = next((p for p in destination.parents if p.exists() and not p.is_dir()), None)
+            if in_the_way is not None:
+                raise ValueError(f"{in_the_way} is a file, not a folder; set the runs aside into a new or empty "
+                                 f"folder.")
+        for done, (path, destination) in enumerate(zip(moving, destinations)):
+            try:
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                shutil.move(path, destination)
+            except OSError as exc:
+                raise ValueError(f"cannot move {path} to {destination} ({exc.strerror}); {done} of {len(moving)} "
+                                 f"runs are moved, the rest stay: fix that and set the rest aside.") from exc
         return destinations
 
 
@@ -292,8 +306,28 @@ def load(path: str | Path = STUDY_FILE) -> Study:
 
 
 def stored(runs: list[Run]) -> dict[Run, dict | None]:
-    """Each run's stored result (None where there is none yet)."""
-    return {run: load_result(run.path, key=run.config.key()) for run in runs}
+    """Each run's stored result (None where there is none yet, or it is unusable: ``stored_result``)."""
+    return {run: stored_result(run) for run in runs}
+
+
+def stored_result(run: Run) -> dict | None:
+    """The run's stored result; None when there is none, or when it is unusable (named with its fix, once)."""
+    try:
+        return load_result(run.path, key=run.config.key())
+    except ResultError as exc:
+        warn(f"{exc} It is left out; the sweep (python -m cifar_utils.sweep) trains it again.")
+        return None
+
+
+_WARNED: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """Say on stderr that a stored file is damaged and left out (``message`` names it and the fix), once a
+    process however often the file is read."""
+    if message not in _WARNED:
+        _WARNED.add(message)
+        print(f"Warning: {message}", file=sys.stderr, flush=True)
 
 
 def record_divergence(path: Path, experiment: str, config: ExperimentConfig, error: str) -> Path:
@@ -306,8 +340,26 @@ def record_divergence(path: Path, experiment: str, config: ExperimentConfig, err
 
 def divergence(run: Run) -> str | None:
     """The error recorded for a run whose training diverged, else None (also when a result of the run is
-    stored: a later try that trained to the end voids the record)."""
-    if not run.diverged_path.exists() or run.path.exists():
+    stored: a later try that trained to the end voids the record; and when the record is damaged)."""
+    record = None if run.path.exists() else read_divergence(run.diverged_path)
+    return None if record is None else record["error"]
+
+
+def read_divergence(path: Path) -> dict | None:
+    """The divergence record at ``path`` as ``record_divergence`` wrote it: experiment, key, config, error.
+    None when there is none, or when it is damaged (named with its fix, once: the run counts as not run)."""
+    if not path.is_file():
         return None
-    return json.loads(run.diverged_path.read_text())["error"]
+    try:
+        record = json.loads(path.read_text())
+        key = ExperimentConfig(**record["config"]).key()
+        whole = (isinstance(record["error"], str) and record["key"] == key
+                 and path.name == f"{record['experiment']}-{key}.diverged")
+    except (OSError, ValueError, TypeError, KeyError):  # not JSON (a ValueError), not an object, a field missing
+        whole = False
+    if not whole:
+        warn(f"the divergence record {path} is damaged; delete it, or the sweep (python -m cifar_utils.sweep) "
+             f"trains the run again.")
+        return None
+    return record
 

@@ -17,7 +17,8 @@ from .results import ResultError, accuracy, load_result, machine
 
 def cell_results(the_study: study.Study) -> dict[study.Cell, list[dict]]:
     """Each cell's stored final results (seed order), missing runs left out, and so are results of schema 1
-    (no per-image predictions): the sweep trains those again."""
+    (no per-image predictions) and unusable ones (named on stderr with their fix, ``study.stored_result``):
+    the sweep trains those again."""
     found: dict[study.Cell, list[dict]] = {cell: [] for cell in the_study.cells}
     for run, result in study.stored(the_study.final_runs()).items():
         if result is not None and "predictions" in result:
@@ -53,7 +54,7 @@ def unstable_final_runs(the_study: study.Study, name: str) -> list[dict]:
             continue
         for seed in cell.seeds:
             run = study.Run(cell, cell.config(seed, lr=lr), the_study.results_dir)
-            result, error = load_result(run.path, key=run.config.key()), study.divergence(run)
+            result, error = study.stored_result(run), study.divergence(run)
             if result is not None or error is not None:
                 found.append({"lr": lr, "seed": seed, "result": result, "error": error})
     return found

@@ -17,15 +17,24 @@ killed sweep started again loses at most the run in progress (which itself resum
 epoch's checkpoint). One line per finished run, with an estimate of the time left. Exits 1 when a
 run failed (a divergence is not a failure), 2 for bad arguments or when every rate of a grid diverged.
 ``--dry-run`` also estimates the training time left from the stored runs' times.
+
+Ctrl-C (SIGINT) or SIGTERM stops the sweep: no run starts after it, the children training end (a run
+resumes from its last checkpoint when the sweep starts again) and it exits 128 + the signal's number,
+with one line saying so. A child also ends when its sweep is gone (kill -9). Each child holds its log
+locked while it runs: a second sweep that reaches the same run waits for it instead of writing there.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import fcntl
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
@@ -65,16 +74,90 @@ def spec_of(run: study.Run, data_dir: str) -> dict:
             "data_dir": data_dir}
 
 
+class Stop:
+    """A sweep's stop (``STOP``): SIGINT or SIGTERM while it ``handles`` them ends the children training now
+    (SIGTERM) and starts none after it."""
+
+    def __init__(self):
+        self.signum: int | None = None
+        self.children: set[subprocess.Popen] = set()
+
+    def __call__(self, signum, frame) -> None:
+        self.signum = signum
+        for child in list(self.children):
+            child.terminate()
+
+    @contextlib.contextmanager
+    def handles(self):
+        self.signum = None
+        previous = {s: signal.signal(s, self) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            self.signum = None
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+
+
+STOP = Stop()
+
+
+def follow_the_sweep() -> None:
+    """In a child: Ctrl-C is the sweep's to handle (it ends its children), and the child ends when the sweep
+    is gone (killed with SIGKILL, say) instead of training on, unseen."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    sweep = os.getppid()
+
+    def watch():
+        while os.getppid() == sweep:
+            time.sleep(1)
+        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def launch(run: study.Run, data_dir: str, threads: int, log_dir: Path) -> tuple[str, str]:
-    """Run one training in a child process with ``threads`` threads; its output goes to a log file.
+    """Run one training in a child process with ``threads`` threads; its output goes to a log file that it
+    holds locked (another sweep at that run waits for it: ``wait_for_other_sweep``); ``STOP`` ends it.
     Returns the outcome ("ok", "diverged" or "failed") and a detail for the progress line."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{run.cell.experiment}-{run.config.key()}.log"
-    with open(log_path, "w") as log:
-        done = subprocess.run([sys.executable, "-m", "cifar_utils.sweep", "--one", json.dumps(spec_of(run, data_dir))],
-                              cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    return outcome_of(run, done.returncode == 0, f"exit {done.returncode}; see {log_path}")
+    with open(log_path, "a") as log:
+        if not locked_now(log):
+            if not wait_for_other_sweep(run, log, log_path):
+                return "failed", "stopped while waiting for another sweep"
+            if not missing([run]):  # the other sweep's run stored its result, or diverged
+                return outcome_of(run, run.path.exists(), "")
+        log.truncate(0)
+        command = [sys.executable, "-m", "cifar_utils.sweep", "--one", json.dumps(spec_of(run, data_dir))]
+        child = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        STOP.children.add(child)
+        try:
+            if STOP.signum:  # it came while the child started
+                child.terminate()
+            code = child.wait()
+        finally:
+            STOP.children.discard(child)
+    return outcome_of(run, code == 0, f"exit {code}; see {log_path}")
+
+
+def locked_now(log) -> bool:
+    try:
+        fcntl.flock(log, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
+def wait_for_other_sweep(run: study.Run, log, log_path: Path) -> bool:
+    """Another sweep's child is training ``run`` (it holds the log): say so, and wait until it ends (True: the
+    log is locked now) or this sweep is stopped (False)."""
+    print(f"{run.describe()}: another sweep is training it (log {log_path}); waiting for it.", flush=True)
+    while not STOP.signum:
+        if locked_now(log):
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def outcome_of(run: study.Run, ok: bool, failure: str) -> tuple[str, str]:
@@ -138,37 +221,22 @@ class Progress:
 
 def stored_times(the_study: study.Study) -> list[tuple[study.Run, float]]:
     """(run, training seconds) of every stored run of the study, tuning and final."""
-    runs = the_study.tuning_runs() + the_study.final_runs()
-    found = []
-    for run in runs:
-        try:
-            result = load_result(run.path, key=run.config.key())
-        except ResultError:
-            continue
-        if result is not None:
-            found.append((run, result["train_seconds"]))
-    return found
+    stored = study.stored(the_study.tuning_runs() + the_study.final_runs())
+    return [(run, result["train_seconds"]) for run, result in stored.items() if result is not None]
 
 
 def missing(runs: list[study.Run]) -> list[study.Run]:
-    """The runs without a usable stored result (an unusable one is named and trained again)."""
-    todo = []
-    for run in runs:
-        if study.divergence(run) is not None:  # its training diverged: an outcome, recorded (study.record_divergence)
-            continue
-        try:
-            result = load_result(run.path, key=run.config.key())
-            if result is None or "predictions" not in result:  # schema 1 kept no predictions: run it again
-                todo.append(run)
-        except ResultError as exc:
-            print(f"Warning: {exc} It is trained again.", flush=True)
-            todo.append(run)
-    return todo
+    """The runs without a usable stored result (an unusable one is named and trained again; schema 1 kept no
+    predictions: run again). A run whose training diverged has an outcome (``study.record_divergence``)."""
+    return [run for run in runs
+            if study.divergence(run) is None and "predictions" not in (study.stored_result(run) or {})]
 
 
 def execute(runs: list[study.Run], args, the_study: study.Study) -> bool:
-    """Train the missing runs of ``runs``; True unless a run failed (a run that diverged is an outcome, and
-    a run is skipped, not failed, when another run at its cell's rate diverged)."""
+    """Train the missing runs of ``runs``; True unless a run failed or the sweep was stopped (a run that
+    diverged is an outcome, and a run is skipped, not failed, when another run at its cell's rate diverged)."""
+    if STOP.signum:  # it came between two stages
+        return False
     todo = missing(runs)
     diverged = sum(study.divergence(run) is not None for run in runs)
     print(f"{len(runs) - len(todo)} of {len(runs)} runs stored" + (f" ({diverged} diverged)" if diverged else "")
@@ -191,8 +259,15 @@ def execute(runs: list[study.Run], args, the_study: study.Study) -> bool:
         options = {"timeout_min": args.timeout_min, "cpus_per_task": args.cpus_per_task, "gpus_per_node": args.gpus,
                    "slurm_partition": args.slurm_partition, "cluster": args.cluster}
         options = {k: v for k, v in options.items() if v is not None}
-        for run, job in submit_slurm(todo, args.data_dir, options, the_study.logs_dir.parent / "sweep-jobs"):
+        jobs = submit_slurm(todo, args.data_dir, options, the_study.logs_dir.parent / "sweep-jobs")
+        for run, job in jobs:
             start = time.perf_counter()
+            while not STOP.signum and not job.done():
+                time.sleep(1)
+            if STOP.signum:
+                for _, job in jobs:
+                    job.cancel(check=False)
+                return False
             try:
                 job.result()
                 outcome, detail = "ok", ""
@@ -204,16 +279,21 @@ def execute(runs: list[study.Run], args, the_study: study.Study) -> bool:
     threads = max(1, (os.cpu_count() or 1) // args.jobs)  # each run its share of the cores
     with ThreadPoolExecutor(max_workers=args.jobs) as pool:
         def timed(run):
+            if STOP.signum:
+                return run, "stopped", "", 0.0
             if (run.cell.lr_from or run.cell.name, run.config.lr) in the_study.unstable_rates():  # diverged in another run
                 return run, "skipped", f"lr {run.config.lr:g} diverged in another run", 0.0
             start = time.perf_counter()
             outcome, detail = launch(run, args.data_dir, threads, the_study.logs_dir)
+            if outcome == "failed" and STOP.signum:  # ended by the stop: it resumes when the sweep starts again
+                outcome = "stopped"
             return run, outcome, detail, time.perf_counter() - start
         for future in as_completed([pool.submit(timed, run) for run in todo]):
             run, outcome, detail, seconds = future.result()
             failures += outcome == "failed"  # a divergence is an outcome, recorded; a skipped run waits for adopt
-            progress.finished(run, outcome, detail, seconds)
-    return failures == 0
+            if outcome != "stopped":
+                progress.finished(run, outcome, detail, seconds)
+    return failures == 0 and not STOP.signum
 
 
 def adopt(the_study: study.Study, dry_run: bool, say=print) -> bool:
@@ -273,6 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one run, as JSON
     args = parser.parse_args(argv)
     if args.one:
+        follow_the_sweep()
         run_one(json.loads(args.one))
         return 0
     try:
@@ -296,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             moved = the_study.set_aside(args.set_aside, keep=faithful)
             print(f"moved {len(moved)} stored runs of the study into {args.set_aside}")
             return 0
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, ResultError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     params = dict(args.parameter)
@@ -306,31 +387,42 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     args.data_dir = params.get("data_dir", "")
-    ok = True
-    try:
-        if args.stage in ("tune", "all"):
-            ok &= execute(the_study.tuning_runs(), args, the_study)
-        if args.stage in ("adopt", "all") and ok:
-            adopt(the_study, args.dry_run)
-            the_study = study.load(the_study.file)  # the rates just written
-        if args.stage in ("final", "all") and ok:
-            waiting = cells_without_rate(the_study)
-            if waiting:
-                print(f"{len(waiting)} cells have no chosen learning rate yet ({', '.join(waiting)}): their final runs "
-                      f"follow --stage tune and --stage adopt.", flush=True)
-            ok &= execute(the_study.final_runs(), args, the_study)
-            # A final run that diverged makes its rate unstable: adopt the next choice and run its seeds.
-            while args.stage == "all" and ok and not args.dry_run:
-                choices: list[str] = []
-                if not adopt(the_study, False, say=choices.append):
-                    break
-                print("\n".join(choices), flush=True)  # a new choice: say it
-                the_study = study.load(the_study.file)
-                ok &= execute(the_study.final_runs(), args, the_study)
-    except (ConfigError, ValueError, ResultError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with STOP.handles():
+        try:
+            ok = stages(the_study, args)
+        except (ConfigError, ValueError, ResultError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        if STOP.signum:
+            print(f"sweep stopped by {signal.Signals(STOP.signum).name}: no run starts after it; run the same "
+                  f"command again to go on (a run cut short resumes from its last checkpoint).", file=sys.stderr)
+            return 128 + STOP.signum
     return 0 if ok else 1
+
+
+def stages(the_study: study.Study, args) -> bool:
+    """The stages that ``args.stage`` names, in order; False when a run failed or the sweep was stopped."""
+    ok = True
+    if args.stage in ("tune", "all"):
+        ok &= execute(the_study.tuning_runs(), args, the_study)
+    if args.stage in ("adopt", "all") and ok:
+        adopt(the_study, args.dry_run)
+        the_study = study.load(the_study.file)  # the rates just written
+    if args.stage in ("final", "all") and ok:
+        waiting = cells_without_rate(the_study)
+        if waiting:
+            print(f"{len(waiting)} cells have no chosen learning rate yet ({', '.join(waiting)}): their final runs "
+                  f"follow --stage tune and --stage adopt.", flush=True)
+        ok &= execute(the_study.final_runs(), args, the_study)
+        # A final run that diverged makes its rate unstable: adopt the next choice and run its seeds.
+        while args.stage == "all" and ok and not args.dry_run:
+            choices: list[str] = []
+            if not adopt(the_study, False, say=choices.append):
+                break
+            print("\n".join(choices), flush=True)  # a new choice: say it
+            the_study = study.load(the_study.file)
+            ok &= execute(the_study.final_runs(), args, the_study)
+    return ok
 
 
 if __name__ == "__main__":
