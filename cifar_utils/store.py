@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import shutil
 import time
-from pathlib import Path
 
 from . import hardware
 from .config import ConfigError, ExperimentConfig

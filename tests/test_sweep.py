@@ -19,7 +19,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from cifar_utils import conclusions, study, sweep
+from cifar_utils import conclusions, study, sweep, sweep_children
+from cifar_utils.train import NonFiniteLossError
 from cifar_utils.recipes import EXPERIMENTS, REPO_ROOT, profile_config
 from cifar_utils.results import ResultError, load_result, save_result
 from helpers import confusion_with_diagonal, fake_result, write_study
@@ -391,7 +392,7 @@ def test_submitit_local_executor_stores_a_result(tiny, capsys):
 
 def test_run_one_trains_from_a_spec(tiny, capsys):
     run = tiny.final[0]
-    spec = sweep.spec_of(run, tiny.data_dir)
+    spec = sweep_children.spec_of(run, tiny.data_dir)
     assert json.loads(json.dumps(spec)) == spec  # what goes on the child's command line
     assert spec == {"experiment": "baseline", "config": run.config.to_dict(), "results_dir": str(run.results_dir),
                     "data_dir": tiny.data_dir}
@@ -408,7 +409,7 @@ def test_run_one_replaces_a_schema_1_result(tiny):
     run.path.parent.mkdir(parents=True)
     run.path.write_text(json.dumps(schema_1))
     assert sweep.missing([run]) == [run]
-    result = sweep.run_one(sweep.spec_of(run, tiny.data_dir))
+    result = sweep.run_one(sweep_children.spec_of(run, tiny.data_dir))
     assert result["schema_version"] == 2 and "predictions" in result
     assert sweep.missing([run]) == []
 
@@ -505,8 +506,8 @@ def test_a_diverging_run_is_recorded_not_retried_and_its_rate_left_out(tiny):
     """A real run at an absurd rate: its loss becomes NaN, the run leaves a divergence record, the sweep
     counts it as an outcome (not to run again) and the rate is unstable for the tuned cell."""
     bad = at_rate(tiny.final[0], DIVERGING_LR)
-    with pytest.raises(sweep.NonFiniteLossError):
-        sweep.run_one(sweep.spec_of(bad, tiny.data_dir))
+    with pytest.raises(NonFiniteLossError):
+        sweep.run_one(sweep_children.spec_of(bad, tiny.data_dir))
     assert not bad.path.exists() and "the training loss became" in study.divergence(bad)
     assert sweep.missing([bad]) == [] and tiny.study.unstable_rates() == {("a", DIVERGING_LR)}
 

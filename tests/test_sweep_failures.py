@@ -176,8 +176,8 @@ def test_a_run_another_sweep_is_training_is_waited_for_and_its_log_left_alone(ti
     def refuse(*args, **kwargs):
         raise AssertionError("a child was launched")
 
-    monkeypatch.setattr(sweep.subprocess, "Popen", refuse)
-    monkeypatch.setattr(sweep.subprocess, "run", refuse)
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(subprocess, "run", refuse)
     run = tiny.final[0]
     log_path = tiny.study.logs_dir / f"{run.path.stem}.log"
     log_path.parent.mkdir(parents=True)
