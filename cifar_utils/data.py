@@ -278,9 +278,22 @@ def _load_source(root: Path, download: bool) -> Cifar10:
         return _load_npz(root / NPZ_NAME)
     if download:
         return _load_torchvision(root, download)
-    raise DataError(
+    raise _no_data(root)
+
+
+def _no_data(root: Path) -> DataError:
+    return DataError(
         f"no CIFAR-10 data in {root}: expected {CACHE_NAME}, {TORCHVISION_FOLDER}/ (torchvision layout) or "
-        f"{NPZ_NAME}; pass data_dir, set {ENV_VAR}, or allow download=True on a machine with internet.")
+        f"{NPZ_NAME}; pass data_dir (-p data_dir FOLDER), set {ENV_VAR}, or allow download=True on a machine "
+        f"with internet.")
+
+
+def check_available(data_dir: str | os.PathLike | None = None, download: bool = False) -> None:
+    """Raise the DataError that ``load_cifar10`` would for a folder holding none of its layouts, without
+    loading anything (what a notebook checks in its first cell, before any work, when it will train)."""
+    root = (Path(data_dir).expanduser() if data_dir else default_data_dir()).resolve()
+    if not download and not any((root / name).exists() for name in (CACHE_NAME, TORCHVISION_FOLDER, NPZ_NAME)):
+        raise _no_data(root)
 
 
 def load_cifar10(data_dir: str | os.PathLike | None = None, download: bool = False) -> Cifar10:

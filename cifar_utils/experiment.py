@@ -27,6 +27,14 @@ class Experiment(ExperimentRun):
     """One experiment of the report as its notebook shows it: an ``ExperimentRun`` that also describes its
     parameters and network and draws its result's figures."""
 
+    @classmethod
+    def from_parameters(cls, name: str, params: dict) -> "Experiment":
+        """As ``ExperimentRun.from_parameters``; a run that will train checks its data here too, so that a
+        notebook without CIFAR-10 stops in its first cell, not after the cells before training."""
+        exp = super().from_parameters(name, params)
+        exp.check_data()
+        return exp
+
     def describe(self) -> pd.DataFrame:
         """What follows from the parameters (they themselves are in the parameters cell): the network's
         size, the result's key and file, the figures' folder."""

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import sys
@@ -30,19 +31,19 @@ from pathlib import Path
 
 import nbformat
 import papermill
-import hashlib
 
 from .config import DEVICES, ConfigError
+from .data import DataError
 from .evaluate import overall_counts
-from .store import ExperimentRun
+from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp, remove_stale_temps
 from .hardware import resolve_device
 from .kernels import QuietKernelManager
-from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp, remove_stale_temps
 from .nbclean import strip_volatile
 from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, cell_differences, describe_differences,
                       notebook_recipe, outside_the_report, parameters_cell, parameters_cell_of, profile_differences,
                       recipe_lines, recipe_path, saved_parameters)
 from .results import ResultError, load_result
+from .store import ExperimentRun
 from .tables import results_markdown
 
 
@@ -102,12 +103,11 @@ def check_devices(params: dict[str, dict]) -> None:
             resolve_device(values["device"])
 
 
-def check_outputs(params: dict[str, dict]) -> None:
+def check_outputs(params: dict[str, dict]) -> list[ExperimentRun]:
     """Where each experiment notebook would write its result and figures (``recipes.output_dirs``), and
-    every other run option, are checked before any work."""
-    for name, values in params.items():
-        if name in BY_NOTEBOOK:
-            ExperimentRun.from_parameters(BY_NOTEBOOK[name].name, {**notebook_recipe(name), **values})
+    every other run option, are checked before any work; returns the experiments' runs."""
+    return [ExperimentRun.from_parameters(BY_NOTEBOOK[name].name, {**notebook_recipe(name), **values})
+            for name, values in params.items() if name in BY_NOTEBOOK]
 
 
 def accuracy_summary(name: str, params: dict, base: dict | None = None) -> str:
@@ -288,9 +288,11 @@ def main(argv: list[str] | None = None) -> int:
         names = notebook_names(args.only)
         params = plan(names, args.profile, overrides)
         check_devices(params)
-        check_outputs(params)
+        runs = check_outputs(params)
         output_dir = ensure_writable_dir(outside_the_report("--output-dir", args.output_dir))
-    except (ConfigError, OutputError, OSError) as exc:
+        for run in runs:  # last: a notebook that only loads stored results needs no data
+            run.check_data()
+    except (ConfigError, OutputError, DataError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name in notebook_names(None):  # what runs killed here before left (another run's are younger)

@@ -17,7 +17,7 @@ import time
 
 from . import hardware
 from .config import ConfigError, ExperimentConfig
-from .data import DataError, load_cifar10
+from .data import DataError, check_available, load_cifar10
 from .files import check_writable_dir, locked
 from .recipes import REPO_ROOT, experiment_info, output_dirs, profile_config, repo_path, repo_relative
 from .results import ResultError, data_label, load_result, make_result, result_path, save_result
@@ -59,6 +59,12 @@ class ExperimentRun:
     def from_parameters(cls, name: str, params: dict):
         """Build from a notebook's globals: every ExperimentConfig field plus the run options."""
         return cls(name, ExperimentConfig.from_parameters(params), **{k: params[k] for k in RUN_OPTIONS if k in params})
+
+    def check_data(self) -> None:
+        """A run that will train (no stored result, or retrain) has data: DataError naming data_dir and
+        CIFAR10_ROOT otherwise, before any work (a notebook's first cell, the runner before its first notebook)."""
+        if self.retrain or not self.path.exists():
+            check_available(self.data_dir, self.download)
 
     @classmethod
     def stored(cls, name: str, profile: str, results_dir: str = "auto", required: bool = True):

@@ -288,3 +288,20 @@ def test_a_damaged_result_without_data_names_the_file_and_a_fix(tmp_path):
     message = str(info.value)
     assert message.startswith(f"the stored result {run.path} is damaged and training it again needs CIFAR-10")
     assert "delete it" in message and "cifar_utils.sweep" in message and "retrain=True" not in message
+
+
+def test_a_notebook_that_will_train_without_data_stops_in_its_first_cell(tmp_path):
+    """The offline DataError came after the cells before training; a run that has to train checks its data
+    when it is built (the notebook's first cell), naming data_dir and CIFAR10_ROOT. A run whose result is
+    stored needs no data."""
+    from cifar_utils.data import DataError
+    from cifar_utils.experiment import Experiment
+    params = {**make_config().to_dict(), "data_dir": str(tmp_path / "empty"), "results_dir": str(tmp_path / "r")}
+    with pytest.raises(DataError, match=r"no CIFAR-10 data in .*empty.*-p data_dir FOLDER.*CIFAR10_ROOT"):
+        Experiment.from_parameters("baseline", params)
+    exp = Experiment("baseline", make_config(), results_dir=str(tmp_path / "r"))
+    exp.path.parent.mkdir(parents=True)
+    exp.path.write_text("{}")  # a stored result (its content is checked when it is loaded, not here)
+    assert Experiment.from_parameters("baseline", params).path == exp.path
+    with pytest.raises(DataError):  # unless it is to be trained again
+        Experiment.from_parameters("baseline", {**params, "retrain": True})

@@ -240,13 +240,14 @@ def test_a_recipe_changed_since_publishing_is_published_with_its_new_cell(runner
     assert not report.edited_since_published("01_baseline")
 
 
-def test_a_profile_run_starts_from_the_recipe_whatever_the_saved_cell_says(runner, capsys):
+def test_a_profile_run_starts_from_the_recipe_whatever_the_saved_cell_says(runner, synthetic_dir, capsys):
     calls, root = runner
     save_cell(root / "notebooks" / "01_baseline.ipynb", lambda source: source.replace("= 0.1 ", "= 0.7 ", 1))
-    assert report.main(["--only", "01_baseline", "--profile", "smoke", "--output-dir", str(root / "out")]) == 0
+    assert report.main(["--only", "01_baseline", "--profile", "smoke", "-p", "data_dir", str(synthetic_dir),
+                        "--output-dir", str(root / "out")]) == 0
     (call,) = calls
     assert call["cell"] == recipes.parameters_cell("01_baseline")
-    assert call["params"] == profile_differences("smoke", "01_baseline")
+    assert call["params"] == {**profile_differences("smoke", "01_baseline"), "data_dir": str(synthetic_dir)}
     assert recipes.cell_differences("01_baseline") == {"lr": (0.7, 0.1)}  # the saved edit itself is kept
 
 
@@ -263,3 +264,13 @@ def test_a_named_device_that_is_missing_is_refused_before_any_run(device, nothin
 
 def test_auto_and_cpu_devices_pass_the_check():
     report.check_devices({"01_baseline": {"device": "auto"}, "02_alexnet_sgd": {"device": "cpu"}, "00_theory": {}})
+
+
+def test_a_run_that_would_train_without_data_is_refused_before_any_notebook(tmp_path, monkeypatch, capsys):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a notebook was run")
+    monkeypatch.setattr(report, "run_notebook", refuse)
+    assert report.main(["--only", "01_baseline", "--profile", "smoke", "-p", "data_dir", str(tmp_path),
+                        "--output-dir", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: no CIFAR-10 data in {tmp_path}") and "-p data_dir FOLDER" in err
