@@ -121,17 +121,23 @@ def test_committed_notebooks_show_the_committed_results():
 @pytest.mark.slow
 @pytest.mark.parametrize("keep_going", [False, True], ids=["stop", "keep-going"])
 def test_bad_parameter_fails_fast_naming_notebook_and_cell(keep_going, synthetic_dir, tmp_path, capsys):
-    """A bad value stops each training notebook in its validation cell, before any work: nothing is
-    trained, no result or figure is written, and the committed report is untouched."""
+    """A bad value is refused before any work: by the runner, which builds every experiment's run first
+    (exit 2, one sentence naming the value), and, when a notebook runs on its own, by its first cell
+    (papermill names the cell). Nothing is trained, no result or figure is written, the report is untouched."""
     before = {name: tree_digest(REPO_ROOT / name) for name in ("figures", "results", "notebooks")}
     argv = ["--profile", "smoke", "--only", "01_baseline", "02_alexnet_sgd", "-p", "lr", "-1",
             "-p", "data_dir", str(synthetic_dir), "-p", "results_dir", str(tmp_path / "results"),
             "-p", "figures_dir", str(tmp_path / "figures"), "--output-dir", str(tmp_path / "executed")]
     code = report.main(argv + (["--keep-going"] if keep_going else []))
-    out = capsys.readouterr().out
-    assert code == 1
-    assert "FAILED 01_baseline" in out and "ConfigError: lr = -1.0 is out of range; it must be > 0." in out
-    assert ("FAILED 02_alexnet_sgd" in out) == keep_going
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert captured.err == "error: lr = -1.0 is out of range; it must be > 0.\n"
+    assert not (tmp_path / "executed").exists()
+    with pytest.raises(papermill.PapermillExecutionError) as info:  # the notebook on its own
+        papermill.execute_notebook(str(NOTEBOOKS / "01_baseline.ipynb"), str(tmp_path / "01.ipynb"),
+                                   parameters={"lr": -1, "data_dir": str(synthetic_dir)}, kernel_name="python3",
+                                   progress_bar=False, cwd=str(NOTEBOOKS))
+    assert (info.value.ename, info.value.evalue) == ("ConfigError", "lr = -1.0 is out of range; it must be > 0.")
     assert not (tmp_path / "results").exists() and not (tmp_path / "figures").exists()
     assert before == {name: tree_digest(REPO_ROOT / name) for name in ("figures", "results", "notebooks")}
 
