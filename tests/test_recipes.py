@@ -124,7 +124,7 @@ def test_notebook_without_parameters_cell_has_none(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("line,lineno", [("import os", 2), ("lr += 1", 2), ("a, b = 1, 2", 2), ("a = b = 1", 2),
                                          ("print('hi')", 2)])
-def test_notebook_parameters_refuses_a_line_that_is_not_an_assignment(tmp_path, monkeypatch, line, lineno):
+def test_saved_parameters_refuses_a_line_that_is_not_an_assignment(tmp_path, monkeypatch, line, lineno):
     write_notebook(tmp_path, "nb", f"lr = 0.1\n{line}\n")
     monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
     with pytest.raises(ConfigError) as info:
@@ -134,7 +134,7 @@ def test_notebook_parameters_refuses_a_line_that_is_not_an_assignment(tmp_path, 
 
 
 @pytest.mark.parametrize("value", ["open('/tmp/side-effect', 'w')", "10 ** -3", "[i for i in range(3)]", "x"])
-def test_notebook_parameters_refuses_a_value_that_is_not_a_literal(tmp_path, monkeypatch, value):
+def test_saved_parameters_refuses_a_value_that_is_not_a_literal(tmp_path, monkeypatch, value):
     """Never executed: a call, an expression or a name is refused (with ValueError from ast.literal_eval,
     of which ConfigError is a subclass)."""
     write_notebook(tmp_path, "nb", f"lr = {value}\n")
