@@ -2,7 +2,7 @@
 
 - **Depth at a matched recipe.** The baseline network trained with the AlexNet cells' recipe, in the same
   optimizer x dropout design (``study.design(cells, "baseline", 8)``): at each of the four cells, AlexNet
-  minus the baseline network. The two networks differ in width and in the layers they have, not in depth
+  minus the baseline network; and what Dropout 0.5 does to each network (``dropout_by_network``). The two networks differ in width and in the layers they have, not in depth
   alone, so an effect here is the network's, with the recipe held fixed.
 - **Dropout at a longer budget.** AlexNet + Adam with and without Dropout 0.5 at each budget the study
   trains (8 and 16 epochs): Dropout's effect at each, and how much it changes between them (a contrast of
@@ -54,6 +54,21 @@ def depth_effects(cells: dict) -> dict[tuple[str, float], dict | str]:
         small, large = ([accuracy(r) for r in cells[design[factors]]] for design in (baseline, alexnet))
         found[factors] = _estimate(lambda a=small, b=large: stats.difference(a, b),
                                    {baseline[factors].label: small, alexnet[factors].label: large})
+    return found
+
+
+def dropout_by_network(cells: dict) -> dict[tuple[str, str], dict | str]:
+    """(network, optimizer) -> Dropout 0.5 minus none in test accuracy (points) at the matched recipe, for
+    each network whose design has both dropout levels: what Dropout costs or gives each network."""
+    found = {}
+    for model in ("baseline", "alexnet"):
+        design = study.design(cells, model, NETWORK_EPOCHS)
+        for optimizer in ("sgd", "adam"):
+            if {(optimizer, 0.0), (optimizer, 0.5)} <= set(design):
+                plain, dropout = ([accuracy(r) for r in cells[design[optimizer, p]]] for p in (0.0, 0.5))
+                found[model, optimizer] = _estimate(lambda a=plain, b=dropout: stats.difference(a, b),
+                                                    {design[optimizer, 0.0].label: plain,
+                                                     design[optimizer, 0.5].label: dropout})
     return found
 
 
@@ -135,6 +150,12 @@ def findings(cells: dict) -> list[str]:
     lines = []
     for factors, effect in depth_effects(cells).items():
         lines.append(_bullet(f"depth at a matched recipe, *AlexNet minus baseline CNN, {_factors(*factors)}*", effect))
+    if depth_effects(cells):  # what Dropout does to the baseline network (AlexNet's: the 2 x 2 and the budgets)
+        for (model, optimizer), effect in dropout_by_network(cells).items():
+            if model != "baseline":
+                continue
+            lines.append(_bullet(f"*Dropout 0.5 minus none, {study.NETWORKS[model]} + "
+                                 f"{study.OPTIMIZER_NAMES[optimizer]}, {NETWORK_EPOCHS} epochs*", effect))
     by_budget = dropout_by_budget(cells)
     for key, effect in (by_budget.items() if len(by_budget) > 1 else ()):  # one budget: the 2 x 2 says it
         what = (f"Dropout 0.5 minus none with Adam, {key} epochs" if key != "change"

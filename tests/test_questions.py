@@ -50,6 +50,14 @@ def test_depth_is_alexnet_minus_the_baseline_network_at_each_cell_of_the_matched
     assert table.loc["Adam, Dropout 0.5", "interval"] == "positive"
 
 
+def test_dropout_s_effect_on_each_network_at_the_matched_recipe(cells):
+    found = questions.dropout_by_network(cells)
+    expected = {("baseline", "sgd"): -7, ("baseline", "adam"): -8, ("alexnet", "sgd"): -1, ("alexnet", "adam"): -1}
+    assert {key: round(effect["estimate"]) for key, effect in found.items()} == expected
+    lines = questions.findings(cells)
+    assert "- *Dropout 0.5 minus none, baseline CNN + SGD, 8 epochs*: -7.00 points" in "\n".join(lines)
+
+
 def test_dropout_at_each_budget_and_the_change_between_them(cells):
     assert questions.budgets(cells) == [8, 16]
     found = questions.dropout_by_budget(cells)
