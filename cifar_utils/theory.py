@@ -7,12 +7,17 @@ ConfigError (a ValueError) with one sentence naming the bad value and the fix.
 - Convolution: ``cross_correlate`` is the original report's formula and what ``F.conv2d`` computes;
   ``convolve`` is the true convolution (the kernel flipped in both axes); ``conv2d_by_formula`` is the
   general formula with channels, bias, stride and padding; ``output_size`` is
-  floor((H + 2P - D(K - 1) - 1) / S) + 1; ``layer_table`` applies it to a network's layers.
-- Cross-entropy: ``cross_entropy_by_hand`` (softmax, per-example loss, mean and sum), ``reduction_example``
-  (mean against sum, and what that does to the gradient), ``label_smoothing_example``.
+  floor((H + 2P - D(K - 1) - 1) / S) + 1; ``layer_table`` applies it to a network's layers, with each
+  layer's receptive field by the standard recurrence (``receptive_fields``), which ``receptive_field_check``
+  checks with autograd.
+- Cross-entropy: ``cross_entropy_by_hand`` (softmax, per-example loss, mean and sum), ``gradient_table``
+  ((softmax - one-hot) / N against autograd), ``log_sum_exp_table`` (the shifted log-softmax against the naive
+  one in float32), ``reduction_example`` (mean against sum, and what that does to the gradient),
+  ``label_smoothing_example``.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import pandas as pd
@@ -26,6 +31,8 @@ from .models import count_parameters
 from .recipes import EXPERIMENTS, PUBLISHED_PROFILES, profile_parameters
 
 TOLERANCE = 1e-9  # "agree": hand and library results differ by less than this (both in float64)
+FLOAT32_TOLERANCE = 1e-5  # the same for float32 results of size about 1 (float32 keeps about 7 digits)
+FLOAT32_EXP_LIMIT = math.log(torch.finfo(torch.float32).max)  # exp(x) overflows float32 above this, about 88.72
 
 
 # --- checks ----------------------------------------------------------------------------------------
@@ -88,10 +95,18 @@ def check_cross_entropy(logits, targets, label_smoothing=0.0) -> None:
     _number("label_smoothing", label_smoothing, float, low=0, high=1, high_open=True)
 
 
-def check_parameters(feature_map, kernel, position, stride, padding, logits, targets, label_smoothing) -> None:
+def check_extreme_logits(extreme_logits) -> None:
+    _matrix("extreme_logits", extreme_logits)
+    if len(extreme_logits[0]) < 2:
+        raise ConfigError("extreme_logits has one column; give at least two logits per row, one per class.")
+
+
+def check_parameters(feature_map, kernel, position, stride, padding, logits, targets, label_smoothing,
+                     extreme_logits) -> None:
     """Every parameter of notebooks/00_theory.ipynb, before any work."""
     check_convolution(feature_map, kernel, position, stride, padding)
     check_cross_entropy(logits, targets, label_smoothing)
+    check_extreme_logits(extreme_logits)
 
 
 # --- convolution -----------------------------------------------------------------------------------
@@ -249,11 +264,9 @@ def _size_text(dims) -> str:
     return " x ".join(str(d) for d in dims)
 
 
-def layer_table(model: nn.Module, input_shape=(1, 3, 32, 32)) -> pd.DataFrame:
-    """Every Conv2d, MaxPool2d, Flatten and Linear layer of ``model`` in order: its output size by the formula
-    (from the layer's own kernel, stride, padding, dilation) against a forward pass of zeros of
-    ``input_shape``, and its parameters by the formula, (C_in K_h K_w + 1) C_out or (in + 1) out, against the
-    layer's own."""
+def _forward_layers(model: nn.Module, input_shape) -> list[tuple[str, nn.Module, tuple, tuple]]:
+    """(name, layer, input size, output size) of every Conv2d, MaxPool2d, Flatten and Linear layer, in the order
+    a forward pass of zeros of ``input_shape`` calls them (sizes without the batch dimension)."""
     shown = (nn.Conv2d, nn.MaxPool2d, nn.Flatten, nn.Linear)
     seen: list[tuple[str, nn.Module, tuple, tuple]] = []
     hooks = [m.register_forward_hook(lambda m, i, o, name=name: seen.append((name, m, tuple(i[0].shape[1:]),
@@ -265,13 +278,65 @@ def layer_table(model: nn.Module, input_shape=(1, 3, 32, 32)) -> pd.DataFrame:
     finally:
         for hook in hooks:
             hook.remove()
+    return seen
+
+
+def _window(m: nn.Module) -> tuple[tuple[int, int], ...]:
+    """(kernel, stride, padding, dilation) of a Conv2d or MaxPool2d, each as (rows, columns)."""
+    if getattr(m, "ceil_mode", False):
+        raise ValueError(f"{m} rounds its output size up (ceil_mode=True); the formulas here round down.")
+    return tuple(map(_pair, (m.kernel_size, m.stride, m.padding, m.dilation)))
+
+
+def _ordinal(n: int) -> str:
+    return {1: "first", 2: "second", 3: "third", 4: "fourth", 5: "fifth", 6: "sixth"}.get(n, f"{n}th")
+
+
+def receptive_fields(model: nn.Module, image=32) -> list[dict]:
+    """Each Conv2d and MaxPool2d layer of ``model`` in forward order, on an ``image`` x ``image`` input (or
+    ``image`` = (height, width)): its
+    receptive field r (pixels per side), its jump j (input pixels between neighbouring units) and the first
+    input pixel of its first unit's field, by the standard recurrence (Araujo et al. 2019), per axis:
+
+        r_l = r_{l-1} + D_l (K_l - 1) j_{l-1},   j_l = S_l j_{l-1},   start_l = start_{l-1} - P_l j_{l-1}
+
+    from r_0 = j_0 = 1, start_0 = 0. Unit u's field is start + u j to start + u j + r - 1; ``smallest patch``
+    is the fewest image pixels (rows x columns) any unit's field holds (the rest is zero padding), and
+    ``whole image`` says whether every unit sees every pixel."""
+    size = _pair(image)
+    rows, r, j, start, counts = [], [1, 1], [1, 1], [0, 0], {nn.Conv2d: 0, nn.MaxPool2d: 0}
+    for name, m, _, size_out in _forward_layers(model, (1, 3, *size)):
+        if not isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
+            continue
+        k, s, p, d = _window(m)
+        for a in (0, 1):
+            r[a], start[a], j[a] = r[a] + d[a] * (k[a] - 1) * j[a], start[a] - p[a] * j[a], j[a] * s[a]
+        counts[type(m)] += 1
+        patch = tuple(min(min(start[a] + u * j[a] + r[a] - 1, size[a] - 1) - max(start[a] + u * j[a], 0) + 1
+                          for u in range(size_out[a + 1])) for a in (0, 1))
+        rows.append({"name": name, "layer": m, "kind": "convolution" if isinstance(m, nn.Conv2d) else "pooling",
+                     "ordinal": counts[type(m)], "receptive field": tuple(r), "jump": tuple(j), "start": tuple(start),
+                     "smallest patch": patch, "whole image": patch == size})
+    return rows
+
+
+def _square(dims) -> str:
+    """'8' for (8, 8), '8 x 4' for (8, 4)."""
+    return str(dims[0]) if len(set(dims)) == 1 else _size_text(dims)
+
+
+def layer_table(model: nn.Module, input_shape=(1, 3, 32, 32)) -> pd.DataFrame:
+    """Every Conv2d, MaxPool2d, Flatten and Linear layer of ``model`` in order: its output size by the formula
+    (from the layer's own kernel, stride, padding, dilation) against a forward pass of zeros of
+    ``input_shape``, its receptive field, jump and the smallest patch of the image a unit sees
+    (``receptive_fields``), and its parameters by the formula, (C_in K_h K_w + 1) C_out or (in + 1) out, against
+    the layer's own."""
+    fields = {f["name"]: f for f in receptive_fields(model, tuple(input_shape[-2:]))}
     rows = []
-    for name, m, size_in, size_out in seen:
+    for name, m, size_in, size_out in _forward_layers(model, input_shape):
         row = {"layer": f"{name} {type(m).__name__}", "kernel / stride / padding": "", "input": _size_text(size_in)}
         if isinstance(m, (nn.Conv2d, nn.MaxPool2d)):
-            k, s, p, d = map(_pair, (m.kernel_size, m.stride, m.padding, m.dilation))
-            if getattr(m, "ceil_mode", False):
-                raise ValueError(f"{name} rounds its output size up (ceil_mode=True); the formula here rounds down.")
+            k, s, p, d = _window(m)
             channels = m.out_channels if isinstance(m, nn.Conv2d) else size_in[0]
             formula = (channels, *(output_size(size_in[a + 1], k[a], s[a], p[a], d[a]) for a in (0, 1)))
             row["kernel / stride / padding"] = f"{_size_text(k)} / {s[0]} / {p[0]}"
@@ -281,12 +346,99 @@ def layer_table(model: nn.Module, input_shape=(1, 3, 32, 32)) -> pd.DataFrame:
         else:
             formula, params = (m.out_features,), (m.in_features + 1) * m.out_features
         row.update({"output, formula": _size_text(formula), "output, forward pass": _size_text(size_out),
-                    "sizes agree": formula == size_out, "parameters, formula": params,
-                    "parameters, model": count_parameters(m)})
+                    "sizes agree": formula == size_out})
+        if name in fields:
+            field = fields[name]
+            row.update({"receptive field": _size_text(field["receptive field"]), "jump": _square(field["jump"]),
+                        "smallest patch seen": _size_text(field["smallest patch"])})
+        row.update({"parameters, formula": params, "parameters, model": count_parameters(m)})
         rows.append(row)
     rows.append({"layer": "total (count_parameters)", "parameters, formula": sum(r["parameters, formula"] for r in rows),
                  "parameters, model": count_parameters(model)})
     return pd.DataFrame(rows).fillna("")
+
+
+def receptive_field_summary(model: nn.Module, image: int) -> str:
+    """Where the receptive field first outgrows an ``image`` x ``image`` input and where every unit first sees all
+    of it, in one sentence."""
+    fields = receptive_fields(model, image)
+
+    def named(f):
+        return f"the {_ordinal(f['ordinal'])} {f['kind']} ({f['name']}, {_square(f['receptive field'])} pixels)"
+
+    wider = next((f for f in fields if min(f["receptive field"]) > image), None)
+    whole = next((f for f in fields if f["whole image"]), None)
+    if wider is None:
+        widest = max(fields, key=lambda f: min(f["receptive field"]))
+        return (f"On a {image} x {image} image no layer's receptive field is as wide as the image; the widest is that "
+                f"of {named(widest)}.")
+    text = f"On a {image} x {image} image the receptive field is wider than the image from {named(wider)}"
+    if not wider["whole image"]:
+        text += f", but some of its units see only {_size_text(wider['smallest patch'])} pixels of the image"
+    if whole is None:
+        return text + "; no unit of any layer sees the whole image."
+    return text + ("" if whole is wider else f"; every unit sees the whole image from {named(whole)}") + "."
+
+
+def _field_probe(fields: list[dict]) -> nn.Sequential:
+    """The layers of ``fields`` on one channel, every Conv2d's weights 1 and no bias, every MaxPool2d replaced by an
+    AvgPool2d of the same window: a pixel inside a unit's receptive field then has a positive gradient, one outside
+    none (max-pooling and ReLU would pass a gradient to only some pixels of the field)."""
+    layers = []
+    for f in fields:
+        k, s, p, d = _window(f["layer"])
+        if f["kind"] == "convolution":
+            conv = nn.Conv2d(1, 1, k, s, p, d, bias=False, dtype=torch.float64)
+            nn.init.ones_(conv.weight)
+            layers.append(conv)
+        else:
+            layers.append(nn.AvgPool2d(k, s, p))
+    return nn.Sequential(*layers)
+
+
+def _span(gradient: torch.Tensor, axis: int) -> tuple[int, int]:
+    """First and last row (axis 0) or column (axis 1) where ``gradient`` is not zero."""
+    nonzero = (gradient != 0).any(dim=1 - axis).nonzero().flatten().tolist()
+    return nonzero[0], nonzero[-1]
+
+
+def receptive_field_check(model: nn.Module, image: int = 32) -> str:
+    """``receptive_fields`` against autograd through ``_field_probe``, in one sentence: on a larger input (where
+    no field is cut by the border), the field of a central unit and its shift to the next unit (r and j); on the
+    ``image`` x ``image`` input, the pixels every unit of every layer sees. Layers without dilation only."""
+    fields = receptive_fields(model, image)
+    dilated = [f["name"] for f in fields if _window(f["layer"])[3] != (1, 1)]
+    if dilated:
+        raise ValueError(f"{', '.join(dilated)} is dilated; its field has holes that a border can end on, which this "
+                         f"check does not model (the recurrence still gives the field's extent).")
+    probe = _field_probe(fields)
+    large = 2 * max(max(f["receptive field"]) for f in fields) + image
+    units = 0
+    for depth, f in enumerate(fields, start=1):
+        layers = probe[:depth]
+        x = torch.zeros(1, 1, large, large, dtype=torch.float64, requires_grad=True)
+        out = layers(x)[0, 0]
+        centre = out.shape[0] // 2
+        spans = []
+        for u in (centre, centre + 1):
+            (gradient,) = torch.autograd.grad(out[u, u], x, retain_graph=True)
+            spans.append(_span(gradient[0, 0], 0))
+        (lo, hi), (next_lo, _) = spans
+        if (hi - lo + 1, next_lo - lo) != (f["receptive field"][0], f["jump"][0]) or \
+                lo != f["start"][0] + centre * f["jump"][0] or lo <= 0 or hi >= large - 1:
+            return f"{f['name']}: the recurrence and autograd DISAGREE (field {hi - lo + 1}, jump {next_lo - lo})."
+        x = torch.zeros(1, 1, image, image, dtype=torch.float64)
+        jacobian = torch.autograd.functional.jacobian(lambda x: layers(x)[0, 0], x, vectorize=True)[:, :, 0, 0]
+        for u, v in itertools.product(range(jacobian.shape[0]), range(jacobian.shape[1])):
+            units += 1
+            for a, w in ((0, u), (1, v)):
+                first = f["start"][a] + w * f["jump"][a]
+                expected = (max(first, 0), min(first + f["receptive field"][a] - 1, image - 1))
+                if _span(jacobian[u, v], a) != expected:
+                    return f"{f['name']} unit ({u}, {v}): the recurrence and autograd DISAGREE on the pixels it sees."
+    return (f"Receptive fields by the recurrence and by autograd agree at all {len(fields)} convolution and pooling "
+            f"layers: each layer's field and jump (a central unit on a {large} x {large} input), and the image "
+            f"pixels each of the {units:,} units sees on the {image} x {image} input.")
 
 
 def general_formula_check(layer: nn.Conv2d, seed: int = 0) -> str:
@@ -360,6 +512,87 @@ def pytorch_agreement(logits, targets) -> dict:
     }
 
 
+def cross_entropy_gradient(logits, targets, label_smoothing: float = 0.0) -> list[list[float]]:
+    """dL/dx of the mean loss by hand: (softmax(x) - q) / N, q the one-hot targets (smoothed, with
+    ``label_smoothing``)."""
+    check_cross_entropy(logits, targets, label_smoothing)
+    p = cross_entropy_by_hand(logits, targets)["probabilities"]
+    q = smoothed_targets(targets, len(logits[0]), label_smoothing)
+    return [[(pc - qc) / len(logits) for pc, qc in zip(pn, qn)] for pn, qn in zip(p, q)]
+
+
+def autograd_gradient(logits, targets, label_smoothing: float = 0.0) -> list[list[float]]:
+    """x.grad after nn.CrossEntropyLoss(label_smoothing=...)(x, t).backward(), in float64."""
+    x = torch.tensor(logits, dtype=torch.float64, requires_grad=True)
+    nn.CrossEntropyLoss(label_smoothing=label_smoothing)(x, torch.tensor(targets)).backward()
+    return x.grad.tolist()
+
+
+def gradient_table(logits, targets) -> tuple[pd.DataFrame, str]:
+    """The gradient of the mean cross-entropy with respect to the logits, by hand and by autograd, one row per
+    example, and one sentence on whether they agree."""
+    by_hand, by_autograd = cross_entropy_gradient(logits, targets), autograd_gradient(logits, targets)
+    table = _frames({"by hand, (p - y) / N": by_hand, "autograd, x.grad": by_autograd}).round(4)
+    table.index = pd.RangeIndex(1, len(logits) + 1, name="example")
+    count = len(logits) * len(logits[0])
+    verdict = "agree" if agree(by_hand, by_autograd) else "DISAGREE"
+    sums = max(abs(sum(row)) for row in by_hand)
+    return table, (f"By hand and autograd {verdict} at all {count} entries (largest difference below {TOLERANCE:g}); "
+                   f"each row sums to zero{'' if sums < TOLERANCE else ' (NOT here)'}.")
+
+
+def log_softmax_float32(row, shifted: bool = True) -> list[float]:
+    """log softmax of one row written out in float32 tensors: x - m - log sum exp(x - m) with m = max(x), or the
+    naive x - log sum exp(x)."""
+    x = torch.tensor(row, dtype=torch.float32)
+    m = x.max() if shifted else torch.zeros((), dtype=torch.float32)
+    return (x - m - torch.log(torch.exp(x - m).sum())).tolist()
+
+
+def log_sum_exp_table(extreme_logits) -> tuple[pd.DataFrame, str]:
+    """For each row of ``extreme_logits``: exp(x), the naive log-softmax and softmax, the shifted log-softmax and
+    torch.log_softmax, all in float32, and the shifted form in float64 by hand (``math``); then one sentence per
+    row on what happened."""
+    check_extreme_logits(extreme_logits)
+    rows, lines = {}, []
+    for n, row in enumerate(extreme_logits, start=1):
+        x = torch.tensor(row, dtype=torch.float32)
+        naive, shifted = log_softmax_float32(row, shifted=False), log_softmax_float32(row)
+        library, exact = torch.log_softmax(x, dim=0).tolist(), _log_softmax(row)
+        exp = torch.exp(x)
+        rows.update({(n, "exp(x), float32"): exp.tolist(),
+                     (n, "naive: x - log sum exp(x), float32"): naive,
+                     (n, "naive softmax: exp(x) / sum exp(x), float32"): (exp / exp.sum()).tolist(),
+                     (n, "shifted: x - m - log sum exp(x - m), float32"): shifted,
+                     (n, "torch.log_softmax, float32"): library,
+                     (n, "shifted, float64 (math)"): exact})
+        if torch.isinf(exp).any():
+            why = (f"its largest logit, {max(row):g}, is above ln(largest float32) = {FLOAT32_EXP_LIMIT:.2f}, so exp "
+                   f"overflows to inf")
+        elif (exp == 0).all():
+            why = "every exp underflows to 0, so the sum is 0 and its log is -inf"
+        else:
+            why = "exp neither overflows nor underflows"
+        naive_ok = all(math.isfinite(v) for v in naive) and agree_float32(naive, exact)
+        shifted_ok = agree_float32(shifted, library) and agree_float32(shifted, exact)
+        lines.append(f"Example {n}: {why}; the naive form gives {_values_text(naive)}"
+                     f"{'' if naive_ok else ' (wrong)'}; the shifted form "
+                     f"{'agrees' if shifted_ok else 'DISAGREES'} with torch.log_softmax and with float64.")
+    table = pd.DataFrame(rows.values(), index=pd.MultiIndex.from_tuples(rows, names=["example", "computed as"]),
+                         columns=[f"class {c}" for c in range(len(extreme_logits[0]))]).round(4)
+    return table, "\n".join(lines)
+
+
+def agree_float32(a, b) -> bool:
+    """Same length, every entry finite and within FLOAT32_TOLERANCE."""
+    return len(a) == len(b) and all(math.isfinite(u) and math.isfinite(v) and abs(u - v) < FLOAT32_TOLERANCE
+                                    for u, v in zip(a, b))
+
+
+def _values_text(values) -> str:
+    return "[" + ", ".join(f"{v:.4g}" for v in values) + "]"
+
+
 def reduction_example(logits, targets) -> dict:
     """PyTorch's default mean against the original report's sum: the loss, and the size of the gradient
     it sends back (its norm over all logits)."""
@@ -421,3 +654,15 @@ def training_label_smoothing() -> pd.DataFrame:
     """The label_smoothing each training notebook uses, per published profile (parameters cell + profile file)."""
     return pd.DataFrame({profile: {info.notebook: profile_parameters(profile, info.notebook)["label_smoothing"]
                                    for info in EXPERIMENTS.values()} for profile in PUBLISHED_PROFILES})
+
+
+def smoothing_optimum(smoothing: pd.DataFrame, classes: int) -> str:
+    """For each label_smoothing eps of ``training_label_smoothing``'s table: the probability of the true class
+    at which the smoothed loss of an example is smallest (p = q), 1 - eps + eps / M with M = ``classes``."""
+    lines = []
+    for eps in sorted(set(smoothing.to_numpy().flatten().tolist()), reverse=True):
+        profiles = ", ".join(p for p in smoothing.columns if (smoothing[p] == eps).any())
+        top, other = smoothed_targets([0], classes, eps)[0][:2]
+        lines.append(f"label_smoothing {eps:g} ({profiles} profile): the loss is smallest when the true class gets "
+                     f"{top:.4g} and each of the other {classes - 1} classes {other:.4g}.")
+    return "\n".join(lines)
