@@ -55,11 +55,12 @@ def test_notebook_00s_citations_come_first():
 
 def test_one_style_for_every_type():
     render = {e["key"]: references.render(e) for e in references.entries()}
-    assert render["araujo2019"] == ("A. Araujo, W. Norris and J. Sim. Computing receptive fields of convolutional "
-                                    "neural networks. *Distill* 4(11):e21, 2019. <https://doi.org/10.23915/distill.00021>")
-    assert render["krizhevsky2012"].startswith("A. Krizhevsky, I. Sutskever and G. E. Hinton. ImageNet classification "
-                                               "with deep convolutional neural networks. In *Advances in Neural "
-                                               "Information Processing Systems 25 (NIPS 2012)*, pp. 1097-1105, 2012. <https://")
+    assert render["araujo2019"] == (
+        "A. Araujo, W. Norris and J. Sim. Computing receptive fields of convolutional neural networks. *Distill* "
+        "4(11):e21, 2019. <https://doi.org/10.23915/distill.00021>")
+    assert render["krizhevsky2012"].startswith(
+        "A. Krizhevsky, I. Sutskever and G. E. Hinton. ImageNet classification with deep convolutional neural "
+        "networks. In *Advances in Neural Information Processing Systems 25 (NIPS 2012)*, pp. 1097-1105, 2012. <https://")
     assert render["smith2019"].endswith("*Artificial Intelligence and Machine Learning for Multi-Domain Operations "
                                         "Applications, Proc. SPIE*, vol. 11006, article 1100612, 2019. "
                                         "<https://doi.org/10.1117/12.2520589>")
