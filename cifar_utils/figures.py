@@ -288,8 +288,8 @@ def _study_caption(cells: dict) -> str:
     return (f"Test accuracy of every configuration of the study: each run a grey dot, the mean with its 95% "
             f"interval (Student t over the seeds; one run: no interval), n at the right, and the original "
             f"report's single run as a hollow diamond where it trained that configuration; {_n_per_cell(cells)}. "
-            f"A diamond is one run of another recipe (other epochs, batch size and learning rate), so its "
-            f"distance from an interval does not test this study's recipe.")
+            f"A diamond is one run of the original report's own recipe, so its distance from an interval is no "
+            f"test of this study's recipe.")
 
 
 def _design_cells(cells: dict, model: str, epochs: int = questions.NETWORK_EPOCHS) -> dict:

@@ -586,15 +586,16 @@ def accuracy_by_configuration(accuracies: Mapping[str, Sequence[float]], origina
     return fig
 
 
-MIN_SPAN = 6.0  # points: the least an accuracy axis of means spans, so small differences are not magnified
+MIN_SPAN = 10.0  # points: the least an axis of mean accuracies spans, so that a one-point difference looks like one
 
 
 def _min_span(ax: plt.Axes, values: Sequence[float], span: float = MIN_SPAN) -> None:
-    """Widen the y axis around ``values`` to at least ``span`` (matplotlib's own limits when wider)."""
+    """Widen the y axis to at least ``span`` points around ``values``, at whole points (matplotlib's own
+    limits when they are wider)."""
     low, high = ax.get_ylim()
     if high - low < span and len(values):
-        middle = (min(values) + max(values)) / 2
-        ax.set_ylim(middle - span / 2, middle + span / 2)
+        bottom = np.floor((min(values) + max(values)) / 2 - span / 2)
+        ax.set_ylim(bottom, bottom + span)
 
 
 def interaction_plot(cells: Mapping[tuple, Sequence[float]], title: str) -> plt.Figure:
