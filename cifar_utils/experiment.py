@@ -2,24 +2,29 @@
 
     exp = Experiment.from_parameters("alexnet_sgd", globals())   # checks every parameter first
     result = exp.run()                                          # stored result, or train + store
-    exp.figure("confusion_matrix")                               # draw + save figures/fig07_...png
+    exp.seed_runs()                                             # its stored runs at every seed
+    exp.figure("per_class_accuracy")                             # draw + save figures/fig08_...png, captioned
 
 Loading, training and storing are ``store.ExperimentRun``'s (headless: what a sweep's training child
 uses); this module adds what a notebook shows: what the parameters imply, the network, the figures.
-Tables and prose about a result are in ``tables``, the figure registry in ``figures``.
+Tables and prose about a result are in ``tables``, the figure registry (numbers, captions) in ``figures``.
 """
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from . import estimates, figures
+from . import figures, plots, study
+from .config import KEY_SINCE, ExperimentConfig
 from .data import DataError, load_cifar10
 from .models import count_parameters, shapes_only
 from .recipes import experiment_info, repo_path
 from .recipes import repo_relative
+from .results import ResultError, load_result
 from .store import ExperimentRun
 
 
@@ -51,11 +56,37 @@ class Experiment(ExperimentRun):
         return (f"{model}\ntrainable parameters: {total:,}, of which {dense:,} ({100 * dense / total:.1f}%) "
                 f"in the fully connected layers")
 
+    def seed_runs(self) -> list[dict]:
+        """The stored results of this configuration at every seed stored in ``results_dir`` (the same
+        parameters apart from the seed), in seed order, the result ``run`` trained or loaded among them: the
+        runs the seed figures draw. A reader who changes a parameter gets just the runs of that change."""
+        found = {}
+        for path in sorted(self.results_dir.glob(f"{self.name}-*.json")):
+            try:
+                config = ExperimentConfig(**{**KEY_SINCE, **json.loads(path.read_text())["config"]})
+            except (OSError, ValueError, TypeError, KeyError):  # not a result of this schema: load_result says why
+                config = None
+            if config is None or replace(config, seed=self.config.seed).key() != self.key:
+                continue
+            try:
+                result = load_result(path, key=config.key())
+            except ResultError as exc:
+                study.warn(f"{exc} It is left out of the figures over the seeds.")
+                continue
+            found[config.seed] = result
+        if self.result is not None:
+            found[self.config.seed] = self.result
+        return [found[seed] for seed in sorted(found)]
+
     def figure(self, kind: str) -> figures.CaptionedFigure:
-        """Draw one of figures.EXPERIMENT_KINDS from the result, save it under its registered name, return it."""
+        """Draw one of figures.EXPERIMENT_KINDS, save it under its registered name and return it captioned:
+        per-class accuracy and loss curves from every stored seed (``seed_runs``), the confusion matrix and
+        the first ten from the result ``run`` returned."""
         if self.result is None:
             raise RuntimeError("no result yet; call run() first.")
-        return figures.render_captioned(figures.experiment_figure(self.name, kind), self.result, self.figures_dir)
+        figure = figures.experiment_figure(self.name, kind)
+        inputs = self.seed_runs() if kind in figures.SEED_KINDS else self.result
+        return figures.render_captioned(figure, inputs, self.figures_dir)
 
 
 def stored_profiles(name: str, profiles=("report", "faithful")) -> dict[str, dict | None]:
@@ -64,7 +95,7 @@ def stored_profiles(name: str, profiles=("report", "faithful")) -> dict[str, dic
 
 
 def profiles_figure(name: str, folder: str | Path):
-    """Fig. 15: test accuracy over training time of the baseline's stored report and faithful results;
+    """Test accuracy over training time of the baseline's stored report and faithful results;
     None unless the experiment has such a figure and both are stored."""
     figure = figures.BY_NAME.get(f"{name}_profiles_accuracy_over_time")
     if figure is None:
@@ -78,7 +109,7 @@ def profiles_figure(name: str, folder: str | Path):
 
 
 def faithful_figures(name: str, folder: str | Path) -> list:
-    """The faithful-profile run's loss curves and first ten (Fig. 20-21, the baseline's only): [] unless
+    """The faithful-profile run's loss curves and first ten (the baseline's only): [] unless
     that run is stored."""
     result = Experiment.stored(name, "faithful", required=False).result
     numbered = [f for f in (figures.BY_NAME.get(f"{name}_faithful_{kind}") for kind in ("loss_curves", "first_ten")) if f]
@@ -86,7 +117,7 @@ def faithful_figures(name: str, folder: str | Path) -> list:
 
 
 def mistakes_figure(result: dict, data_dir: str | Path | None, folder: str | Path):
-    """Fig. 17, the most confident mistakes of ``result`` (a schema 2 result of its experiment): drawn from
+    """The most confident mistakes of ``result`` (a schema 2 result of its experiment): drawn from
     the dataset's images, which results do not keep; without the dataset, the saved figure is shown when
     it was drawn from this very result (its PNG records the result's key), else a note says what is
     missing."""
@@ -99,7 +130,7 @@ def mistakes_figure(result: dict, data_dir: str | Path | None, folder: str | Pat
         data = load_cifar10(repo_path(str(data_dir)) if data_dir else None)
     except DataError:
         if figures.drawn_from(folder / figure.filename) == result["key"]:
-            return figures.CaptionedFigure(figure, None, folder / figure.filename)
+            return figures.CaptionedFigure(figure, None, folder / figure.filename, figure.caption(result))
         return Markdown(f"*Fig. {figure.number} needs the CIFAR-10 test images, which stored results do not keep: "
                         f"set `data_dir` (or `CIFAR10_ROOT`) to a folder with CIFAR-10, or `download = True`.*")
     config = result["config"]
@@ -110,16 +141,36 @@ def mistakes_figure(result: dict, data_dir: str | Path | None, folder: str | Pat
 
 
 def study_figures(cells: dict, folder: str | Path) -> list:
-    """Fig. 18 (every configuration's seeds, mean and 95% interval beside the original report) and Fig. 19
-    (the AlexNet optimizer x dropout interaction) from ``study_results.cell_results()``."""
-    by_label = {cell.label: values for cell, values in estimates.accuracies(cells).items()}
-    theirs = {cell.label: estimates.original_accuracy(cell) for cell in cells}
-    return [figures.render_captioned(figures.FIGURES[18], (by_label, theirs), folder),
-            figures.render_captioned(figures.FIGURES[19], estimates.design_accuracies(cells), folder)]
+    """Every configuration's seeds, mean and 95% interval beside the original report, and the AlexNet
+    optimizer x dropout interaction, from ``study_results.cell_results()``."""
+    return [figures.render_captioned(figures.BY_NAME[name], cells, folder)
+            for name in ("study_accuracy_by_configuration", "study_optimizer_dropout_interaction")]
 
 
-def comparison_figures(a: dict, b: dict, folder: str | Path) -> list:
-    """Fig. 13 (both results' loss curves on one plot), Fig. 14 (per-class accuracy side by side) and
-    Fig. 16 (b's confusion matrix minus a's)."""
-    results = {experiment_info(a["experiment"]).title: a, experiment_info(b["experiment"]).title: b}
-    return [figures.render_captioned(figures.FIGURES[n], results, folder) for n in (13, 14, 16)]
+def depth_figure(cells: dict, folder: str | Path):
+    """AlexNet against the baseline CNN at the matched recipe, from ``study_results.cell_results()``;
+    None while none of the baseline network's cells is stored."""
+    try:
+        return figures.render_captioned(figures.BY_NAME["study_depth_matched_recipe"], cells, folder)
+    except figures.MissingRuns:
+        return None
+
+
+def dropout_budget_figure(cells: dict, folder: str | Path):
+    """AlexNet + Adam's losses with and without Dropout at the longest budget, every seed, from
+    ``study_results.cell_results()``; None while those runs are not stored."""
+    try:
+        return figures.render_captioned(figures.BY_NAME["study_dropout_16_epochs"], cells, folder)
+    except figures.MissingRuns:
+        return None
+
+
+def comparison_figures(a: list[dict], b: list[dict], folder: str | Path) -> list:
+    """Both recipes' loss curves, their per-class accuracy side by side and b's mean confusion matrix minus
+    a's, each recipe over its runs (``Experiment.seed_runs``)."""
+    a, b = plots.runs_of(a, "a"), plots.runs_of(b, "b")
+    runs = {experiment_info(r[0]["experiment"]).title: r for r in (a, b)}
+    if len(runs) != 2:
+        raise ValueError(f"a and b are both runs of {a[0]['experiment']}; pass the runs of two experiments.")
+    return [figures.render_captioned(figures.BY_NAME[f"sgd_vs_adam_{kind}"], runs, folder)
+            for kind in ("loss_curves", "per_class_accuracy", "confusion_difference")]

@@ -1,74 +1,396 @@
-"""The registry of the report's figures: each one's number, file name, title, alt text and drawing function.
+"""The registry of the report's figures: each one's number, file name, title, alt text, caption and drawing.
 
-Fig. 1-12 are the original report's (four per experiment: per-class accuracy, loss curves, confusion
-matrix, first ten test images); Fig. 13 onwards are this report's additions. ``render`` draws a
-figure from stored results, saves it as ``fig<NN>_<name>.png`` and returns it closed;
+The numbers run in reading order through the report (notebook 00 has none):
+
+- 01 baseline: Fig. 1-4 per-class accuracy and loss curves (its seeds), confusion matrix and first ten
+  test images (one run); Fig. 5 accuracy over training time, this report's recipe against the original
+  report's; Fig. 6-7 the original report's recipe re-run: its curves and first ten;
+- 02 AlexNet + SGD: Fig. 8-11, the same four as Fig. 1-4;
+- 03 AlexNet + Adam + Dropout: Fig. 12-15 the same four; Fig. 16 its most confident mistakes; Fig. 17-19
+  AlexNet + SGD against it over the seeds of each (curves, per-class accuracy, confusion difference);
+  Fig. 20-21 the study (every configuration; the optimizer x dropout interaction); Fig. 22-23 the two
+  questions it left open (depth at a matched recipe; Dropout at 16 epochs).
+
+``render`` draws a figure from stored results, saves it as ``fig<NN>_<name>.png`` (removing the same
+figure saved under another number, so a renumbering leaves no stale file) and returns it closed;
 ``render_captioned`` does the same and returns a ``CaptionedFigure``, which a notebook displays as the
 saved PNG (at half its pixel size, sharp on high-density screens, with the figure's alt text) followed by
-its numbered caption.
+its caption. A caption is generated from the figure's inputs, so it cannot go stale: "**Fig. N.** Title."
+then which runs (recipe, n and seeds, the data copy), what the bars, bands and dots mean, and the one
+thing to see.
 
-What each figure's ``draw`` takes as inputs:
+What each figure's ``draw`` and ``caption`` take as inputs:
 
-- Fig. 1-12: one result;
-- Fig. 13-16: {label: result} (Fig. 16: exactly two, a then b; it shows b minus a);
-- Fig. 17: (result, images), all evaluated images in order (``data.load_cifar10(...).x_test``): results
+- Fig. 1, 2, 8, 9, 12, 13: the runs of one recipe, a list of results (its seeds; one run is n = 1);
+- Fig. 3, 4, 10, 11, 14, 15 and 6, 7 (the original report's recipe): one result;
+- Fig. 5: {label: result}, the baseline's runs under the report and faithful profiles;
+- Fig. 16: (result, images), all evaluated images in order (``data.load_cifar10(...).x_test``): results
   keep only the first ten's pixels, so this one figure needs the dataset;
-- Fig. 18: (accuracies, original): {configuration label: [test accuracy (%) of each seed]} and
-  {configuration label: the original report's accuracy (%), or None};
-- Fig. 19: {(optimizer, dropout): [test accuracy (%) of each seed]}, e.g. ("sgd", 0.0);
-- Fig. 20-21: the baseline's faithful-profile result (the original report's recipe).
+- Fig. 17-19: {label: [results]} of exactly two recipes, a then b (Fig. 19 shows b minus a);
+- Fig. 20-23: the study's cells with their stored results, as ``study_results.cell_results`` returns them.
 """
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable
 
 import matplotlib.pyplot as plt
+import numpy as np
 
-from . import plots
-from .recipes import EXPERIMENTS, original
+from . import estimates, plots, questions, study
+from .config import ExperimentConfig
+from .data import SHARED_COPY_SHA256
+from .recipes import EXPERIMENTS, original, profile_config
+from .evaluate import decode_predictions
+from .results import accuracy, data_label, markdown_text
 
 EXPERIMENT_KINDS = ("per_class_accuracy", "loss_curves", "confusion_matrix", "first_ten")
+SEED_KINDS = ("per_class_accuracy", "loss_curves")  # drawn from every stored seed; the others from one run
+
+
+class MissingRuns(ValueError):
+    """A figure of the study whose cells have no stored runs yet."""
 
 
 @dataclass(frozen=True)
 class Figure:
     number: int
     name: str                              # the file is fig<NN>_<name>.png
-    title: str                             # drawn above the plot
+    title: str                             # drawn above the plot, and the caption's first sentence
     draw: Callable[..., plt.Figure]        # draw(inputs, title) -> figure; inputs: see the module docstring
     alt: str                               # alt text: what the figure shows, for readers who cannot see it
+    describe: Callable[..., str]           # describe(inputs): the caption after its title
 
     @property
     def filename(self) -> str:
         return f"fig{self.number:02d}_{self.name}.png"
 
+    def caption(self, inputs) -> str:
+        """The self-contained caption: number, title, then what ``describe`` says of these inputs."""
+        return f"**Fig. {self.number}.** {self.title}. {self.describe(inputs)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# How captions name runs: recipe, n and seeds, data copy
+
+def recipe_of(result: dict) -> str:
+    """A result's recipe as a caption names it: its notebook's title and "this report's recipe" or "the
+    original report's recipe"; otherwise the study's label for it (network, optimizer, Dropout, what sets
+    it apart) and every other field that differs from the report recipe. With its epochs."""
+    config = ExperimentConfig(**result["config"])
+    experiment = result["experiment"]
+    title = EXPERIMENTS[experiment].title
+    if replace(profile_config("report", experiment), seed=config.seed).key() == config.key():
+        return f"{title}, this report's recipe, {config.epochs} epochs"
+    if replace(profile_config("faithful", experiment), seed=config.seed).key() == config.key():
+        return f"{title}, the original report's recipe ({config.epochs} epochs, batch {config.batch_size})"
+    recipe = profile_config("report", experiment)
+    settings, base = config.to_dict(), recipe.to_dict()
+    label = study.label_of({**settings, "epochs": recipe.epochs}, recipe)
+    apart = ("model", "optimizer", "dropout", "epochs", "seed", "device", "evaluate_on")
+    changed = [f"{k} = {settings[k]:g}" if isinstance(settings[k], float) else f"{k} = {settings[k]}"
+               for k in settings if k not in apart and settings[k] != base[k]]
+    return markdown_text(", ".join([label, *changed, f"{config.epochs} epochs"]))
+
+
+def seeds_of(results: list[dict]) -> str:
+    """"one run (seed 0)" or "n = 5 runs (seeds 0, 1, 2, 3, 4)"."""
+    seeds = sorted(r["config"]["seed"] for r in results)
+    if len(seeds) == 1:
+        return f"one run (seed {seeds[0]})"
+    return f"n = {len(seeds)} runs (seeds {', '.join(map(str, seeds))})"
+
+
+def data_of(results: list[dict]) -> str:
+    """Which data the runs were trained on, and what they were evaluated on unless the test set."""
+    copies = list(dict.fromkeys("the JPEG-degraded shared copy of CIFAR-10"
+                                if r["environment"]["data_sha256"] == SHARED_COPY_SHA256
+                                else markdown_text(data_label(r["environment"])) for r in results))
+    splits = sorted({plots.split_of(r) for r in results} - {"test"})
+    return f"trained on {' and '.join(copies)}" + (f", evaluated on the {' and '.join(splits)} split" if splits else "")
+
+
+def runs_text(groups: dict[str, list[dict]]) -> str:
+    """What a caption says of the runs it shows: each group's recipe, n and seeds, then the data."""
+    every = [r for results in groups.values() for r in results]
+    return "; ".join([*(f"{recipe_of(results[0])}, {seeds_of(results)}" for results in groups.values() if results),
+                      data_of(every) if every else "no run stored yet"])
+
+
+def _one(result: dict) -> str:
+    return runs_text({"": [result]})
+
+
+def _upper(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _smoothing(result: dict) -> str:
+    """What label smoothing did to the probabilities shown, which readers compare with the original's."""
+    epsilon = result["config"]["label_smoothing"]
+    if not epsilon:
+        return "Trained without label smoothing, as the original report's networks were."
+    target = 100 * (1 - epsilon + epsilon / len(result["classes"]))
+    return (f"Trained with label smoothing {epsilon:g}, which aims the true class at {target:.1f}% instead of "
+            f"100%: its probabilities run lower than those of a network trained without it, such as the "
+            f"original report's, and are not comparable with them.")
+
+
+# ---------------------------------------------------------------------------------------------
+# Captions, one function per kind of figure: which runs, what the marks mean, the one thing to see
+
+def _per_class_caption(results) -> str:
+    results = plots.runs_of(results)
+    rows = plots.class_means(results)
+    order = sorted(rows, key=lambda c: rows[c]["mean"])
+    marks = ("Bars: the mean over the runs with its 95% interval (Student t over the seeds: how far retraining "
+             "moves it on this one test set); dots: each run; dashed line: the mean overall accuracy."
+             if len(results) > 1 else
+             "Bars: the run's accuracy on each class (n = 1: no interval over seeds); dashed line: its overall "
+             "accuracy.")
+    return (f"{_upper(plots.split_of(results[0]))} accuracy of each class: {runs_text({'': results})}. {marks} "
+            f"Hardest classes: {order[0]}, then {order[1]}; easiest: {order[-1]}.")
+
+
+def _lowest_test_loss(results: list[dict]) -> str:
+    mean = plots.history_values(results, "test_loss").mean(axis=0)
+    return f"epoch {1 + int(np.argmin(mean))} of {len(mean)}"
+
+
+def _curves_marks(groups: dict[str, list]) -> str:
+    """What the line styles and bands of ``plots.loss_curves`` mean for these runs, and what to read off."""
+    every = [r for results in groups.values() for r in results]
+    config = every[0]["config"]
+    active = [word for word, on in (("augmentation", config["flip"] or config["crop_pad"]),
+                                    ("dropout", config["dropout"])) if on]
+    styles = {"train": "solid: the training set as trained, over each epoch's batches in training mode"
+                       + (f" ({' and '.join(active)} active)" if active else "") + " while the weights change",
+              "train_eval": "dotted: the training probe, 5,000 training images in evaluation mode after each epoch",
+              "test": f"dashed: the {plots.split_of(every[0])} set"}
+    shown = {key for results in groups.values() for key, _, _ in plots.measures_of(results)}
+    band = ("Lines: the mean over the runs; band: lowest to highest run." if any(len(r) > 1 for r in groups.values())
+            else "One run: no band.")
+    if "train_eval" in shown:
+        see = "Read overfitting from the gap between the dotted and the dashed loss, not from the solid one."
+    else:
+        see = ("These runs predate the evaluation-mode probe: the solid curve is measured in training mode, so its "
+               "gap to the dashed one is not the generalisation gap.")
+    lowest = "; ".join((f"{label}: " if len(groups) > 1 else "") + _lowest_test_loss(results)
+                       for label, results in groups.items())
+    mean = "mean " if any(len(r) > 1 for r in groups.values()) else ""
+    return (f"{_upper('; '.join(styles[k] for k in ('train', 'train_eval', 'test') if k in shown))}. {band} {see} "
+            f"The {mean}test loss is lowest at {lowest}.")
+
+
+def _curves_caption(results) -> str:
+    results = plots.runs_of(results)
+    return (f"Cross-entropy loss (left) and accuracy (right) after each epoch: {runs_text({'': results})}. "
+            f"{_curves_marks({'': results})}")
+
+
+def _confusion_caption(result: dict) -> str:
+    percent = plots.row_percentages(result["confusion"])
+    off = np.where(np.eye(len(percent), dtype=bool), -1, percent)
+    i, j = np.unravel_index(np.argmax(off), off.shape)
+    classes = result["classes"]
+    return (f"Confusion matrix of one run: {_one(result)}. Each row is a true class, each cell the percentage of "
+            f"that class's {plots.split_of(result)} images predicted as the column's class, with the count "
+            f"below; darker is more, and the framed diagonal is each class's accuracy. The largest confusion: "
+            f"{classes[i]} taken for {classes[j]}.")
+
+
+def _first_ten_caption(result: dict) -> str:
+    first = result["first_ten"]
+    right = sum(t == p for t, p in zip(first["true"], first["predicted"]))
+    shown = ("the three most probable classes with their softmax probabilities, the true class in bold"
+             if "probabilities" in first else "the predicted class with its softmax probability")
+    return (f"The first ten {plots.split_of(result)} images and one run's predictions: {_one(result)}. Each image "
+            f"is titled with its true class, framed and marked right (solid blue) or wrong (dashed orange), "
+            f"with {shown}. {_smoothing(result)} Right: {right} of {len(first['true'])}.")
+
+
+def _mistakes_caption(inputs) -> str:
+    result, _ = _result_and_images(inputs)
+    chosen = plots.confident_mistakes(result)
+    _, _, probability = decode_predictions(result["predictions"])
+    return (f"The {len(chosen)} {plots.split_of(result)} images that one run got wrong with the highest top "
+            f"probability, most confident first: {_one(result)}. Each is titled with its true class, with the "
+            f"predicted class, its softmax probability and the image's index below. {_smoothing(result)} Every "
+            f"one was predicted with at least {100 * probability[chosen].min():.1f}% probability.")
+
+
+def _over_time_caption(results: dict) -> str:
+    target = original("baseline")["accuracy"]
+    reached = []
+    for label, result in results.items():
+        minutes = np.cumsum([h["seconds"] for h in result["history"]]) / 60
+        at = [m for m, h in zip(minutes, result["history"]) if 100 * h["test_accuracy"] >= target]
+        reached.append(f"{label} " + (f"after {at[0]:.1f} min" if at else "never"))
+    return (f"Test accuracy after each epoch against the training time so far (log scale): "
+            f"{runs_text({label: [r] for label, r in results.items()})}. Dashed line: the original report's "
+            f"{target:g}% (one run). First at or above it: {'; '.join(reached)}.")
+
+
+def _two(groups: dict) -> tuple[dict, tuple[str, list], tuple[str, list]]:
+    groups = {label: plots.runs_of(results, f"the runs of {label}") for label, results in groups.items()}
+    if len(groups) != 2:
+        raise ValueError(f"this figure compares exactly two recipes, not {len(groups)}; pass "
+                         f"{{label_a: runs_a, label_b: runs_b}}.")
+    return groups, *groups.items()
+
+
+def _comparison_curves_caption(groups: dict) -> str:
+    groups, _, _ = _two(groups)
+    return (f"Cross-entropy loss (left) and accuracy (right) after each epoch of two recipes, colour and marker by "
+            f"recipe: {runs_text(groups)}. {_curves_marks(groups)} Where the bands do not overlap, the recipes "
+            f"differ by more than their seeds do.")
+
+
+def _comparison_per_class_caption(groups: dict) -> str:
+    groups, (label_a, a), (label_b, b) = _two(groups)
+    means_a, means_b = plots.class_means(a), plots.class_means(b)
+    higher = sum(means_b[c]["mean"] > means_a[c]["mean"] for c in means_a)
+    return (f"Test accuracy of each class, two recipes side by side: {runs_text(groups)}. Bars: the mean over each "
+            f"recipe's runs with its 95% interval (Student t over the seeds); dots: each run. {label_b} has the "
+            f"higher mean in {higher} of the {len(means_a)} classes.")
+
+
+def _difference_caption(groups: dict) -> str:
+    groups, (label_a, a), (label_b, b) = _two(groups)
+    diagonal = np.diag(plots.confusion_difference_values(a, b))
+    classes = a[0]["classes"]
+    best, worst = int(np.argmax(diagonal)), int(np.argmin(diagonal))
+    return (f"{label_b}'s confusion matrix minus {label_a}'s, each the mean of its runs' row-percentage "
+            f"matrices, in percentage points of the true class's test images: {runs_text(groups)}. Purple: "
+            f"{label_b} puts more of the row's images in that cell; orange: fewer; white: no change (the colours "
+            f"stop at {plots.DIFFERENCE_RANGE:g} points). On the diagonal, positive means {label_b} is right "
+            f"more often about that class; off it, positive means it confuses the row's class with the "
+            f"column's more often. The diagonal's largest gain is {classes[best]}'s, its "
+            f"{'largest loss' if diagonal[worst] < 0 else 'smallest gain'} {classes[worst]}'s.")
+
+
+def _n_per_cell(cells: dict) -> str:
+    """"n = 5 runs each (seeds 0, 1, 2, 3, 4)", naming the cells with another n, and the data."""
+    counts = {cell.label: len(results) for cell, results in cells.items()}
+    usual = max(sorted(set(counts.values())), key=list(counts.values()).count)
+    seeds = {tuple(sorted(r["config"]["seed"] for r in results)) for results in cells.values()
+             if len(results) == usual}
+    others = [f"n = {n} for {label}" for label, n in counts.items() if n != usual]
+    every = [r for results in cells.values() for r in results]
+    return (f"n = {usual} runs each" + (f" (seeds {', '.join(map(str, seeds.pop()))})" if len(seeds) == 1 and usual else "")
+            + (f", except {' and '.join(others)}" if others else "") + (f"; {data_of(every)}" if every else ""))
+
+
+def _study_caption(cells: dict) -> str:
+    return (f"Test accuracy of every configuration of the study: each run a grey dot, the mean with its 95% "
+            f"interval (Student t over the seeds; one run: no interval), n at the right, and the original "
+            f"report's single run as a hollow diamond where it trained that configuration; {_n_per_cell(cells)}. "
+            f"A diamond is one run of the original report's own recipe, so its distance from an interval is no "
+            f"test of this study's recipe.")
+
+
+def _design_cells(cells: dict, model: str, epochs: int = questions.NETWORK_EPOCHS) -> dict:
+    return {cell: cells[cell] for cell in study.design(cells, model, epochs).values()}
+
+
+def _interaction_caption(cells: dict) -> str:
+    return (f"Mean test accuracy of AlexNet trained {questions.NETWORK_EPOCHS} epochs with SGD and with Adam "
+            f"(horizontal axis), without dropout (solid) and with Dropout 0.5 (dashed): each cell's mean with its "
+            f"95% interval (Student t over the seeds) and each run as a faint dot; "
+            f"{_n_per_cell(_design_cells(cells, 'alexnet'))}. Parallel lines mean Dropout changes accuracy by the "
+            f"same amount with either optimizer: no interaction.")
+
+
+def _setting(optimizer: str, dropout: float) -> str:
+    return f"{study.OPTIMIZER_NAMES[optimizer]}, " + (f"Dropout {dropout:g}" if dropout else "no dropout")
+
+
+def _depth_rows(cells: dict) -> dict:
+    """Fig. 22's rows: each optimizer x dropout setting -> the baseline CNN's ("a") and AlexNet's ("b") test
+    accuracies at the matched recipe and AlexNet minus the baseline CNN (``questions.depth_effects``)."""
+    effects = questions.depth_effects(cells)
+    if not effects or not any(_design_cells(cells, "baseline").values()):
+        raise MissingRuns("this figure needs the baseline network's cells trained with the AlexNet recipe "
+                         "(profiles/study.yaml); run python -m cifar_utils.sweep first.")
+    small, large = (study.design(cells, model, questions.NETWORK_EPOCHS) for model in ("baseline", "alexnet"))
+    return {_setting(*factors): {"a": [accuracy(r) for r in cells[small[factors]]],
+                                 "b": [accuracy(r) for r in cells[large[factors]]],
+                                 "difference": None if isinstance(effect, str) else effect}
+            for factors, effect in effects.items()}
+
+
+def _depth_caption(cells: dict) -> str:
+    design = {**_design_cells(cells, "baseline"), **_design_cells(cells, "alexnet")}
+    return (f"AlexNet against the baseline CNN trained with the same AlexNet recipe, {questions.NETWORK_EPOCHS} "
+            f"epochs, at each optimizer x dropout setting; {_n_per_cell(design)}. Left: each network's runs as "
+            f"dots, their mean with its 95% interval (Student t over the seeds). Right: AlexNet minus the "
+            f"baseline CNN, the difference of the means with its 95% Welch interval (a hollow diamond: too few "
+            f"runs for one), and a line at zero. An interval clear of zero is a difference beyond the seeds' "
+            f"spread; the two networks differ in width and layers, not in depth alone.")
+
+
+def _budget_groups(cells: dict) -> dict[str, list]:
+    """Fig. 23's runs: AlexNet + Adam without and with Dropout 0.5 at the study's longest budget."""
+    budgets = questions.budgets(cells)
+    if not budgets or budgets[-1] <= questions.NETWORK_EPOCHS or not all(
+            cells[c] for c in _design_cells(cells, "alexnet", budgets[-1])):
+        raise MissingRuns(f"this figure needs stored runs of AlexNet + Adam with and without Dropout 0.5 at a longer "
+                         f"budget than {questions.NETWORK_EPOCHS} epochs (profiles/study.yaml); run python -m "
+                         f"cifar_utils.sweep first.")
+    design = study.design(cells, "alexnet", budgets[-1])
+    return {("no dropout" if p == 0 else f"Dropout {p:g}"): cells[design["adam", p]] for p in (0.0, 0.5)}
+
+
+def _budget_caption(cells: dict) -> str:
+    groups = _budget_groups(cells)
+    gaps = []
+    for label, results in groups.items():
+        probe, test = (plots.history_values(results, f"{key}_loss") for key in ("train_eval", "test"))
+        if probe is not None:
+            gaps.append(f"{test[:, -1].mean() - probe[:, -1].mean():.2f} ({label})")
+    return (f"Test loss (dashed) and the training probe's loss in evaluation mode (solid: 5,000 training images, "
+            f"no augmentation or dropout) after each epoch of AlexNet + Adam without dropout (left) and with "
+            f"Dropout 0.5 (right), with the 8-epoch recipe's learning rate: {runs_text(groups)}. Thin lines: each "
+            f"run; thick: their mean. The space between the two losses is the generalisation gap"
+            + (f"; at the last epoch the mean test loss exceeds the probe's by {' and '.join(gaps)}" if gaps else "")
+            + ". A test loss that turned up while the probe's kept falling would mark overfitting.")
+
+
+# ---------------------------------------------------------------------------------------------
+# The registry
 
 def _experiment_figures(first: int, experiment: str) -> list[Figure]:
-    """The original report's four figures of one experiment, numbered from ``first``."""
+    """The four figures of one experiment, numbered from ``first``: per-class accuracy and loss curves of
+    its seeds, confusion matrix and first ten of one run."""
     title = EXPERIMENTS[experiment].title
     return [
         Figure(first, f"{experiment}_per_class_accuracy", f"Per-class test accuracy: {title}",
                plots.per_class_accuracy,
-               f"Bar chart of {title}'s test accuracy on each of the ten classes, each bar with its value and a "
-               f"95% interval, and a dashed line at the overall accuracy."),
+               f"Bar chart of {title}'s test accuracy on each of the ten classes: each bar the mean over the "
+               f"stored seeds with a 95% interval, each seed a dot, and a dashed line at the overall accuracy.",
+               _per_class_caption),
         Figure(first + 1, f"{experiment}_loss_curves", f"Loss and accuracy per epoch: {title}",
-               lambda result, t: plots.loss_curves({title: result}, t),
-               f"Two line charts of {title}'s training: cross-entropy loss and accuracy after each epoch, "
-               f"on the training set (solid) and the test set (dashed)."),
+               lambda results, t: plots.loss_curves({title: results}, t),
+               f"Two line charts of {title}'s training over its stored seeds: cross-entropy loss and accuracy "
+               f"after each epoch on the training set (solid), the evaluation-mode training probe where stored "
+               f"(dotted) and the test set (dashed), each a mean with a band from lowest to highest seed.",
+               _curves_caption),
         Figure(first + 2, f"{experiment}_confusion_matrix", f"Confusion matrix: {title}", plots.confusion_matrix,
-               f"Ten by ten grid, true class by predicted class, for {title}: each cell the percentage of "
-               f"the true class's test images predicted as that class, with its count; darker is more."),
+               f"Ten by ten grid, true class by predicted class, for one run of {title}: each cell the "
+               f"percentage of the true class's test images predicted as that class, with its count; darker is more.",
+               _confusion_caption),
         Figure(first + 3, f"{experiment}_first_ten", f"First ten test images: {title}", plots.first_ten,
                f"The first ten test images, each titled with its true class, marked right or wrong, with "
-               f"{title}'s three most probable classes and their probabilities."),
+               f"the three most probable classes and their probabilities from one run of {title}.",
+               _first_ten_caption),
     ]
 
 
 def _result_and_images(inputs) -> tuple[dict, object]:
-    """Fig. 17's inputs: (result, images); a result alone has no images (a clear ValueError when drawn)."""
+    """Fig. 16's inputs: (result, images); a result alone has no images (a clear ValueError when drawn)."""
     return (inputs, None) if isinstance(inputs, dict) else tuple(inputs)
 
 
@@ -76,50 +398,73 @@ _BASELINE = EXPERIMENTS["baseline"].title
 _SGD, _ADAM = EXPERIMENTS["alexnet_sgd"].title, EXPERIMENTS["alexnet_adam_dropout"].title
 FIGURES: dict[int, Figure] = {f.number: f for f in [
     *_experiment_figures(1, "baseline"),
-    *_experiment_figures(5, "alexnet_sgd"),
-    *_experiment_figures(9, "alexnet_adam_dropout"),
-    Figure(13, "sgd_vs_adam_loss_curves", f"{_SGD} vs {_ADAM}", plots.loss_curves,
-           f"Two line charts, loss and accuracy per epoch, of {_SGD} and {_ADAM} on the training (solid) and "
-           f"test (dashed) sets, each run named with its number of epochs."),
-    Figure(14, "sgd_vs_adam_per_class_accuracy", f"Per-class test accuracy: {_SGD} vs {_ADAM}",
-           plots.per_class_comparison,
-           f"Grouped bar chart: for each of the ten classes, the test accuracy of {_SGD} and of {_ADAM} side "
-           f"by side, each with its value and a 95% interval."),
-    Figure(15, "baseline_profiles_accuracy_over_time",
-           f"Test accuracy over training time: {EXPERIMENTS['baseline'].title}",
+    Figure(5, "baseline_profiles_accuracy_over_time", f"Test accuracy over training time: {_BASELINE}",
            lambda results, t: plots.accuracy_over_time(results, original("baseline")["accuracy"], t),
            "Line chart of test accuracy against training time in minutes (log scale), one line per "
-           "recipe, with a dashed line at the original report's accuracy."),
-    Figure(16, "sgd_vs_adam_confusion_difference",
-           f"Confusion difference: {_ADAM} minus {_SGD}", plots.confusion_difference,
-           f"Ten by ten grid, true class by predicted class: {_ADAM}'s percentage of each true class's test "
-           f"images in that cell minus {_SGD}'s, in percentage points; purple is more, orange less, white "
-           f"no change; on the diagonal, more means more often right."),
-    Figure(17, "alexnet_adam_dropout_confident_mistakes", f"Most confident mistakes: {_ADAM}",
-           lambda inputs, t: plots.most_confident_mistakes(*_result_and_images(inputs), t),
-           f"The ten test images that {_ADAM} got wrong with the highest probability, each titled with its "
-           f"true class, with the predicted class and its probability below."),
-    Figure(18, "study_accuracy_by_configuration", "Test accuracy of each configuration over its stored seeds",
-           lambda inputs, t: plots.accuracy_by_configuration(*inputs, t),
-           "One row per configuration of the study: each seed's test accuracy as a dot, their mean with a "
-           "95% interval where two or more seeds are stored, and the original report's single number as a hollow diamond where it has one."),
-    Figure(19, "study_optimizer_dropout_interaction", "AlexNet: optimizer x dropout (means over the stored seeds)",
-           plots.interaction_plot,
-           "Interaction plot: mean test accuracy of AlexNet with SGD and with Adam on the horizontal axis, "
-           "one line without dropout and one with Dropout 0.5, each mean with a 95% interval (two or more seeds) and the seeds "
-           "as dots; parallel lines mean no interaction."),
-    Figure(20, "baseline_faithful_loss_curves",
-           f"Loss and accuracy per epoch: {_BASELINE}, the original report's recipe "
-           f"({original('baseline')['recipe']['epochs']} epochs)",
-           lambda result, t: plots.loss_curves({"faithful": result}, t),
-           f"Two line charts of {_BASELINE} trained with the original report's recipe: "
-           f"cross-entropy loss and accuracy after each epoch on the training (solid) and test (dashed) sets."),
-    Figure(21, "baseline_faithful_first_ten", f"First ten test images: {_BASELINE}, the original report's recipe",
+           "recipe, with a dashed line at the original report's accuracy.",
+           _over_time_caption),
+    Figure(6, "baseline_faithful_loss_curves",
+           f"Loss and accuracy per epoch: {_BASELINE}, the original report's recipe",
+           lambda result, t: plots.loss_curves({"faithful": [result]}, t),
+           f"Two line charts of one run of {_BASELINE} trained with the original report's recipe: "
+           f"cross-entropy loss and accuracy after each epoch on the training (solid) and test (dashed) sets.",
+           lambda result: _curves_caption([result])),
+    Figure(7, "baseline_faithful_first_ten", f"First ten test images: {_BASELINE}, the original report's recipe",
            plots.first_ten,
            f"The first ten test images, each titled with its true class, marked right or wrong, with the three "
-           f"most probable classes of {_BASELINE} trained with the original report's recipe."),
+           f"most probable classes of {_BASELINE} trained with the original report's recipe.",
+           _first_ten_caption),
+    *_experiment_figures(8, "alexnet_sgd"),
+    *_experiment_figures(12, "alexnet_adam_dropout"),
+    Figure(16, "alexnet_adam_dropout_confident_mistakes", f"Most confident mistakes: {_ADAM}",
+           lambda inputs, t: plots.most_confident_mistakes(*_result_and_images(inputs), t),
+           f"The ten test images that one run of {_ADAM} got wrong with the highest probability, each titled "
+           f"with its true class, with the predicted class and its probability below.",
+           _mistakes_caption),
+    Figure(17, "sgd_vs_adam_loss_curves", f"Loss and accuracy per epoch: {_SGD} vs {_ADAM}", plots.loss_curves,
+           f"Two line charts, loss and accuracy per epoch, of {_SGD} and {_ADAM}, each the mean over its seeds "
+           f"with a band from lowest to highest seed, on the training (solid) and test (dashed) sets.",
+           _comparison_curves_caption),
+    Figure(18, "sgd_vs_adam_per_class_accuracy", f"Per-class test accuracy: {_SGD} vs {_ADAM}",
+           plots.per_class_comparison,
+           f"Grouped bar chart: for each of the ten classes, the mean test accuracy over the seeds of {_SGD} "
+           f"and of {_ADAM} side by side, each with a 95% interval and each seed as a dot.",
+           _comparison_per_class_caption),
+    Figure(19, "sgd_vs_adam_confusion_difference", f"Confusion difference: {_ADAM} minus {_SGD}",
+           plots.confusion_difference,
+           f"Ten by ten grid, true class by predicted class: {_ADAM}'s mean percentage over its seeds of each "
+           f"true class's test images in that cell minus {_SGD}'s, in percentage points; purple is more, "
+           f"orange less, white no change.",
+           _difference_caption),
+    Figure(20, "study_accuracy_by_configuration", "Test accuracy of each configuration",
+           lambda cells, t: plots.accuracy_by_configuration(
+               {c.label: v for c, v in estimates.accuracies(cells).items()},
+               {c.label: estimates.original_accuracy(c) for c in cells}, t),
+           "One row per configuration of the study: each seed's test accuracy as a dot, their mean with a "
+           "95% interval where two or more seeds are stored, and the original report's single number as a "
+           "hollow diamond where it has one.",
+           _study_caption),
+    Figure(21, "study_optimizer_dropout_interaction", "AlexNet: optimizer x dropout",
+           lambda cells, t: plots.interaction_plot(estimates.design_accuracies(cells), t),
+           "Interaction plot: mean test accuracy of AlexNet with SGD and with Adam on the horizontal axis, "
+           "one line without dropout and one with Dropout 0.5, each mean with a 95% interval and the seeds "
+           "as dots; parallel lines mean no interaction.",
+           _interaction_caption),
+    Figure(22, "study_depth_matched_recipe", "AlexNet vs the baseline CNN, same recipe",
+           lambda cells, t: plots.paired_groups(_depth_rows(cells), (study.NETWORKS["baseline"], study.NETWORKS["alexnet"]), t),
+           "Two panels, one row per optimizer and dropout setting: left, the test accuracy of the baseline CNN "
+           "and of AlexNet trained with the same recipe, seeds as dots, means with 95% intervals; right, "
+           "AlexNet minus the baseline CNN with its 95% interval and a line at zero.",
+           _depth_caption),
+    Figure(23, "study_dropout_16_epochs", "AlexNet + Adam at 16 epochs: losses with and without Dropout",
+           lambda cells, t: plots.loss_by_seed(_budget_groups(cells), t),
+           "Two line charts, AlexNet + Adam trained 16 epochs without and with Dropout 0.5: the test loss and "
+           "the evaluation-mode training loss after each epoch, each seed as a thin line and their mean as "
+           "a thick one.",
+           _budget_caption),
 ]}
 BY_NAME = {f.name: f for f in FIGURES.values()}
+_FILENAME = re.compile(r"fig\d\d_(.+)\.png")
 
 
 def experiment_figure(experiment: str, kind: str) -> Figure:
@@ -130,12 +475,23 @@ def experiment_figure(experiment: str, kind: str) -> Figure:
 
 
 def render(figure: Figure, inputs, folder: str | os.PathLike, source: str | None = None) -> plt.Figure:
-    """Draw ``figure`` from ``inputs``, save it into ``folder`` under its file name, close it, return it.
-    ``source`` (e.g. the result's key) is written into the PNG's text, where ``drawn_from`` reads it."""
+    """Draw ``figure`` from ``inputs``, save it into ``folder`` under its file name, close it, return it; the
+    same figure saved there under another number (before a renumbering) is removed. ``source`` (e.g. the
+    result's key) is written into the PNG's text, where ``drawn_from`` reads it."""
     fig = figure.draw(inputs, figure.title)
     plots.save_figure(fig, Path(folder) / figure.filename, source=source)
     plt.close(fig)
+    for old in Path(folder).glob(f"fig[0-9][0-9]_{figure.name}.png"):
+        if old.name != figure.filename:
+            old.unlink()
     return fig
+
+
+def unregistered(folder: str | os.PathLike) -> list[Path]:
+    """The figure files (fig<NN>_<name>.png) in ``folder`` that are no registered figure's file: left from an
+    earlier numbering or a figure since removed."""
+    registered = {f.filename for f in FIGURES.values()}
+    return sorted(p for p in Path(folder).glob("fig*.png") if _FILENAME.fullmatch(p.name) and p.name not in registered)
 
 
 @dataclass(frozen=True)
@@ -143,11 +499,8 @@ class CaptionedFigure:
     """A rendered figure as a notebook displays it: the saved PNG with its alt text, then its caption."""
     figure: Figure
     fig: plt.Figure | None  # the closed matplotlib figure (None: an earlier saved PNG is shown)
-    path: Path         # the saved PNG
-
-    @property
-    def caption(self) -> str:
-        return f"**Fig. {self.figure.number}.** {self.figure.title}."
+    path: Path              # the saved PNG
+    caption: str            # Markdown: ``Figure.caption`` of the inputs it was drawn from
 
     def _ipython_display_(self) -> None:
         from IPython.display import Image, Markdown, display
@@ -158,7 +511,7 @@ class CaptionedFigure:
 def render_captioned(figure: Figure, inputs, folder: str | os.PathLike, source: str | None = None) -> CaptionedFigure:
     """``render``, returned as a ``CaptionedFigure`` for a notebook cell to display."""
     fig = render(figure, inputs, folder, source)
-    return CaptionedFigure(figure, fig, Path(folder) / figure.filename)
+    return CaptionedFigure(figure, fig, Path(folder) / figure.filename, figure.caption(inputs))
 
 
 def drawn_from(path: str | os.PathLike) -> str | None:

@@ -303,18 +303,86 @@ def test_repo_relative_is_relative_inside_the_repository(tmp_path):
     assert repo_relative(tmp_path / "x.json") == str(tmp_path / "x.json")
 
 
-def test_comparison_figures_are_fig13_fig14_and_fig16(tmp_path):
+def test_comparison_figures_are_fig17_to_fig19_over_the_runs_of_each(tmp_path):
     sgd_config = make_config(model="alexnet", dropout=0.0, epochs=2)
     adam_config = make_config(model="alexnet", dropout=0.5, optimizer="adam", lr=0.001, epochs=2)
-    sgd = fake_result("alexnet_sgd", sgd_config, confusion_with_diagonal([70] * 10, row_total=100))
-    adam = fake_result("alexnet_adam_dropout", adam_config, confusion_with_diagonal([75] * 10, row_total=100))
+    sgd = [fake_result("alexnet_sgd", dataclasses.replace(sgd_config, seed=s), confusion_with_diagonal([70 + s] * 10, row_total=100))
+           for s in range(3)]
+    adam = [fake_result("alexnet_adam_dropout", adam_config, confusion_with_diagonal([75] * 10, row_total=100))]
     drawn = comparison_figures(sgd, adam, tmp_path)
     assert len(drawn) == 3 and not any(plt.fignum_exists(f.fig.number) for f in drawn)  # closed, shown once
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig13_sgd_vs_adam_loss_curves.png",
-                                                           "fig14_sgd_vs_adam_per_class_accuracy.png",
-                                                           "fig16_sgd_vs_adam_confusion_difference.png"]
-    assert drawn[0].fig._suptitle.get_text() == "AlexNet + SGD vs AlexNet + Adam + Dropout 0.5"
-    assert [f.caption for f in drawn] == [f"**Fig. {n}.** {FIGURES[n].title}." for n in (13, 14, 16)]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["fig17_sgd_vs_adam_loss_curves.png",
+                                                           "fig18_sgd_vs_adam_per_class_accuracy.png",
+                                                           "fig19_sgd_vs_adam_confusion_difference.png"]
+    assert drawn[0].fig._suptitle.get_text() == "Loss and accuracy per epoch: AlexNet + SGD vs AlexNet + Adam + Dropout 0.5"
+    for shown, n in zip(drawn, (17, 18, 19)):
+        assert shown.caption.startswith(f"**Fig. {n}.** {FIGURES[n].title}. ")
+        assert "n = 3 runs (seeds 0, 1, 2)" in shown.caption and "one run (seed 0)" in shown.caption
+    with pytest.raises(ValueError, match="a and b are both runs of alexnet_sgd"):
+        comparison_figures(sgd, sgd, tmp_path)
+    with pytest.raises(ValueError, match="a must be a non-empty list of stored results"):
+        comparison_figures(sgd[0], adam, tmp_path)
+
+
+# --- the runs at every seed ------------------------------------------------------------------------
+
+def store_fake(folder, config, correct=5, experiment="baseline"):
+    result = fake_result(experiment, config, confusion_with_diagonal([correct] * 10, row_total=10))
+    save_result(folder / f"{experiment}-{config.key()}.json", result)
+    return result
+
+
+def test_seed_runs_are_the_stored_runs_of_the_same_parameters_at_every_seed_in_seed_order(tmp_path, synthetic_dir):
+    exp = make(tmp_path, synthetic_dir, seed=2)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for seed in (4, 0, 2):
+        store_fake(folder, dataclasses.replace(exp.config, seed=seed), correct=seed + 3)
+    store_fake(folder, dataclasses.replace(exp.config, lr=0.2, seed=1))  # another recipe
+    store_fake(folder, dataclasses.replace(exp.config, seed=3, device="auto"))  # device is not in the key: the same
+    (folder / "baseline-000000000000.json").write_text("{not json")  # unreadable: never the same recipe
+    exp.run(log=lambda *_: None)  # loads seed 2
+    found = exp.seed_runs()
+    assert [r["config"]["seed"] for r in found] == [0, 2, 3, 4]
+    assert found[1] is exp.result
+    changed = make(tmp_path, synthetic_dir, seed=2, lr=0.2)  # a reader's change: just the runs of that change
+    changed.result = store_fake(tmp_path, changed.config)
+    assert [r["config"]["seed"] for r in changed.seed_runs()] == [1, 2]
+
+
+def test_a_damaged_run_of_the_same_recipe_is_named_and_left_out(tmp_path, synthetic_dir, capsys):
+    exp = make(tmp_path, synthetic_dir)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    stored = store_fake(folder, exp.config)
+    other = dataclasses.replace(exp.config, seed=1)
+    path = folder / f"baseline-{other.key()}.json"
+    damaged = json.loads(json.dumps(fake_result("baseline", other, confusion_with_diagonal([5] * 10, row_total=10))))
+    damaged["history"] = damaged["history"][:0]
+    path.write_text(json.dumps(damaged))
+    exp.result = stored
+    assert exp.seed_runs() == [stored]
+    assert f"{path}" in capsys.readouterr().err
+
+
+def test_seed_figures_draw_every_seed_and_single_run_figures_the_notebooks_run(tmp_path, synthetic_dir):
+    exp = make(tmp_path, synthetic_dir)
+    folder = tmp_path / "results"
+    folder.mkdir()
+    for seed in (1, 0, 2):
+        store_fake(folder, dataclasses.replace(exp.config, seed=seed), correct=4 + seed)
+    exp.run(log=lambda *_: None)
+    per_class, curves, confusion = (exp.figure(kind) for kind in ("per_class_accuracy", "loss_curves", "confusion_matrix"))
+    assert "n = 3 runs (seeds 0, 1, 2)" in per_class.caption and "n = 3 runs (seeds 0, 1, 2)" in curves.caption
+    assert "one run (seed 0)" in confusion.caption
+    assert len(error_bars_of(per_class.fig.axes[0])) == 10
+    alone = make(tmp_path / "alone", synthetic_dir)
+    alone.result = exp.result
+    assert "one run (seed 0)" in alone.figure("per_class_accuracy").caption  # its results_dir holds no other seed
+
+
+def error_bars_of(ax) -> list:
+    return [c for c in ax.containers if hasattr(c, "has_yerr")]
 
 
 # --- evaluate_on = "validation" ------------------------------------------------------------------
@@ -387,7 +455,7 @@ def test_mistakes_figure_draws_from_the_dataset_else_shows_the_saved_one_of_the_
     from cifar_utils.experiment import mistakes_figure
     config = make_config(model="alexnet", dropout=0.5, optimizer="adam", lr=0.001)
     result = fake_result("alexnet_adam_dropout", config, confusion_with_diagonal([6] * 10, row_total=10))
-    figure = FIGURES[17]
+    figure = FIGURES[16]
     drawn = mistakes_figure(result, str(synthetic_dir), tmp_path)  # its 100 test images, as the result's 100
     assert drawn.figure == figure and drawn.fig is not None
     saved = (tmp_path / figure.filename).read_bytes()
@@ -396,7 +464,7 @@ def test_mistakes_figure_draws_from_the_dataset_else_shows_the_saved_one_of_the_
     empty = tmp_path / "no-data"
     empty.mkdir()
     again = mistakes_figure(result, str(empty), tmp_path)  # no dataset: the saved figure of this result
-    assert again.fig is None and again.path.read_bytes() == saved
+    assert again.fig is None and again.path.read_bytes() == saved and again.caption == drawn.caption
     other = dict(result, key="0" * 12)
     note = mistakes_figure(other, str(empty), tmp_path)  # saved from another result: say what is missing
     assert "needs the CIFAR-10 test images" in note.data and (tmp_path / figure.filename).read_bytes() == saved
@@ -409,6 +477,6 @@ def test_faithful_figures_only_for_the_baseline_and_only_when_stored(tmp_path, m
     assert faithful_figures("alexnet_sgd", tmp_path) == []
     stored = Experiment.stored("baseline", "faithful", required=False).result
     drawn = faithful_figures("baseline", tmp_path)
-    assert [f.figure.number for f in drawn] == ([20, 21] if stored else [])
+    assert [f.figure.number for f in drawn] == ([6, 7] if stored else [])
     monkeypatch.setattr(Experiment, "stored", classmethod(lambda cls, *a, **k: SimpleNamespace(result=None)))
     assert faithful_figures("baseline", tmp_path / "none") == []
