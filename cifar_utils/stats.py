@@ -159,7 +159,7 @@ _CHUNK = 100            # resamples drawn (and summed) at a time: part of the fi
 
 def seeds_and_images(groups: Mapping[Hashable, np.ndarray], weights: Mapping[Hashable, float],
                      parts: Sequence[tuple[float, np.ndarray | None]] = ((1.0, None),),
-                     confidence: float = 0.95, offset: float = 0.0, resamples: int = RESAMPLES,
+                     confidence: float = 0.95, offset: float = 0.0, resamples: int | None = None,
                      seed: int = BOOTSTRAP_SEED) -> dict:
     """sum_g w_g * (mean of group g's run values) + offset, with an interval over seeds AND test images.
 
@@ -171,27 +171,30 @@ def seeds_and_images(groups: Mapping[Hashable, np.ndarray], weights: Mapping[Has
 
     The variance of the estimate is the sum of two parts. The seeds' part is the seed-only one of
     ``contrast`` (sum w_g^2 s_g^2 / n_g over the runs' values, ddof 1). The test images' part is the
-    variance of the statistic over B = ``resamples`` bootstrap resamples of the test images: each
-    draws N images with replacement, the same draw for every group (their runs were scored on the
-    same images), every run kept. The interval is estimate +- t * se, se^2 the sum of the two parts, t
-    the quantile at the seeds' Welch-Satterthwaite degrees of freedom (those of the seed-only interval:
-    the images' part adds variance, no certainty), and the p-value is that t-test's, two-sided. So the
-    interval is the seed-only one widened by sqrt(1 + images' part / seeds' part), never narrower.
-    Resampling the seeds as well (a two-way percentile bootstrap) was tried and not used: with 5 seeds a
-    resample carries 4/5 of their variance and normal tails, and its interval came out narrower than the
-    seed-only t interval for the effects the seeds dominate.
+    variance of the statistic over B = ``resamples`` (None: RESAMPLES) bootstrap resamples of the test
+    images: each draws N images with replacement, the same draw for every group (their runs were
+    scored on the same images), every run kept. The interval is estimate +- t * se, se^2 the sum of the
+    two parts, t at Satterthwaite's degrees of freedom (n_g - 1 for each group's seed part; the images'
+    part, from thousands of images, as exact), and the p-value is that t-test's, two-sided. With very
+    few seeds this interval can be narrower than the seed-only one (t_1 is wide, and the images' part
+    is known well): ``estimates.effect`` judges by both. Resampling the seeds as well (a two-way
+    percentile bootstrap) was tried and not used: with 5 seeds a resample carries 4/5 of their variance
+    and normal tails, and its interval came out narrower than the seed-only t interval for the effects
+    the seeds dominate.
 
-    Conservative twice: the degrees of freedom ignore how precisely the images' part is known, and that
-    part, taken from seed-averaged outcomes, counts each image's own seed-to-seed noise that the seeds'
-    part already holds (as a crossed two-way bootstrap does: Owen, "The pigeonhole bootstrap", Ann. Appl.
-    Stat. 1(2):386-411, 2007). Deterministic: the draws come from ``seed`` (numpy's
-    default_rng), and with whole-number per-image values every sum is exact in float64, so no
-    machine changes a digit. B = 10,000 is more than the ends need: the images' variance has a
-    Monte Carlo relative error of about sqrt(2 / B) = 1.4%, which moves an end by under 0.01 points
-    for an effect with se up to 1.5 points (tests/test_stats.py checks other seeds agree to 0.05).
+    Conservative: the images' part, taken from seed-averaged outcomes, counts again each image's own
+    seed-to-seed noise, which the seeds' part already holds (as a crossed two-way bootstrap does:
+    Owen, "The pigeonhole bootstrap", Ann. Appl. Stat. 1(2):386-411, 2007).
+
+    Deterministic: the draws come from ``seed`` (numpy's default_rng), and with whole-number per-image
+    values every sum is exact in float64, so no machine changes a digit. B = 10,000 is more than the
+    ends need: the images' variance has a Monte Carlo relative error of about sqrt(2 / B) = 1.4%, which
+    moves an end by under 0.01 points for an effect with se up to 1.5 points (tests/test_stats.py
+    checks that another seed moves the ends by less than 0.05).
     """
     _check_confidence(confidence)
     _check_weights(groups, weights)
+    resamples = RESAMPLES if resamples is None else resamples
     if int(resamples) != resamples or resamples < 100:
         raise ValueError(f"resamples={resamples!r}; pass a whole number of at least 100 resamples.")
     runs = {key: _per_image(groups[key], f"group {key!r}") for key in weights}
@@ -227,7 +230,7 @@ def seeds_and_images(groups: Mapping[Hashable, np.ndarray], weights: Mapping[Has
     se = float(np.sqrt(seed_variance + image_variance))
     _check_spread(se, "the contrast")
     denominator = sum(v ** 2 / (per_run[key].size - 1) for key, v in seed_parts.items())
-    df = seed_variance ** 2 / denominator if denominator > 0 else math.inf  # the seed-only interval's
+    df = se ** 4 / denominator if denominator > 0 else math.inf  # Satterthwaite: the images' part as exact
     half = float(stats.t.ppf(0.5 + confidence / 2, df)) * se
     return {"estimate": estimate, "low": estimate - half, "high": estimate + half, "se": se, "df": float(df),
             "p_value": float(2 * stats.t.sf(abs(estimate) / se, df)),
@@ -376,9 +379,11 @@ def format_interval(d: Mapping, unit: str = "points", digits: int = 2) -> str:
 
 
 def format_n(n: int | Mapping) -> str:
-    """A result's run counts: "5", "5 per group", or "2, 2, 5, 5" when the groups differ."""
+    """A result's run counts: "5" (one group), "5 per group", or "2, 2, 5, 5" when the groups differ."""
     if not isinstance(n, Mapping):
         return str(n)
+    if len(n) == 1:
+        return str(next(iter(n.values())))
     sizes = set(n.values())
     return f"{sizes.pop()} per group" if len(sizes) == 1 else ", ".join(map(str, n.values()))
 

@@ -185,6 +185,7 @@ def test_format_interval():
     c = stats.contrast({"a": [1, 2, 3], "b": [2, 3, 5]}, {"a": -1, "b": 1}, confidence=0.9)
     assert stats.format_interval(c, unit="").startswith("+1.33 (90% CI ")
     assert stats.format_interval(c).endswith("n = 3 per group)")
+    assert stats.format_n({"a": 5}) == "5" and stats.format_n({"a": 2, "b": 5}) == "2, 5" and stats.format_n(4) == "4"
 
 
 def test_difference_and_paired_validation():
@@ -219,12 +220,14 @@ def test_seeds_and_images_adds_the_analytic_image_variance_to_the_seed_variance(
     assert found["seed_variance"] == approx(seeds["se"] ** 2)
     assert found["image_variance"] == pytest.approx(images, rel=0.05)   # Monte Carlo: about 1.4% at B = 10,000
     assert found["se"] ** 2 == pytest.approx(seeds["se"] ** 2 + images, rel=0.05)
-    # t at the seed-only interval's degrees of freedom: the seed-only interval, widened by se / its se
-    assert found["df"] == approx(seeds["df"])
-    half = sps.t.ppf(0.975, seeds["df"]) * found["se"]
+    # Satterthwaite: each seed part with n - 1 degrees of freedom, the images' part as exact
+    parts = [(a.mean(1).var(ddof=1) / 5), (b.mean(1).var(ddof=1) / 5)]
+    df = found["se"] ** 4 / sum(v ** 2 / 4 for v in parts)
+    assert found["df"] == approx(df) and df > seeds["df"]
+    half = sps.t.ppf(0.975, df) * found["se"]
     assert (found["low"], found["high"]) == (approx(found["estimate"] - half), approx(found["estimate"] + half))
     assert found["low"] < seeds["low"] < seeds["high"] < found["high"]
-    assert found["p_value"] == approx(2 * sps.t.sf(abs(found["estimate"]) / found["se"], seeds["df"]))
+    assert found["p_value"] == approx(2 * sps.t.sf(abs(found["estimate"]) / found["se"], df))
     assert found["p_value"] > seeds["p_value"]
 
 
@@ -261,15 +264,17 @@ def test_seeds_and_images_against_a_number_and_in_a_two_by_two():
     a = synthetic_runs(5, 1000, 0.0, 7)
     found = stats.seeds_and_images({"a": a}, {"a": 1.0}, offset=-70.0)
     assert found["estimate"] == approx(a.mean() - 70.0)
-    assert found["df"] == approx(4.0)   # one group: n - 1
-    assert found["p_value"] == approx(2 * sps.t.sf(abs(a.mean() - 70) / found["se"], 4))
+    df = found["se"] ** 4 / (a.mean(1).var(ddof=1) / 5) ** 2 * 4   # one group: its seed part has n - 1 = 4
+    assert found["df"] == approx(df)
+    assert found["p_value"] == approx(2 * sps.t.sf(abs(a.mean() - 70) / found["se"], df))
     # the interaction of a 2 x 2 on one test set: weights from two_by_two_weights
     cells = {key: synthetic_runs(5, 1000, shift, i) for i, (key, shift) in
              enumerate({("sgd", 0): 0.0, ("sgd", 1): 0.01, ("adam", 0): 0.03, ("adam", 1): 0.04}.items())}
     weights = stats.two_by_two_weights(("sgd", "adam"), (0, 1))["interaction"]
     found = stats.seeds_and_images(cells, weights)
     seeds = stats.two_by_two({k: v.mean(1) for k, v in cells.items()}, ("sgd", "adam"), (0, 1))["interaction"]
-    assert found["estimate"] == approx(seeds["estimate"]) and found["df"] == approx(seeds["df"])
+    assert found["estimate"] == approx(seeds["estimate"]) and found["seed_variance"] == approx(seeds["se"] ** 2)
+    assert found["df"] > seeds["df"]
 
 
 def test_seeds_and_images_validation():
