@@ -14,8 +14,7 @@
 
 Every function takes ``cells`` (cell -> its stored final results, as ``study_results.cell_results`` reads
 them) and computes from them; the effects are ``estimates.effect`` dicts, with a 95% interval over seeds and
-test images (the two-way bootstrap, where every cell has 5 seeds) beside the one over seeds only, or the
-reason there is none. These are answers with intervals, not claims: the family judged after Holm's
+test images (``stats.seeds_and_images``) beside the one over seeds only, or the reason there is none. These are answers with intervals, not claims: the family judged after Holm's
 correction is ``claims``'.
 """
 from __future__ import annotations
