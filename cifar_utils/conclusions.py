@@ -1,7 +1,8 @@
 """What the study's stored runs say, as the notebooks and the README show it: tables and Markdown.
 
 Thin renderers: the runs are read by ``study_results``, every number is computed by ``estimates`` (a cell's
-mean and interval over its seeds: ``estimates.over_seeds``) and the original report's claims are stated in
+mean and interval over its seeds: ``estimates.over_seeds``; an effect with its intervals over seeds and over
+seeds and test images: ``estimates.effect``) and the original report's claims are stated and judged in
 ``claims``; a function here only lays them out. None trains; only those given the study read its runs.
 """
 from __future__ import annotations
@@ -12,9 +13,10 @@ import numpy as np
 import pandas as pd
 
 from . import questions, stats, study, study_results
-from .claims import PAIRED_MEASURES, Claim, of_study
-from .estimates import (accuracies, by_seed, design_effects, direction, mcnemar_counts, original_accuracy,
-                        over_seeds, paired_measure, seed_of)
+from .claims import Judged, judge
+from .estimates import (ACCURACY, EFFECT_COLUMNS, accuracies, by_seed, class_beyond_overall, design_effects,
+                        direction, effect, effect_columns, effect_text, mcnemar_counts, original_accuracy, over_seeds,
+                        paired_measure, reached, seed_of)
 from .evaluate import class_accuracy, overall_counts
 from .models import count_parameters, shapes_only
 from .recipes import EXPERIMENTS, original
@@ -58,20 +60,31 @@ def seeds_table(results: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("seed") if rows else pd.DataFrame()
 
 
+def against_original(cell: study.Cell, results: list[dict]) -> dict | None:
+    """The cell's mean test accuracy minus the original report's single number (``estimates.effect`` with
+    both intervals); None with fewer than 2 runs."""
+    if len(results) < 2:
+        return None
+    return effect({cell: results}, {cell: 1.0}, offset=-original(cell.recipe)["accuracy"])
+
+
 def seeds_vs_original(cell: study.Cell, results: list[dict]) -> pd.DataFrame:
-    """The bar of the study for one cell: its mean test accuracy over the seeds against the original
-    report's number, with the 95% interval of the difference and its verdict."""
+    """One cell against the original report's single number: its mean test accuracy over the seeds, the mean
+    minus that number with its 95% intervals (seeds and test images; seeds only), and whether the mean
+    reached it (``estimates.reached``: descriptive, one original run is no distribution to reproduce)."""
     theirs = original(cell.recipe)["accuracy"]
     values = [accuracy(r) for r in results]
-    gap = over_seeds([v - theirs for v in values])
-    row = {"original report (%)": theirs, "runs": gap.n}
-    if gap.missing:
-        row.update({"mean (%)": round(values[0], 2) if values else "", "mean minus original": "needs 2 runs",
-                    "mean >= original": "", "verdict": "not supported"})
+    row = {"original report (%)": theirs, "runs": len(values),
+           "mean (%)": round(float(np.mean(values)), 2) if values else ""}
+    gap = against_original(cell, results)
+    if gap is None:
+        row.update({"mean minus original (points)": "needs 2 runs", "95% CI, seeds and test images": "",
+                    "95% CI, seeds only": "", "original's number": "needs 2 runs"})
     else:
-        row.update({"mean (%)": round(gap.mean + theirs, 2), "mean minus original": stats.format_interval(gap.summary),
-                    "mean >= original": "yes" if gap.mean >= 0 else "no",
-                    "verdict": stats.verdict(gap.low, gap.high, "greater")})
+        columns = effect_columns(gap)
+        row.update({"mean minus original (points)": f"{gap['estimate']:+.2f}",
+                    **{k: columns[k] for k in ("95% CI, seeds and test images", "95% CI, seeds only")},
+                    "original's number": reached(gap)})
     return pd.DataFrame({cell.label: row}).T
 
 
@@ -106,7 +119,7 @@ def mcnemar_by_seed(a: list[dict], b: list[dict]) -> pd.DataFrame:
         test = mcnemar_counts(ra, rb)
         row = _mcnemar_row(test)
         rows[seed_of(ra)] = {key: row[key] for key in ("only the first right", "only the second right",
-                                                        "accuracy difference (points)", "exact p-value")}
+                                                        "accuracy difference (points)", "exact p")}
         rows[seed_of(ra)]["significant at 5%"] = "yes" if test["p_value"] < 0.05 else "no"
     frame = pd.DataFrame(rows).T
     frame.index.name = "seed"
@@ -155,56 +168,67 @@ def summary_table(cells: Cells) -> pd.DataFrame:
 
 def two_by_two(cells: Cells) -> pd.DataFrame:
     """The Adam effect, the Dropout effect (each averaged over the other factor) and their interaction on
-    test accuracy, with 95% intervals (needs 2 runs in every AlexNet cell)."""
+    test accuracy (``estimates.effect_columns``: estimate, 95% intervals over seeds and test images and over
+    seeds only, runs, p-value) and the direction the intervals show; needs 2 runs in every AlexNet cell."""
     try:
         effects = design_effects(cells)
     except ValueError as exc:  # a cell with fewer than 2 runs, or no spread at all
         return pd.DataFrame({"estimate": [f"cannot be estimated yet: {exc}"]},
                             index=pd.Index(["all three effects"], name="effect on test accuracy"))
-    return pd.DataFrame([{"effect on test accuracy": name, "estimate": stats.format_interval(d),
-                          "p-value": f"{d['p_value']:.3g}", "interval": direction(d)}
+    return pd.DataFrame([{"effect on test accuracy": name, **effect_columns(d), "direction": direction(d)}
                          for name, d in effects.items()]).set_index("effect on test accuracy")
 
 
-def claim_row(claim: Claim, cells: Cells) -> dict:
-    """A claim as the claims table prints it: its effect with a 95% interval, the p-value and the verdict,
-    or why the effect cannot be estimated yet (fewer than 2 runs a side, or identical runs)."""
-    try:
-        found = claim.effect(cells)
-    except ValueError as exc:
-        return {"claim": claim.statement, "effect": f"cannot be estimated yet: {exc}", "p-value": "",
-                "verdict": "not supported", "caveat": claim.caveat}
-    return {"claim": claim.statement, "effect": stats.format_interval(found, unit=claim.unit),
-            "p-value": f"{found['p_value']:.3g}", "verdict": claim.verdict(found), "caveat": claim.caveat}
+def claim_row(judged: Judged) -> dict:
+    """A judged claim as the claims table prints it: estimate, both 95% intervals, runs, its p-value before and
+    after Holm's correction and its verdict, or why the effect cannot be estimated yet."""
+    row = {"claim": judged.claim.statement}
+    if judged.effect is None:
+        row.update({**dict.fromkeys(EFFECT_COLUMNS, ""), "estimate": f"cannot be estimated yet: {judged.why}"})
+    else:
+        row.update(effect_columns(judged.effect))
+    row.update({"p, Holm-adjusted": "" if judged.effect is None else stats.format_p(judged.p_holm),
+                "verdict": judged.verdict, "caveat": judged.claim.caveat})
+    return row
 
 
 def claims(cells: Cells) -> pd.DataFrame:
-    """Each claim of the original report, its effect with a 95% interval (over seeds), and the verdict."""
-    return pd.DataFrame([claim_row(claim, cells) for claim in of_study(cells)]).set_index("claim")
+    """The family of the original report's claims (``claims.judge``): each with its effect, both 95% intervals,
+    its p-value before and after Holm's correction over the family, and the verdict after it."""
+    rows = [claim_row(judged) for judged in judge(cells)]
+    return pd.DataFrame(rows).set_index("claim") if rows else pd.DataFrame(index=pd.Index([], name="claim"))
+
+
+# The measures of the paired table: test accuracy, and each class the original report named beyond the overall.
+PAIRED_MEASURES = (ACCURACY, *(class_beyond_overall(name) for name in ("cat", "bird", "deer")))
 
 
 def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
-    """b minus a, paired by seed, on the measures of the claims: test accuracy, the test-minus-train loss
-    gap and the claimed class's accuracy, each with its paired t interval, p-value and the correlation of
-    a's and b's values over the seeds (pairing narrows the interval only when it is positive)."""
+    """b minus a, paired by seed, on test accuracy and on each named class's accuracy beyond the overall one,
+    each with its paired t interval, p-value and the correlation of a's and b's values over the seeds
+    (pairing narrows the interval only when it is positive)."""
     pa, pb = by_seed(a, b)
     rows = []
-    for name, value, unit in PAIRED_MEASURES:
+    for measure in PAIRED_MEASURES:
         try:
-            found, correlation = paired_measure(pa, pb, value)
+            found, correlation = paired_measure(pa, pb, measure.value)
         except ValueError as exc:
-            rows.append({"measure": name, "b minus a, paired by seed": f"cannot be estimated yet: {exc}",
-                         "p-value": "", "correlation over seeds": ""})
+            rows.append({"measure": measure.name, "b minus a, paired by seed": f"cannot be estimated yet: {exc}",
+                         "p": "", "correlation over seeds": ""})
             continue
-        rows.append({"measure": name, "b minus a, paired by seed": stats.format_interval(found, unit=unit),
-                     "p-value": f"{found['p_value']:.3g}",
+        rows.append({"measure": measure.name,
+                     "b minus a, paired by seed": stats.format_interval(found, unit=measure.unit),
+                     "p": stats.format_p(found["p_value"]),
                      "correlation over seeds": "" if correlation is None else round(correlation, 2)})
     return pd.DataFrame(rows).set_index("measure")
 
 
-def mcnemar(a: dict, b: dict) -> pd.Series:
-    """McNemar's exact test between two trained models on the same test images (schema 2 results)."""
-    return pd.Series(_mcnemar_row(mcnemar_counts(a, b)), dtype=object)
+def mcnemar(a: dict, b: dict) -> pd.DataFrame:
+    """McNemar's exact test between two trained models on the same test images (schema 2 results): one row,
+    named by their seeds."""
+    seeds = {seed_of(a), seed_of(b)}
+    name = f"seed {seed_of(a)}" if len(seeds) == 1 else f"seeds {seed_of(a)} and {seed_of(b)}"
+    return pd.DataFrame({name: _mcnemar_row(mcnemar_counts(a, b))}).T
 
 
 def _mcnemar_row(test: dict) -> dict:
@@ -212,7 +236,7 @@ def _mcnemar_row(test: dict) -> dict:
     return {"images": test["n"], "both right": test["both_right"], "both wrong": test["both_wrong"],
             "only the first right": test["b01"], "only the second right": test["b10"],
             "accuracy difference (points)": round(100 * test["difference"], 2),
-            "exact p-value": f"{test['p_value']:.3g}"}
+            "exact p": stats.format_p(test["p_value"])}
 
 
 def study_markdown(cells: Cells) -> str:
@@ -244,7 +268,8 @@ def ranking(cells: Cells) -> str:
 
 def findings(cells: Cells, upto: str | None = None) -> str:
     """What the stored runs say now, as Markdown for a discussion to argue from: the ranking, each
-    configuration the original report ran against its number, and each claim with its verdict.
+    configuration the original report ran against its number (reached or not), each claim of the family with
+    its verdict after Holm's correction, and the 2 x 2 design's effects.
 
     ``upto`` (an experiment name) keeps the configurations and claims of that notebook and the notebooks
     before it, so that a notebook does not judge networks the reader has not met yet; None keeps all.
@@ -260,20 +285,25 @@ def findings(cells: Cells, upto: str | None = None) -> str:
     for cell, results in cells.items():
         if original_accuracy(cell) is None or not results or not met(cell):
             continue
-        row = seeds_vs_original(cell, results).iloc[0]
+        theirs, gap = original_accuracy(cell), against_original(cell, results)
+        runs = f"{len(results)} run{'s' * (len(results) != 1)}"
         lowest = min(accuracy(r) for r in results)
-        lines.append(f"- {cell.label} against the original report's {row['original report (%)']:.2f}%: mean "
-                     f"{row['mean (%)']:.2f}% over {row['runs']} run{'s' * (row['runs'] != 1)} (lowest seed "
-                     f"{lowest:.2f}%); mean minus original: {row['mean minus original']}; **{row['verdict']}**.")
-    for claim in of_study(cells):
+        lines.append(f"- {cell.label} against the original report's single run, {theirs:.2f}%: mean "
+                     f"{np.mean([accuracy(r) for r in results]):.2f}% over {runs} (lowest seed {lowest:.2f}%); "
+                     + ("mean minus original: needs 2 runs." if gap is None else
+                        f"mean minus original: {effect_text(gap)}; **{reached(gap)}**."))
+    for judged in judge(cells):
+        claim = judged.claim
         if met(claim.a) and met(claim.b):
-            row = claim_row(claim, cells)
-            caveat = f" ({row['caveat']})" if row["caveat"] else ""
-            lines.append(f"- *{row['claim']}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}.")
+            caveat = f" ({claim.caveat})" if claim.caveat else ""
+            found = (f"cannot be estimated yet: {judged.why}" if judged.effect is None else
+                     f"{effect_text(judged.effect)}, {stats.p_text(judged.p)}, "
+                     f"Holm-adjusted {stats.p_text(judged.p_holm)}")
+            lines.append(f"- *{claim.statement}*: {found}; **{judged.verdict}**{caveat}.")
     if all(met(cell) for cell in cells):  # the 2 x 2 design, once the reader has met all four networks
         try:
             for name, d in design_effects(cells).items():
-                lines.append(f"- 2 x 2 design, *{name}*: {stats.format_interval(d)}; **{direction(d)}**.")
+                lines.append(f"- 2 x 2 design, *{name}*: {effect_text(d)}; **{direction(d)}**.")
         except ValueError as exc:
             lines.append(f"- 2 x 2 design: cannot be estimated yet: {str(exc).rstrip('.')}.")
     return "\n".join(lines)

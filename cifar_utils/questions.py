@@ -13,29 +13,30 @@
   recorded with dropout active on augmented batches. Older runs lack it, and are left out, not guessed.
 
 Every function takes ``cells`` (cell -> its stored final results, as ``study_results.cell_results`` reads
-them) and computes from them; the effects are ``stats`` dicts with a 95% interval, or the reason there is
-none.
+them) and computes from them; the effects are ``estimates.effect`` dicts, with a 95% interval over seeds and
+test images (``stats.seeds_and_images``) beside the one over seeds only, or the reason there is none. These are answers with intervals, not claims: the family judged after Holm's
+correction is ``claims``'.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from . import stats, study
-from .estimates import direction
-from .results import accuracy
+from . import study
+from .estimates import EFFECT_COLUMNS, direction, effect, effect_columns, effect_text
 
 NETWORK_EPOCHS = 8  # the budget of the design both networks are trained in
 NO_INTERVAL = "cannot be estimated yet"
 
 
-def _estimate(compute, groups: dict[str, list]) -> dict | str:
-    """``compute()``, or why it cannot be: a group (label -> values) with fewer than 2 runs, or no spread."""
-    few = {label: len(values) for label, values in groups.items() if len(values) < 2}
+def _estimate(cells: dict, weights: dict) -> dict | str:
+    """``estimates.effect`` of test accuracy with these weights, or why it cannot be: a cell with fewer than 2
+    runs, or no spread."""
+    few = {cell.label: len(cells[cell]) for cell in weights if len(cells[cell]) < 2}
     if few:
         return f"{NO_INTERVAL}: needs 2 runs of each, has " + ", ".join(f"{n} of {label}" for label, n in few.items())
     try:
-        return compute()
+        return effect(cells, weights)
     except ValueError as exc:  # no spread at all
         return f"{NO_INTERVAL}: {str(exc).rstrip('.')}"
 
@@ -49,26 +50,19 @@ def depth_effects(cells: dict) -> dict[tuple[str, float], dict | str]:
     recipe, for every cell of the design both networks have."""
     alexnet = study.design(cells, "alexnet", NETWORK_EPOCHS)
     baseline = study.design(cells, "baseline", NETWORK_EPOCHS)
-    found = {}
-    for factors in (f for f in alexnet if f in baseline):
-        small, large = ([accuracy(r) for r in cells[design[factors]]] for design in (baseline, alexnet))
-        found[factors] = _estimate(lambda a=small, b=large: stats.difference(a, b),
-                                   {baseline[factors].label: small, alexnet[factors].label: large})
-    return found
+    return {factors: _estimate(cells, {baseline[factors]: -1.0, alexnet[factors]: 1.0})
+            for factors in alexnet if factors in baseline}
 
 
-def dropout_by_network(cells: dict) -> dict[tuple[str, str], dict | str]:
+def dropout_by_network(cells: dict, models=("baseline", "alexnet")) -> dict[tuple[str, str], dict | str]:
     """(network, optimizer) -> Dropout 0.5 minus none in test accuracy (points) at the matched recipe, for
-    each network whose design has both dropout levels: what Dropout costs or gives each network."""
+    each of the ``models`` whose design has both dropout levels: what Dropout costs or gives each network."""
     found = {}
-    for model in ("baseline", "alexnet"):
+    for model in models:
         design = study.design(cells, model, NETWORK_EPOCHS)
         for optimizer in ("sgd", "adam"):
             if {(optimizer, 0.0), (optimizer, 0.5)} <= set(design):
-                plain, dropout = ([accuracy(r) for r in cells[design[optimizer, p]]] for p in (0.0, 0.5))
-                found[model, optimizer] = _estimate(lambda a=plain, b=dropout: stats.difference(a, b),
-                                                    {design[optimizer, 0.0].label: plain,
-                                                     design[optimizer, 0.5].label: dropout})
+                found[model, optimizer] = _estimate(cells, {design[optimizer, 0.0]: -1.0, design[optimizer, 0.5]: 1.0})
     return found
 
 
@@ -82,20 +76,13 @@ def dropout_by_budget(cells: dict) -> dict[int | str, dict | str]:
     """Dropout 0.5 minus none with Adam, in test accuracy (points), at each budget (epochs -> effect), and
     under "change" the difference between the longest and the shortest budget's effects."""
     found: dict[int | str, dict | str] = {}
-    groups = {}
-    labels = {}
-    for epochs in budgets(cells):
-        design = study.design(cells, "alexnet", epochs)
-        plain, dropout = ([accuracy(r) for r in cells[design["adam", p]]] for p in (0.0, 0.5))
-        found[epochs] = _estimate(lambda a=plain, b=dropout: stats.difference(a, b),
-                                  {design["adam", 0.0].label: plain, design["adam", 0.5].label: dropout})
-        groups[epochs, 0.0], groups[epochs, 0.5] = plain, dropout
-        labels[epochs, 0.0], labels[epochs, 0.5] = design["adam", 0.0].label, design["adam", 0.5].label
+    designs = {epochs: study.design(cells, "alexnet", epochs) for epochs in budgets(cells)}
+    for epochs, design in designs.items():
+        found[epochs] = _estimate(cells, {design["adam", 0.0]: -1.0, design["adam", 0.5]: 1.0})
     if len(found) >= 2:
-        short, long = min(found), max(found)
-        weights = {(long, 0.5): 1.0, (long, 0.0): -1.0, (short, 0.5): -1.0, (short, 0.0): 1.0}
-        found["change"] = _estimate(lambda: stats.contrast(groups, weights),
-                                    {labels[key]: groups[key] for key in weights})
+        short, long = designs[min(found)], designs[max(found)]
+        found["change"] = _estimate(cells, {long["adam", 0.5]: 1.0, long["adam", 0.0]: -1.0,
+                                            short["adam", 0.5]: -1.0, short["adam", 0.0]: 1.0})
     return found
 
 
@@ -125,46 +112,46 @@ def measured_gap(cells: dict) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def _row(effect: dict | str) -> dict:
-    if isinstance(effect, str):
-        return {"estimate": effect, "p-value": "", "interval": ""}
-    return {"estimate": stats.format_interval(effect), "p-value": f"{effect['p_value']:.3g}",
-            "interval": direction(effect)}
+def _row(found: dict | str) -> dict:
+    if isinstance(found, str):
+        return {**dict.fromkeys((*EFFECT_COLUMNS, "direction"), ""), "estimate": found}
+    return {**effect_columns(found), "direction": direction(found)}
 
 
 def depth_table(cells: dict) -> pd.DataFrame:
-    """AlexNet minus the baseline network at each cell of the matched recipe, with 95% intervals."""
-    rows = {_factors(*factors): _row(effect) for factors, effect in depth_effects(cells).items()}
+    """AlexNet minus the baseline network at each cell of the matched recipe: estimate, 95% intervals over seeds
+    and test images and over seeds only, runs, p-value and the direction the interval shows."""
+    rows = {_factors(*factors): _row(found) for factors, found in depth_effects(cells).items()}
     return pd.DataFrame(rows).T.rename_axis("AlexNet minus baseline CNN, same recipe")
 
 
 def dropout_table(cells: dict) -> pd.DataFrame:
-    """Dropout 0.5 minus none with Adam at each budget, and the change between budgets."""
-    rows = {(f"{key} epochs" if key != "change" else "change: longest minus shortest budget"): _row(effect)
-            for key, effect in dropout_by_budget(cells).items()}
+    """Dropout 0.5 minus none with Adam at each budget, and the change between budgets, as ``depth_table``'s
+    columns."""
+    rows = {(f"{key} epochs" if key != "change" else "change: longest minus shortest budget"): _row(found)
+            for key, found in dropout_by_budget(cells).items()}
     return pd.DataFrame(rows).T.rename_axis("Dropout 0.5 minus none, AlexNet + Adam")
 
 
 def findings(cells: dict) -> list[str]:
     """The answers as Markdown bullets for the README's results block (none while no cell asks)."""
     lines = []
-    for factors, effect in depth_effects(cells).items():
-        lines.append(_bullet(f"depth at a matched recipe, *AlexNet minus baseline CNN, {_factors(*factors)}*", effect))
-    if depth_effects(cells):  # what Dropout does to the baseline network (AlexNet's: the 2 x 2 and the budgets)
-        for (model, optimizer), effect in dropout_by_network(cells).items():
-            if model != "baseline":
-                continue
+    depth = depth_effects(cells)
+    for factors, found in depth.items():
+        lines.append(_bullet(f"depth at a matched recipe, *AlexNet minus baseline CNN, {_factors(*factors)}*", found))
+    if depth:  # what Dropout does to the baseline network (AlexNet's: the 2 x 2 and the budgets)
+        for (model, optimizer), found in dropout_by_network(cells, models=("baseline",)).items():
             lines.append(_bullet(f"*Dropout 0.5 minus none, {study.NETWORKS[model]} + "
-                                 f"{study.OPTIMIZER_NAMES[optimizer]}, {NETWORK_EPOCHS} epochs*", effect))
+                                 f"{study.OPTIMIZER_NAMES[optimizer]}, {NETWORK_EPOCHS} epochs*", found))
     by_budget = dropout_by_budget(cells)
-    for key, effect in (by_budget.items() if len(by_budget) > 1 else ()):  # one budget: the 2 x 2 says it
+    for key, found in (by_budget.items() if len(by_budget) > 1 else ()):  # one budget: the 2 x 2 says it
         what = (f"Dropout 0.5 minus none with Adam, {key} epochs" if key != "change"
                 else "change of Dropout's effect from the shortest to the longest budget")
-        lines.append(_bullet(f"*{what}*", effect))
+        lines.append(_bullet(f"*{what}*", found))
     return lines
 
 
-def _bullet(name: str, effect: dict | str) -> str:
-    if isinstance(effect, str):
-        return f"- {name}: {effect}."
-    return f"- {name}: {stats.format_interval(effect).rstrip('.')}; **{direction(effect)}**."
+def _bullet(name: str, found: dict | str) -> str:
+    if isinstance(found, str):
+        return f"- {name}: {found}."
+    return f"- {name}: {effect_text(found)}; **{direction(found)}**."

@@ -7,7 +7,8 @@ import pytest
 import yaml
 from scipy import stats as scipy_stats
 
-from cifar_utils import conclusions, estimates, study, study_results
+from cifar_utils import claims as claims_module
+from cifar_utils import conclusions, estimates, stats, study, study_results
 from cifar_utils.claims import CLASS_CAVEAT
 from cifar_utils.recipes import original
 from cifar_utils.results import save_result
@@ -17,6 +18,13 @@ STUDY = study.load()
 CELLS = STUDY.cells
 BASELINE, SGD, SGD_DROPOUT, ADAM, ADAM_DROPOUT = (STUDY.cell(name) for name in
                                                   ("baseline", "sgd", "sgd_dropout", "adam", "adam_dropout"))
+
+
+@pytest.fixture(autouse=True)
+def fewer_resamples(monkeypatch):
+    """2,000 resamples of the test images instead of 10,000: these tests are about the tables and verdicts, and
+    tests/test_stats.py and tests/test_notebooks.py check the report's own."""
+    monkeypatch.setattr(stats, "RESAMPLES", 2000)
 
 
 def study_in(folder) -> study.Study:
@@ -44,26 +52,35 @@ def test_seeds_table_lists_each_run():
     assert conclusions.seeds_table([]).empty
 
 
-@pytest.mark.parametrize("accuracies, mean_ok, verdict", [
-    ([70.0, 71.0, 72.0], "yes", "holds"),           # every seed far above 67
-    ([66.0, 67.5, 68.1], "yes", "not supported"),   # mean 67.2, the interval straddles 67
-    ([60.0, 61.0, 62.0], "no", "contradicted"),
+@pytest.mark.parametrize("accuracies, reached", [
+    ([70.0, 71.0, 72.0], "reached"),                # every seed far above 67
+    ([66.0, 67.5, 68.1], "indistinguishable"),      # mean 67.2, the interval straddles 67
+    ([60.0, 61.0, 62.0], "not reached"),
 ])
-def test_seeds_vs_original_judges_the_mean_against_the_original_number(accuracies, mean_ok, verdict):
-    row = conclusions.seeds_vs_original(BASELINE, results_of(BASELINE, accuracies)).iloc[0]
+def test_seeds_vs_original_says_whether_the_mean_reached_the_original_number(accuracies, reached):
+    results = results_of(BASELINE, accuracies)
+    row = conclusions.seeds_vs_original(BASELINE, results).iloc[0]
     theirs = original("baseline")["accuracy"]
     assert row["original report (%)"] == theirs and row["runs"] == 3
     assert row["mean (%)"] == pytest.approx(np.mean(accuracies), abs=0.01)
-    assert row["mean >= original"] == mean_ok and row["verdict"] == verdict
-    # the interval is Student's t over the seeds' differences from the original number
+    assert row["mean minus original (points)"] == f"{np.mean(accuracies) - theirs:+.2f}"
+    assert row["original's number"] == reached
+    # seeds only: Student's t over the seeds' differences from the original number
     diffs = np.array(accuracies) - theirs
     low, high = scipy_stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=scipy_stats.sem(diffs))
-    assert f"{low:+.2f} to {high:+.2f}" in row["mean minus original"]
+    assert row["95% CI, seeds only"] == f"{low:+.2f} to {high:+.2f}"
+    # seeds and test images: the test images' bootstrap variance added; "reached" reads the union of the two
+    gap = conclusions.against_original(BASELINE, results)
+    assert row["95% CI, seeds and test images"] == stats.interval_text(gap["combined"])
+    assert gap["combined"]["se"] > gap["seed_only"]["se"]
+    assert gap["low"] == pytest.approx(min(low, gap["combined"]["low"]))
+    assert gap["high"] == pytest.approx(max(high, gap["combined"]["high"]))
+    assert estimates.reached(gap) == reached
 
 
 def test_seeds_vs_original_with_one_run_says_it_needs_two():
     row = conclusions.seeds_vs_original(BASELINE, results_of(BASELINE, [80.0])).iloc[0]
-    assert row["mean minus original"] == "needs 2 runs" and row["verdict"] == "not supported"
+    assert row["mean minus original (points)"] == "needs 2 runs" and row["original's number"] == "needs 2 runs"
 
 
 def test_by_seed_pairs_only_common_seeds_in_seed_order():
@@ -80,8 +97,19 @@ def test_mcnemar_by_seed_counts_the_discordant_images():
     assert list(table.index) == [0, 1]
     # predictions_for lists images in the confusion's cell order: with equal diagonals the models agree
     assert table.loc[0, "only the first right"] == 0 == table.loc[0, "only the second right"]
-    assert table.loc[0, "exact p-value"] == "1" and table.loc[0, "significant at 5%"] == "no"
+    assert table.loc[0, "exact p"] == "1" and table.loc[0, "significant at 5%"] == "no"
     assert table.loc[1, "accuracy difference (points)"] == pytest.approx(1.0)
+    assert table.loc[1, "exact p"] == "<0.001"  # 100 discordant images, all one way
+
+
+def test_mcnemar_of_two_runs_is_a_table_of_one_row_named_by_the_seed():
+    a, b = results_of(SGD, [70.0])[0], results_of(ADAM_DROPOUT, [71.0])[0]
+    table = conclusions.mcnemar(a, b)
+    assert list(table.index) == ["seed 0"] and table.loc["seed 0", "only the second right"] == 100
+    assert table.loc["seed 0", "images"] == 10_000 and table.loc["seed 0", "exact p"] == "<0.001"
+    assert "dtype" not in table.to_string()
+    other = results_of(ADAM_DROPOUT, [71.0], seeds=[3])[0]
+    assert list(conclusions.mcnemar(a, other).index) == ["seeds 0 and 3"]
 
 
 def test_tuning_table_marks_the_chosen_rate(tmp_path):
@@ -115,29 +143,112 @@ def three_seed_study() -> dict[study.Cell, list[dict]]:
             ADAM_DROPOUT: results_of(ADAM_DROPOUT, [73.0, 73.5, 74.1])}
 
 
-def test_claims_give_a_verdict_from_each_interval():
+HEADLINE = ("AlexNet + Adam + Dropout 0.5 beats AlexNet + SGD in test accuracy (this study's recipe, 8 epochs; "
+            "npz fake (sha256 000000000000))")
+
+
+def class_claim(name: str) -> str:
+    return (f"the {name} class gains more than the overall accuracy with AlexNet + Adam + Dropout 0.5 over AlexNet "
+            f"+ SGD (8 epochs; npz fake (sha256 000000000000))")
+
+
+def test_claims_give_a_verdict_after_holm_from_each_interval():
     cells = three_seed_study()
     claims = conclusions.claims(cells)
-    verdicts = claims["verdict"].to_dict()
-    assert verdicts["AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)"] == "holds"
-    assert verdicts["AlexNet + SGD beats the baseline CNN (test accuracy)"] == "contradicted"
-    # the three classes the original report named, each judged on its own per-class accuracy
+    assert list(claims.index) == [HEADLINE] + [class_claim(name) for name in ("cat", "bird", "deer")]
+    assert list(claims.columns) == ["estimate", "95% CI, seeds and test images", "95% CI, seeds only", "runs", "p",
+                                    "p, Holm-adjusted", "verdict", "caveat"]
+    head = claims.loc[HEADLINE]
+    assert head["verdict"] == "holds" and head["estimate"] == "+3.13 points" and head["runs"] == "3 per group"
+    seeds = stats.difference([70.0, 70.4, 70.8], [73.0, 73.5, 74.1])
+    assert head["95% CI, seeds only"] == stats.interval_text(seeds)
+    found = claims_module.judge(cells)[0].effect
+    assert head["95% CI, seeds and test images"] == stats.interval_text(found["combined"])
+    assert found["combined"]["se"] > found["seed_only"]["se"]  # the test images add variance
+    # every class as accurate as the whole in the fake runs: a class's gain beyond the overall has no spread
     for name in ("cat", "bird", "deer"):
-        row = claims.loc[f"the {name} class improves with Adam + Dropout (its test accuracy)"]
-        assert row["verdict"] == "holds" and row["caveat"] == CLASS_CAVEAT
-    # Welch's two-sided p-value beside each interval; none where the effect cannot be estimated
-    assert 0 < float(claims.loc["AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)", "p-value"]) < 0.05
-    # identical loss histories in every fake result: the loss-gap effect has no spread to estimate
-    gap = claims.loc["with Adam + Dropout the train and test losses stay closer (test minus train loss)"]
-    assert gap["verdict"] == "not supported" and "cannot be estimated" in gap["effect"] and gap["p-value"] == ""
+        row = claims.loc[class_claim(name)]
+        assert row["verdict"] == "not supported" and row["caveat"] == CLASS_CAVEAT
+        assert row["estimate"].startswith("cannot be estimated yet: ") and row["p"] == row["p, Holm-adjusted"] == ""
+    # Holm over the family of four, the three that cannot be estimated counting with p = 1
+    judged = claims_module.judge(cells)
+    assert [j.p for j in judged][1:] == [1.0, 1.0, 1.0]
+    assert judged[0].p_holm == pytest.approx(min(1.0, 4 * judged[0].p))
     design = conclusions.two_by_two(cells)
     assert list(design.index) == list(estimates.TWO_BY_TWO_EFFECTS)
-    assert list(design["interval"]) == ["positive"] * 3
+    assert list(design.columns) == [*estimates.EFFECT_COLUMNS, "direction"]
+    assert list(design["direction"]) == ["positive"] * 3
     assert design["estimate"].iloc[0].startswith("+")  # Adam's main effect is positive here
     text = conclusions.findings(cells)
-    for name, row in design.iterrows():
-        assert f"- 2 x 2 design, *{name}*: {row['estimate']}; **positive**." in text
+    for name, d in estimates.design_effects(cells).items():
+        assert f"- 2 x 2 design, *{name}*: {estimates.effect_text(d)}; **positive**." in text
     assert "2 x 2 design" not in conclusions.findings(cells, upto="alexnet_sgd")
+
+
+def full_study(bird_extra: float = 0.0, probe_gap: tuple[float, float] = (0.50, 0.40)) -> dict:
+    """Every cell of profiles/study.yaml with five fake seeds (the 16-epoch ones three, with the training probe):
+    AlexNet + Adam + Dropout well ahead of SGD, bird ``bird_extra`` points further in it, the baseline CNN as
+    good as AlexNet with SGD and far behind with Adam + Dropout, the eval-mode loss gap ``probe_gap`` (Adam,
+    Adam + Dropout) at 16 epochs."""
+    accuracy = {"baseline": 77.0, "sgd": 70.0, "sgd_dropout": 69.0, "adam": 74.0, "adam_dropout": 73.0,
+                "baseline_net_sgd": 70.0, "baseline_net_sgd_dropout": 62.0, "baseline_net_adam": 74.0,
+                "baseline_net_adam_dropout": 68.0, "adam_16_epochs": 78.0, "adam_dropout_16_epochs": 78.0}
+    cells = {}
+    for cell in CELLS:
+        found = []
+        for seed in cell.seeds:
+            correct = round(10 * (accuracy[cell.name] + (0.3, -0.2, 0.1, -0.4, 0.2)[seed]))
+            diagonal = [correct] * 10
+            if cell.name == "adam_dropout":
+                diagonal[2] += round(10 * bird_extra) + (5, -3, 0, 2, -4)[seed]  # bird, with its own noise
+            result = fake_result(cell.recipe, cell.config(seed), confusion_with_diagonal(diagonal))
+            if cell.value("epochs") == 16:
+                gap = probe_gap[cell.value("dropout") > 0] + 0.01 * seed
+                result["history"][-1].update(train_eval_loss=result["history"][-1]["test_loss"] - gap,
+                                             train_eval_accuracy=0.97)
+            found.append(result)
+        cells[cell] = found
+    return cells
+
+
+def test_the_family_is_seven_claims_judged_after_holm():
+    cells = full_study(bird_extra=6.0)
+    judged = claims_module.judge(cells)
+    assert len(judged) == 7
+    names = [j.claim.statement.split(" (")[0] for j in judged]
+    assert names[4:] == ["AlexNet beats the baseline CNN in test accuracy, both trained with SGD without dropout",
+                         "AlexNet beats the baseline CNN in test accuracy, both trained with Adam + Dropout 0.5",
+                         "Dropout 0.5 narrows the gap of test loss over eval-mode training loss, AlexNet + Adam"]
+    assert [j.p_holm for j in judged] == [pytest.approx(q) for q in stats.holm([j.p for j in judged])]
+    verdicts = {name: j.verdict for name, j in zip(names, judged)}
+    assert verdicts[names[0]] == "holds"                        # +3 points over SGD
+    assert verdicts["the bird class gains more than the overall accuracy with AlexNet + Adam + Dropout 0.5 over "
+                    "AlexNet + SGD"] == "holds"                 # +5.4 points beyond the overall gain
+    assert verdicts[names[4]] == "not supported"                # the same accuracy
+    assert verdicts[names[5]] == "holds"                        # +5 points
+    assert verdicts[names[6]] == "holds"                        # 0.40 against 0.50, seeds only
+    gap = judged[6].effect
+    assert gap["combined"] is None and gap["n"] == {
+        cell: 3 for cell in (STUDY.cell("adam_16_epochs"), STUDY.cell("adam_dropout_16_epochs"))}
+    assert gap["p_value"] == judged[6].p == gap["seed_only"]["p_value"]  # Welch's: no per-image losses
+    assert gap["estimate"] == pytest.approx(-0.10)
+    table = conclusions.claims(cells)
+    assert table["95% CI, seeds and test images"].iloc[6] == "per-image values not stored"
+    assert table.loc[judged[6].claim.statement, "estimate"] == "-0.10"  # a loss: no unit
+    # a claim whose raw p is below 0.05 but whose Holm-adjusted one is not is not supported
+    weak = claims_module.judge(full_study(bird_extra=1.5))
+    bird = weak[2]
+    assert bird.p < 0.05 <= bird.p_holm and bird.verdict == "not supported", (bird.p, bird.p_holm)
+
+
+def test_a_claim_whose_runs_predate_the_training_probe_cannot_be_estimated():
+    cells = full_study()
+    for result in cells[STUDY.cell("adam_16_epochs")]:
+        del result["history"][-1]["train_eval_loss"]
+    last = claims_module.judge(cells)[-1]
+    assert last.effect is None and last.verdict == "not supported" and last.p == 1.0
+    assert last.why.startswith("the run alexnet_adam_dropout-")
+    assert last.why.endswith("did not measure the training probe (trained before it existed)")
 
 
 def test_direction_reads_an_interval():
@@ -215,14 +326,17 @@ def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
     a = results_of(SGD, [70.0, 71.0, 72.0])
     b = results_of(ADAM_DROPOUT, [71.0, 72.5, 73.1])
     table = conclusions.paired_table(a, b)
+    assert list(table.index) == ["test accuracy"] + [f"{name} accuracy minus overall accuracy"
+                                                     for name in ("cat", "bird", "deer")]
     expected = scipy_stats.ttest_rel([71.0, 72.5, 73.1], [70.0, 71.0, 72.0])
-    assert table.loc["test accuracy", "p-value"] == f"{expected.pvalue:.3g}"
+    assert table.loc["test accuracy", "p"] == stats.format_p(expected.pvalue) == "0.016"
     assert table.loc["test accuracy", "b minus a, paired by seed"].startswith("+1.20 points (95% CI ")
     pearson = scipy_stats.pearsonr([70.0, 71.0, 72.0], [71.0, 72.5, 73.1]).statistic
     assert table.loc["test accuracy", "correlation over seeds"] == round(float(pearson), 2) == 0.97
-    # identical loss histories: no spread, so no interval and no correlation
-    assert table.loc["test minus train loss", "b minus a, paired by seed"].startswith("cannot be estimated yet")
-    assert table.loc["test minus train loss", "correlation over seeds"] == ""
+    # every class as accurate as the whole: no spread, so no interval and no correlation
+    assert table.loc["cat accuracy minus overall accuracy", "b minus a, paired by seed"].startswith(
+        "cannot be estimated yet")
+    assert table.loc["cat accuracy minus overall accuracy", "correlation over seeds"] == ""
 
 
 def test_tables_with_no_runs_stored_say_so_instead_of_failing():
@@ -230,7 +344,7 @@ def test_tables_with_no_runs_stored_say_so_instead_of_failing():
     assert conclusions.two_by_two(cells)["estimate"].iloc[0].startswith("cannot be estimated yet")
     assert conclusions.mcnemar_by_seed([], []).empty
     assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
-    assert conclusions.paired_table([], [])["p-value"].tolist() == ["", "", ""]
+    assert conclusions.paired_table([], [])["p"].tolist() == ["", "", "", ""]
     assert conclusions.summary_table(cells)["runs"].tolist() == [0] * len(CELLS)
     assert set(conclusions.summary_table(cells)["mean (%)"]) == {"not run yet"}
 
@@ -282,17 +396,20 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
     text = conclusions.findings(cells)
     bars = [line for line in text.splitlines() if "against the original report's" in line]
     assert len(bars) == 3  # the three configurations the original report ran
-    assert bars[0].startswith(f"- {BASELINE.label} against the original report's 67.00%: mean 76.50% over 3 runs "
-                              "(lowest seed 76.00%)") and bars[0].endswith("**holds**.")
-    assert bars[1].endswith("**contradicted**.")  # 70.4 < 71.99 on every seed
-    claims = conclusions.claims(cells)
-    for claim, row in claims.iterrows():
-        caveat = f" ({row['caveat']})" if row["caveat"] else ""
-        assert f"- *{claim}*: {row['effect'].rstrip('.')}; **{row['verdict']}**{caveat}." in text
-    assert "dropout active" in claims.loc["with Adam + Dropout the train and test losses stay closer "
-                                          "(test minus train loss)", "caveat"]
+    gap = conclusions.against_original(BASELINE, cells[BASELINE])
+    assert bars[0] == (f"- {BASELINE.label} against the original report's single run, 67.00%: mean 76.50% over 3 runs "
+                       f"(lowest seed 76.00%); mean minus original: {estimates.effect_text(gap)}; **reached**.")
+    assert "over seeds and test images; " in bars[0] and " over seeds only; n = 3)" in bars[0]
+    assert "-2.58 to -0.60 over seeds only" in bars[1] and bars[1].endswith("**not reached**.")  # 70.4 < 71.99
+    for judged in claims_module.judge(cells):
+        caveat = f" ({judged.claim.caveat})" if judged.claim.caveat else ""
+        found = (f"cannot be estimated yet: {judged.why}" if judged.effect is None else
+                 f"{estimates.effect_text(judged.effect)}, {stats.p_text(judged.p)}, "
+                 f"Holm-adjusted {stats.p_text(judged.p_holm)}")
+        assert f"- *{judged.claim.statement}*: {found}; **{judged.verdict}**{caveat}." in text
+    assert f"- *{HEADLINE}*: +3.13 points (95% CI " in text
     too_few = conclusions.findings({cell: results_of(cell, [70.0]) for cell in CELLS})
-    assert "needs 2 runs; **not supported**." in too_few and ".;" not in too_few
+    assert "needs 2 runs." in too_few and "**not supported**" in too_few and ".;" not in too_few
     assert too_few.splitlines()[-1].startswith("- 2 x 2 design: cannot be estimated yet: ") and "..;" not in too_few
 
 
@@ -303,9 +420,12 @@ def test_findings_upto_a_notebook_judge_only_the_networks_met_so_far():
     assert f"- {BASELINE.label} against" in baseline_only and "AlexNet + SGD against" not in baseline_only
     assert "- *" not in baseline_only  # every claim compares with an AlexNet
     with_sgd = conclusions.findings(cells, upto="alexnet_sgd")
-    claimed = [line for line in with_sgd.splitlines() if line.startswith("- *")]
-    assert len(claimed) == 1 and claimed[0].startswith("- *AlexNet + SGD beats the baseline CNN")
+    assert "- *" not in with_sgd  # every claim on these cells needs AlexNet + Adam + Dropout
     assert "AlexNet + Adam + Dropout 0.5 against" not in with_sgd
+    matched = conclusions.findings(full_study(), upto="alexnet_sgd")  # the depth claim with SGD: both cells met
+    claimed = [line for line in matched.splitlines() if line.startswith("- *")]
+    assert len(claimed) == 1 and claimed[0].startswith("- *AlexNet beats the baseline CNN in test accuracy, both "
+                                                       "trained with SGD without dropout (matched recipe")
     assert conclusions.findings(cells, upto="alexnet_adam_dropout") == conclusions.findings(cells)
     with pytest.raises(ValueError, match="upto is '03_alexnet_adam_dropout'; use None or one of baseline"):
         conclusions.findings(cells, upto="03_alexnet_adam_dropout")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cifar_utils import questions, stats, study_results
+from cifar_utils import estimates, questions, stats, study_results
 from cifar_utils.results import save_result
 from helpers import confusion_with_diagonal, fake_result, write_study
 
@@ -45,9 +45,19 @@ def test_depth_is_alexnet_minus_the_baseline_network_at_each_cell_of_the_matched
     for factors, effect in effects.items():
         assert effect["estimate"] == pytest.approx(expected[factors])
         assert effect["low"] < expected[factors] < effect["high"]
+    # over seeds and test images (all three seeds of each cell), beside the interval over seeds only: a verdict
+    # reads their union and the larger p-value
+    for factors, effect in effects.items():
+        both = (effect["combined"], effect["seed_only"])
+        assert effect["low"] == min(d["low"] for d in both) and effect["high"] == max(d["high"] for d in both)
+        assert effect["p_value"] == max(d["p_value"] for d in both)
     table = questions.depth_table(cells)
     assert list(table.index) == ["SGD, no dropout", "SGD, Dropout 0.5", "Adam, no dropout", "Adam, Dropout 0.5"]
-    assert table.loc["Adam, Dropout 0.5", "interval"] == "positive"
+    assert list(table.columns) == [*estimates.EFFECT_COLUMNS, "direction"]
+    row = table.loc["Adam, Dropout 0.5"]
+    assert row["direction"] == "positive" and row["estimate"] == "+9.00 points" and row["runs"] == "3 per group"
+    assert row["95% CI, seeds only"] == stats.interval_text(effects["adam", 0.5]["seed_only"])
+    assert row["95% CI, seeds and test images"] == stats.interval_text(effects["adam", 0.5]["combined"])
 
 
 def test_dropout_s_effect_on_each_network_at_the_matched_recipe(cells):
@@ -64,10 +74,17 @@ def test_dropout_at_each_budget_and_the_change_between_them(cells):
     assert found[8]["estimate"] == pytest.approx(-1) and found[16]["estimate"] == pytest.approx(2)
     groups = {(8, 0.0): [76, 77, 78], (8, 0.5): [75, 76, 77], (16, 0.0): [77, 78, 79], (16, 0.5): [79, 80, 81]}
     weights = {(16, 0.5): 1.0, (16, 0.0): -1.0, (8, 0.5): -1.0, (8, 0.0): 1.0}
-    assert found["change"] == stats.contrast(groups, weights)  # +3 points: Dropout pays at the longer budget
+    seeds = stats.contrast(groups, weights)  # +3 points: Dropout pays at the longer budget
+    change = found["change"]
+    for key in ("estimate", "low", "high", "p_value", "df"):
+        assert change["seed_only"][key] == pytest.approx(seeds[key]), key
+    assert change["high"] >= max(seeds["high"], change["combined"]["high"])  # the union of the two intervals
+    assert change["p_value"] == max(seeds["p_value"], change["combined"]["p_value"])
     lines = questions.findings(cells)
-    assert lines[-1].startswith("- *change of Dropout's effect from the shortest to the longest budget*: +3.00 points")
-    assert lines[-1].endswith("**positive**.")
+    assert lines[-1] == ("- *change of Dropout's effect from the shortest to the longest budget*: "
+                         f"{estimates.effect_text(change)}; **{estimates.direction(change)}**.")
+    assert lines[-1].startswith("- *change of Dropout's effect from the shortest to the longest budget*: +3.00 points "
+                                "(95% CI ")
 
 
 def test_the_measured_gap_uses_only_runs_that_measured_the_training_probe(cells):
