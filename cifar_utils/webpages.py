@@ -86,6 +86,9 @@ MATHML = "http://www.w3.org/1998/Math/MathML"
 PRIMES = {"\u2032", "\u2033", "\u2034"}  # x', x'', x''' as latex2mathml writes them
 FUNCTIONS = {"log", "ln", "lg", "exp", "sin", "cos", "tan", "tanh", "sinh", "cosh", "arg", "det", "dim", "ker"}
 OPENING = {"(", "[", "{", "|", "\u2016", "\u27e8", "\u230a", "\u2308"}
+CLOSING = {")", "]", "}", "|", "\u2016", "\u27e9", "\u230b", "\u2309"}
+SIGNS = {"-", "+", "\u2212", "\u00b1"}
+ROWS = ("math", "mrow", "mstyle", "mtd", "msqrt", "mpadded", "mphantom", "menclose")  # children in a row
 THIN_SPACE = "0.1667em"  # TeX's \, between a function name and what follows it
 
 # A number as the report prints one: sign, digits with thousands commas, decimals, exponent, percent sign.
@@ -156,12 +159,13 @@ def _element(tag: str, children=(), text: str | None = None, **attributes) -> ET
 
 
 def tidy_mathml(markup: str) -> str:
-    """latex2mathml's MathML with two things Chromium draws badly redone as TeX draws them.
+    """latex2mathml's MathML with what Chromium draws badly redone as TeX draws it.
 
     A prime is a superscript there (F' is msup(F, prime)), but a math font's prime glyph is already small and
     raised, so as a script it comes out tiny: it is put beside its base instead (x'_i becomes x_i, then the
     prime). A function name (log, exp) gets the thin space TeX puts between it and a symbol, a sum or a
-    fraction (none before a parenthesis).
+    fraction (none before a parenthesis). A sign with nothing to its left, or an operator or opening bracket
+    (= -1/N, (-log p)), and a solidus (a / b) get no space around them, as TeX's ordinary symbols.
     """
     ET.register_namespace("", MATHML)
     root = ET.fromstring(markup)
@@ -172,16 +176,20 @@ def tidy_mathml(markup: str) -> str:
             if prime is not None:
                 base = child[0] if tag == "msup" else _element("msub", [child[0], child[1]])
                 parent[n] = _element("mrow", [base, _element("mo", text=prime, lspace="0", rspace="0")])
-    rows = ("math", "mrow", "mstyle", "mtd", "msqrt", "mpadded", "mphantom", "menclose")
-    for parent in [p for p in root.iter() if _tag(p) in rows]:
+    for parent in [p for p in root.iter() if _tag(p) in ROWS]:
         children = list(parent)
         for n, child in enumerate(children):
+            text, before = (child.text or "").strip(), children[n - 1] if n else None
+            if _tag(child) == "mo" and (text == "/" or text in SIGNS and (
+                    before is None or _tag(before) == "mo" and (before.text or "").strip() not in CLOSING)):
+                child.set("lspace", "0")
+                child.set("rspace", "0")
             if not _function(child):
                 continue
             after = children[n + 1] if n + 1 < len(children) else None
             if after is not None and not (_tag(after) == "mo" and (after.text or "").strip() in OPENING):
                 parent.insert(list(parent).index(child) + 1, _element("mspace", width=THIN_SPACE))
-            if n > 0 and _tag(children[n - 1]) not in ("mo", "mspace"):
+            if before is not None and _tag(before) not in ("mo", "mspace"):
                 parent.insert(list(parent).index(child), _element("mspace", width=THIN_SPACE))
     return ET.tostring(root, encoding="unicode")
 

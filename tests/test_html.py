@@ -327,3 +327,11 @@ def test_an_image_keeps_its_alt_text_and_display_size(tmp_path):
     (img,) = BeautifulSoup(page, "html.parser").find_all("img")
     assert img["alt"] == 'Bar chart of "accuracy" & more.' and img["width"] == "400"
     assert img["src"] == f"data:image/png;base64,{png}"
+
+
+def test_a_sign_without_a_left_operand_and_a_solidus_take_no_space():
+    """-1/N after '=', -log inside a parenthesis and eps / M are spaced as TeX spaces them; a - b is not."""
+    soup = BeautifulSoup(webpages.mathml(r"L = -\frac{1}{N} \left( -\log p \right) + a - b + \varepsilon / M",
+                                         display=True), "html.parser")
+    tight = [(mo.get_text(), mo.get("lspace"), mo.get("rspace")) for mo in soup.find_all("mo") if mo.get("lspace")]
+    assert tight == [("\u2212", "0", "0"), ("\u2212", "0", "0"), ("/", "0", "0")]
