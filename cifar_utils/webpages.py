@@ -102,7 +102,9 @@ PROSE_NUMBER = re.compile(r"(?<![\w.+\-\u2212])[+\-\u2212]?(?:\d+(?:\.\d+)?|\.\d
 # A cell that holds only numbers: 0.253, 3.51e-05, -1.32 to +1.62, 3 x 32 x 32, 834/1000.
 NUMBER_CELL = re.compile(rf"^\s*{NUMBER}(?:\s*(?:to|x|\u00d7|/)\s*{NUMBER})*\s*$")
 STARTS_WITH_NUMBER = re.compile(rf"^\s*{NUMBER}(?:\s|$)")
-SHORT_WORDS = 6  # a cell of more words is a phrase ("+1.92 points (95% CI ...)"), and its column left-aligned
+# A cell of text longer than this is a phrase ("+1.92 points (95% CI ...)", a caveat): its column is left-aligned,
+# and it is kept at least 9em wide (webpages.css), wrapped within that, beside numbers that cannot wrap.
+PHRASE_CHARACTERS = 24
 NOT_PROSE = {"pre", "code", "math", "script", "style", "title", "textarea"}
 
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z\"'(\[*_`$])")
@@ -314,29 +316,36 @@ def _grid(table) -> list[tuple]:
 
 def dress_table(table, soup: BeautifulSoup) -> None:
     """Wrap ``table`` so that it scrolls on its own when wider than the column; mark its numeric columns to be
-    right-aligned, and cells that hold only numbers unbreakable. A column is numeric when more than half its
-    body cells start with a number and none is a phrase; a column of row labels (th), only when all are numbers."""
+    right-aligned, cells that hold only numbers unbreakable, and long body cells of text as phrases. A column is
+    numeric when more than half its body cells start with a number and none is a phrase; a column of row
+    labels (th), only when all are numbers."""
     if "table-scroll" not in (table.parent.get("class") or []):
         table.wrap(soup.new_tag("div", attrs={"class": "table-scroll"}))
     cells = _grid(table)
-    votes: dict[int, list[bool]] = {}
+    votes: dict[int, list[bool | None]] = {}
     for cell, column, span, body in cells:
         text = cell.get_text().strip()
         if body and span == 1 and text:
             if cell.name == "th":
                 vote = bool(NUMBER_CELL.match(text)) or None
             else:
-                vote = None if len(text.split()) > SHORT_WORDS else bool(STARTS_WITH_NUMBER.match(text))
+                vote = None if _phrase(text) else bool(STARTS_WITH_NUMBER.match(text))
             votes.setdefault(column, []).append(vote)
     numeric = {column for column, starts in votes.items() if None not in starts and 2 * sum(starts) > len(starts)}
     for cell, column, span, body in cells:
         classes = list(cell.get("class") or [])
         if span == 1 and column in numeric:
             classes.append("numeric")
-        if NUMBER_CELL.match(cell.get_text()):
+        if body and _phrase(cell.get_text().strip()):
+            classes.append("phrase")
+        elif NUMBER_CELL.match(cell.get_text()):
             classes.append("nowrap")
         if classes:
             cell["class"] = classes
+
+
+def _phrase(text: str) -> bool:
+    return len(text) > PHRASE_CHARACTERS and not NUMBER_CELL.match(text)
 
 
 def keep_numbers_whole(soup: BeautifulSoup) -> None:
