@@ -318,6 +318,38 @@ def summary_text(the_study: study.Study) -> str:
             + ("\n" + "\n".join(answers) if answers else ""))
 
 
+def verdicts_markdown(cells: Cells) -> str:
+    """The README's verdict table: each configuration the original report ran against its number, then each claim
+    of the family (``claims.judge``), with the estimate, its 95% interval over seeds and test images (seeds only
+    where that is the only one), the Holm-adjusted p-value of a claim, and the verdict."""
+    lines = ["| the original report's number or claim, as tested here | estimate (points) | 95% CI | p, Holm | verdict |",
+             "|---|---:|---:|---:|---|"]
+    for cell, results in cells.items():
+        gap = against_original(cell, results) if original_accuracy(cell) is not None else None
+        if gap is not None:
+            lines.append(f"| {cell.label} reaches {original_accuracy(cell):.2f}% (mean over seeds) | "
+                         f"{gap['estimate']:+.2f} | {stats.interval_text(gap['combined'] or gap['seed_only'])} | | "
+                         f"{reached(gap)} |")
+    for judged in judge(cells):
+        if judged.effect is None:
+            lines.append(f"| {markdown_text(judged.claim.statement)} | cannot be estimated yet | | | {judged.verdict} |")
+            continue
+        d = judged.effect
+        interval = stats.interval_text(d["combined"]) if d["combined"] else f"{stats.interval_text(d['seed_only'])} (seeds only)"
+        lines.append(f"| {markdown_text(judged.claim.statement)} | {d['estimate']:+.2f} | {interval} | "
+                     f"{stats.format_p(judged.p_holm)} | {judged.verdict} |")
+    return "\n".join(lines)
+
+
+def readme_text(the_study: study.Study) -> str:
+    """README.md's results block (``sweep --summary --write-readme``): the study's table, its status line while
+    runs are missing, and the verdict table (``verdicts_markdown``); ``summary_text`` prints everything."""
+    cells = study_results.cell_results(the_study)
+    complete = all(len(results) == len(cell.seeds) for cell, results in cells.items())
+    parts = [study_markdown(cells), *([] if complete else [status(the_study, cells)]), verdicts_markdown(cells)]
+    return "\n\n".join(parts)
+
+
 README_START = "<!-- results: written by `python -m cifar_utils.sweep --summary --write-readme` from results/; do not edit by hand -->"
 README_END = "<!-- end of results -->"
 

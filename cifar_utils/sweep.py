@@ -225,14 +225,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         the_study = study.load(repo_path(args.study))
         if args.summary:
-            from .conclusions import summary_text, with_readme_block
-            text = summary_text(the_study)
+            from .conclusions import readme_text, summary_text, with_readme_block
             if args.write_readme:
                 readme = REPO_ROOT / "README.md"
+                text = readme_text(the_study)
                 atomic_write_bytes(readme, with_readme_block(readme.read_text(), text).encode())
                 print(f"wrote the results block of {repo_relative(readme)}")
             else:
-                print(text)
+                print(summary_text(the_study))
             return 0
         if args.list:
             print(study_results.index_markdown(study_results.index_rows(the_study)))

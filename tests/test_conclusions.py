@@ -312,14 +312,14 @@ def test_per_class_summary_over_seeds():
     assert conclusions.per_class_summary([]).empty  # no run stored yet
 
 
-def test_study_figures_are_fig18_and_fig19(tmp_path):
+def test_study_figures_are_fig20_and_fig21(tmp_path):
     from cifar_utils.experiment import study_figures
     cells = {cell: results_of(cell, [70.0 + i, 71.0 + i]) for i, cell in enumerate(CELLS)}
     assert estimates.design_accuracies(cells)[("adam", 0.5)] == [74.0, 75.0]
     assert [estimates.original_accuracy(c) for c in CELLS[:5]] == [67.0, 71.99, None, None, 74.3]
     assert {estimates.original_accuracy(c) for c in CELLS[5:]} <= {None}  # the cells the original report never ran
     drawn = study_figures(cells, tmp_path)
-    assert [f.figure.number for f in drawn] == [18, 19] and all(f.path.is_file() for f in drawn)
+    assert [f.figure.number for f in drawn] == [20, 21] and all(f.path.is_file() for f in drawn)
 
 
 def test_paired_table_pairs_by_seed_and_says_when_it_cannot():

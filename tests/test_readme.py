@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 
 from cifar_utils import study
-from cifar_utils.conclusions import readme_block, summary_text, with_readme_block
+from cifar_utils.conclusions import readme_block, readme_text, with_readme_block
 from cifar_utils.recipes import REPO_ROOT
 
 
 def test_readme_results_block_is_what_the_summary_prints_from_the_stored_results():
-    assert readme_block((REPO_ROOT / "README.md").read_text()) == summary_text(study.load()), \
+    assert readme_block((REPO_ROOT / "README.md").read_text()) == readme_text(study.load()), \
         "README's results block is stale: run python -m cifar_utils.sweep --summary --write-readme"
 
 

@@ -646,8 +646,8 @@ def test_summary_prints_the_table_the_status_and_the_verdicts(three_notebooks, m
     assert "(2)" in rows[2] and "The study is complete." in status and status.startswith("**Final runs stored**")
     assert verdicts.startswith("Mean test accuracy over the stored seeds, highest first: AlexNet + Adam + Dropout 0.5 "
                                "61.00% (2 runs); baseline CNN + SGD 51.00% (2 runs); AlexNet + SGD 41.00% (2 runs).")
-    assert any(line.startswith("- *AlexNet + Adam + Dropout beats AlexNet + SGD (test accuracy)*:")
-               and line.endswith("**holds**.") for line in verdicts.splitlines()), verdicts
+    assert any(line.startswith("- *AlexNet + Adam + Dropout 0.5 beats AlexNet + SGD in test accuracy (this study's "
+                               "recipe, 8 epochs; ") and line.endswith("**holds**.") for line in verdicts.splitlines()), verdicts
 
 
 def test_summary_written_into_the_readme(three_notebooks, tmp_path, monkeypatch, capsys):
@@ -661,8 +661,8 @@ def test_summary_written_into_the_readme(three_notebooks, tmp_path, monkeypatch,
     readme.write_text(before)
     assert sweep.main(["--study", str(three_notebooks.file), "--summary", "--write-readme"]) == 0
     assert capsys.readouterr().out == "wrote the results block of README.md\n"
-    assert readme.read_text() == conclusions.with_readme_block(before, conclusions.summary_text(three_notebooks))
-    assert conclusions.readme_block(readme.read_text()) == conclusions.summary_text(three_notebooks)
+    assert readme.read_text() == conclusions.with_readme_block(before, conclusions.readme_text(three_notebooks))
+    assert conclusions.readme_block(readme.read_text()) == conclusions.readme_text(three_notebooks)
     assert readme.read_text().endswith(f"{conclusions.README_END}\n\nThe rest.\n")
     readme.write_text("# Report without markers\n")
     assert sweep.main(["--study", str(three_notebooks.file), "--summary", "--write-readme"]) == 2
