@@ -18,7 +18,7 @@ import os
 __version__ = "0.1.0"
 
 # OpenMP threads that spin while they wait make two trainings on one machine fight for the cores:
-# each ran many times slower than alone (README, "What can go wrong"; benchmarks/two_at_once.py).
+# each ran many times slower than alone (docs/troubleshooting.md; benchmarks/two_at_once.py).
 # Sleeping instead costs a run alone nothing measurable. libgomp reads this when torch is imported,
 # so it is set here, before any module of ours imports torch; a user's own setting is kept.
 if "OMP_WAIT_POLICY" not in os.environ and "GOMP_SPINCOUNT" not in os.environ:

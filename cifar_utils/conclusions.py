@@ -46,7 +46,7 @@ def status(the_study: study.Study, cells: Cells) -> str:
         tail += (f" **Mixed data:** the stored runs were trained on {len(copies)} copies of CIFAR-10 ("
                  + "; ".join(f"{markdown_text(label)}: {n} run{'s' * (n != 1)}" for label, n in copies.most_common())
                  + "), so every mean, interval and verdict below mixes them; train the whole study on one copy "
-                   "(README, *Reproducing the committed results*).")
+                   "(docs/reproducing.md).")
     seeds = sorted({len(cell.seeds) for cell in cells})
     return f"**Final runs stored** (of {' or '.join(map(str, seeds))} seeds each): {counts}. {tail}"
 
@@ -241,9 +241,13 @@ def _mcnemar_row(test: dict) -> dict:
 
 def study_markdown(cells: Cells) -> str:
     """The README's results table: per cell, the original report's number beside mean +- std (n) and the
-    95% interval over the stored seeds, with the recipe's epochs and batch and where the runs trained."""
+    95% interval over the stored seeds, with the recipe's epochs and batch and where the runs trained (a column
+    when the runs trained on several machines, else one line under the table)."""
+    every = {markdown_text(machine(r["environment"])) for results in cells.values() for r in results}
+    one_machine = len(every) <= 1
     lines = ["| configuration | original report | mean +- std (n) | 95% interval | epochs | batch | "
-             "training time (mean) | trained on |", "|---|---:|---:|---:|---:|---:|---:|---|"]
+             "training time (mean) |" + ("" if one_machine else " trained on |"),
+             "|---|---:|---:|---:|---:|---:|---:|" + ("" if one_machine else "---|")]
     for cell, values in accuracies(cells).items():
         s, results, theirs = over_seeds(values), cells[cell], original_accuracy(cell)
         mean = (f"{s.mean:.2f}% +- {s.std:.2f} ({s.n})" if not s.missing else f"{s.mean:.2f}% (1)" if s.n
@@ -252,7 +256,10 @@ def study_markdown(cells: Cells) -> str:
         machines = sorted({markdown_text(machine(r["environment"])) for r in results})
         seconds = f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f} min" if results else ""
         lines.append(f"| {cell.label} | {f'{theirs:.2f}%' if theirs is not None else 'not in it'} | {mean} | "
-                     f"{interval} | {cell.value('epochs')} | {cell.value('batch_size')} | {seconds} | {'; '.join(machines)} |")
+                     f"{interval} | {cell.value('epochs')} | {cell.value('batch_size')} | {seconds} |"
+                     + ("" if one_machine else f" {'; '.join(machines)} |"))
+    if one_machine and every:
+        lines.append(f"\nEvery run trained on: {every.pop()}.")
     return "\n".join(lines)
 
 

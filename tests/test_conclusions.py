@@ -279,7 +279,8 @@ def test_study_markdown_shows_mean_std_n_beside_the_original():
     cells[BASELINE] = results_of(BASELINE, [76.0, 77.0, 78.0])
     cells[SGD] = results_of(SGD, [72.5])
     lines = conclusions.study_markdown(cells).splitlines()
-    assert len(lines) == 2 + len(CELLS)
+    assert len(lines) == 2 + len(CELLS) + 2  # one machine: no column, a line under the table instead
+    assert lines[-1].startswith("Every run trained on: ") and "trained on" not in lines[0]
     baseline, sgd, sgd_dropout = lines[2:5]
     assert baseline.startswith(f"| {BASELINE.label} | 67.00% | 77.00% +- 1.00 (3) | 74.52 to 79.48% |")
     assert "| 72.50% (1) | needs 2 runs |" in sgd and "| not run (0) |" in sgd_dropout
@@ -374,7 +375,7 @@ def test_status_warns_when_the_stored_runs_were_trained_on_different_copies_of_t
     cells[sgd][0] = dict(cells[sgd][0], environment=official)
     line = conclusions.status(the_study, cells)
     assert line.endswith("every mean, interval and verdict below mixes them; train the whole study on one copy "
-                         "(README, *Reproducing the committed results*).")
+                         "(docs/reproducing.md).")
     runs = sum(len(cell.seeds) for cell in the_study.cells) - 1
     assert f"copies of CIFAR-10 (npz fake (sha256 {'0' * 12}): {runs} runs; torchvision cifar-10-batches-py " \
            f"(sha256 {'cd' * 6}): 1 run)" in line

@@ -1,0 +1,227 @@
+"""What the notebooks' prose states, recomputed from the stored results.
+
+The report's sentences state their numbers as literals, so that a reader reads numbers, not pointers to
+tables. Each test here recomputes what one notebook's prose states and checks that the notebook says it:
+when a newly stored run changes a number, its test fails until the sentence is rewritten (by a person,
+after re-reading it: the verdict around the number may change too).
+"""
+from __future__ import annotations
+
+import re
+
+import nbformat
+import numpy as np
+import pytest
+
+from cifar_utils import claims, conclusions, estimates, evaluate, questions, study, study_results
+from cifar_utils.experiment import stored_profiles
+from cifar_utils.recipes import REPO_ROOT
+from cifar_utils.results import accuracy
+
+NOTEBOOKS = REPO_ROOT / "notebooks"
+
+
+def prose(name: str) -> str:
+    """The Markdown of a committed notebook, one string, whitespace folded."""
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    return re.sub(r"\s+", " ", text).replace("\u2212", "-")  # the prose writes minus signs as U+2212
+
+
+def assert_states(name: str, *phrases: str) -> None:
+    text = prose(name)
+    missing = [p for p in phrases if p not in text]
+    assert not missing, f"{name} no longer states {missing}: the stored results changed it; rewrite the sentence"
+
+
+@pytest.fixture(scope="module")
+def cells():
+    the_study = study.load()
+    every = study_results.cell_results(the_study)
+    return {cell.name: every[cell] for cell in the_study.cells}
+
+
+def test_notebook_01_states_the_faithful_runs_numbers():
+    faithful = stored_profiles("baseline")["faithful"]
+    history = faithful["history"]
+    test_accuracy = [100 * e["test_accuracy"] for e in history]
+    first = next(i for i, a in enumerate(test_accuracy) if a >= 67.0)
+    assert min(test_accuracy[first:]) >= 67.0  # "stays above 67% from epoch N on"
+    lowest = int(np.argmin([e["test_loss"] for e in history]))
+    final_train = 100 * history[-1]["train_accuracy"]
+    right = sum(t == p for t, p in zip(faithful["first_ten"]["true"], faithful["first_ten"]["predicted"]))
+    assert_states("01_baseline", f"({accuracy(faithful):.2f}%, seed 0", f"from epoch {first + 1} on",
+                  f"lowest at epoch {lowest + 1} of {len(history)}", f"climbs to {final_train:.2f}%",
+                  f"gets {right} of the ten right")
+
+
+def signed(x: float, digits: int = 2) -> str:
+    return f"{x:+.{digits}f}"
+
+
+def interval(d: dict, which: str = "combined") -> str:
+    part = d[which] or d["seed_only"]
+    return f"{signed(part['low'])} to {signed(part['high'])}"
+
+
+def test_every_notebook_states_each_original_number_it_judges_with_its_interval(cells):
+    the_study = study.load()
+    for name, cell_name, original in (("01_baseline", "baseline", "the original report's 67%"),
+                                      ("02_alexnet_sgd", "sgd", "71.99%"), ("03_alexnet_adam_dropout", "adam_dropout", "74.30%")):
+        cell, runs = the_study.cell(cell_name), cells[cell_name]
+        gap = conclusions.against_original(cell, runs)
+        values = [accuracy(r) for r in runs]
+        assert estimates.reached(gap) == "reached"
+        assert_states(name, f"averages {np.mean(values):.2f}% ± {np.std(values, ddof=1):.2f}",
+                      f"{gap['estimate']:.2f} points above {original}", f"95% CI {interval(gap)} over seeds and test",
+                      f"lowest seed scores {min(values):.2f}%")
+        # the Conclusions of notebook 03 repeat each: "the baseline by 10.90 points (95% CI +10.08 to +11.72)"
+        assert_states("03_alexnet_adam_dropout", f"by {gap['estimate']:.2f} points (95% CI {interval(gap)})"
+                      if cell_name == "baseline" else f"by {gap['estimate']:.2f} ({interval(gap)})")
+
+
+def test_notebook_01_states_the_tuning_margin_and_the_statistics_family():
+    the_study = study.load()
+    assert len(claims.judge(study_results.cell_results(the_study))) == 7
+    scores = {row["lr"]: row["validation accuracy (%)"] for row in the_study.tuning_log() if row["cell"] == "baseline"}
+    assert_states("01_baseline", "one family of seven", f"{scores[0.2] - scores[0.1]:.2f} points ahead of 0.1")
+
+
+def test_notebook_02_states_the_class_order_it_describes(cells):
+    values = {name: np.mean([evaluate.class_accuracy(r["confusion"])[i] for r in cells["sgd"]])
+              for i, name in enumerate(cells["sgd"][0]["classes"])}
+    order = sorted(values, key=values.get, reverse=True)
+    assert order[:2] == ["automobile", "ship"] and order[-1] == "cat" and set(order[-3:-1]) == {"bird", "dog"}
+    assert order.index("horse") == 5
+    assert_states("02_alexnet_sgd", f"({values['automobile']:.2f}% and {values['ship']:.2f}%)",
+                  f"cat trails ({values['cat']:.2f}%)", f"horse is only sixth ({values['horse']:.2f}%)")
+
+
+def test_notebook_03_states_the_comparison_the_design_and_depth(cells):
+    every = study_results.cell_results(study.load())
+    judged = {j.claim.statement.split(" (")[0]: j for j in claims.judge(every)}
+    main = judged["AlexNet + Adam + Dropout 0.5 beats AlexNet + SGD in test accuracy"]
+    assert main.verdict == "holds"
+    assert_states("03_alexnet_adam_dropout", f"beats AlexNet + SGD by {main.effect['estimate']:.2f} points "
+                  f"(95% CI {interval(main.effect)}")
+    sgd, adam_dropout = cells["sgd"], cells["adam_dropout"]
+    for i in range(10):  # "The mean of every class is higher with Adam + Dropout"
+        assert np.mean([evaluate.class_accuracy(r["confusion"])[i] for r in adam_dropout]) > \
+            np.mean([evaluate.class_accuracy(r["confusion"])[i] for r in sgd])
+    pairs = zip(*estimates.by_seed(sgd, adam_dropout))
+    assert all(estimates.mcnemar_counts(a, b)["p_value"] < 0.05 for a, b in pairs)  # "each pair ... beyond chance"
+    design = list(estimates.design_effects(study_results.cell_results(study.load())).values())
+    adam, dropout, interaction = design
+    assert_states("03_alexnet_adam_dropout", f"by {adam['estimate']:.2f} points, averaged over both dropout settings "
+                  f"(95% CI {interval(adam)})", f"by {-dropout['estimate']:.2f} points, averaged over both optimizers "
+                  f"({interval(dropout)})", f"{signed(interaction['estimate'])} points ({interval(interaction)})")
+    depth = questions.depth_effects(every)
+    assert_states("03_alexnet_adam_dropout",
+                  f"{signed(depth['sgd', 0.0]['estimate'])} points with SGD (95% CI {interval(depth['sgd', 0.0])})",
+                  f"{signed(depth['adam', 0.0]['estimate'])} with Adam ({interval(depth['adam', 0.0])})",
+                  f"by {depth['sgd', 0.5]['estimate']:.2f} points with SGD ({interval(depth['sgd', 0.5])})",
+                  f"{depth['adam', 0.5]['estimate']:.2f} with Adam ({interval(depth['adam', 0.5])})")
+    cost = questions.dropout_by_network(every)
+    assert_states("03_alexnet_adam_dropout", f"{-cost['baseline', 'sgd']['estimate']:.2f} points with SGD and "
+                  f"{-cost['baseline', 'adam']['estimate']:.2f} with Adam")
+    for name, j in judged.items():
+        if name.startswith("the "):  # the class claims: "cat (−0.44, −3.31 to +2.42)"
+            assert_states("03_alexnet_adam_dropout", f"{name.split()[1]} ({signed(j.effect['estimate'])}, "
+                          f"{interval(j.effect)})")
+
+
+def test_notebook_03_states_the_longer_budget(cells):
+    every = study_results.cell_results(study.load())
+    budget = questions.dropout_by_budget(every)
+    long = questions.budgets(every)[-1]
+    effect, change = budget[long], budget["change"]
+    design = study.design(every, "alexnet", long)
+    runs = {dropout: every[design["adam", dropout]] for dropout in (0.0, 0.5)}
+    gaps = {dropout: np.mean([r["history"][-1]["test_loss"] - r["history"][-1]["train_eval_loss"] for r in rs])
+            for dropout, rs in runs.items()}
+    assert_states("03_alexnet_adam_dropout", f"With {min(len(r) for r in runs.values())} seeds per configuration",
+                  f"{np.mean([accuracy(r) for r in runs[0.0]]):.2f}% without dropout and "
+                  f"{np.mean([accuracy(r) for r in runs[0.5]]):.2f}% with it",
+                  f"at {long} epochs is {signed(effect['estimate'])} points (95% CI {interval(effect)} over seeds and "
+                  f"test images; {interval(effect, 'seed_only')} over seeds only)",
+                  f"from 8 epochs is {signed(change['estimate'])} ({interval(change)})",
+                  f"by {gaps[0.0]:.3f} without dropout and {gaps[0.5]:.3f} with it")
+    gap_claim = next(j for j in claims.judge(every) if "eval-mode" in j.claim.statement)
+    assert gap_claim.verdict == "not supported"  # "no sign that Dropout narrows the gap"
+
+
+def test_readme_states_the_findings_of_the_stored_runs():
+    text = re.sub(r"\s+", " ", (REPO_ROOT / "README.md").read_text()).replace("−", "-")
+    every = study_results.cell_results(study.load())
+    the_study = study.load()
+    for cell_name, original in (("baseline", "67%"), ("sgd", "71.99%"), ("adam_dropout", "74.30%")):
+        gap = conclusions.against_original(the_study.cell(cell_name), every[the_study.cell(cell_name)])
+        assert f"{gap['estimate']:.2f} points above {original} ({interval(gap)})" in text or \
+            f"{gap['estimate']:.2f} above {original} ({interval(gap)})" in text
+    main = next(j for j in claims.judge(every) if j.claim.statement.startswith("AlexNet + Adam + Dropout 0.5 beats"))
+    assert f"by {main.effect['estimate']:.2f} points ({interval(main.effect)}; holds" in text
+
+
+# --- the report's shape: its length, its sentences, its numbering -------------------------------------------
+
+BUDGETS = {"00_theory": 1400, "01_baseline": 1800, "02_alexnet_sgd": 700, "03_alexnet_adam_dropout": 2000}
+ORDER = list(BUDGETS)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences of prose: tables, code and formulas left out; a heading, list item or paragraph ends one, and
+    so does a full stop, ! or ? (inside bold too) before a space."""
+    text = re.sub(r"```.*?```|\$\$.*?\$\$|<!--.*?-->", "\n\n", text, flags=re.S)
+    blocks = re.split(r"\n\s*\n|\n(?=\s*(?:[-*#]|\d+\.)\s)", text)
+    found = []
+    for block in blocks:
+        if block.lstrip().startswith("|"):
+            continue
+        found += [s for s in re.split(r"(?<=[.!?])\**\s+", " ".join(block.split())) if s.strip()]
+    return found
+
+
+@pytest.mark.parametrize("name", ORDER)
+def test_each_notebook_keeps_to_its_word_budget_with_no_sentence_of_50_words(name):
+    nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+    markdown = "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert words(markdown) <= BUDGETS[name]
+    long = [s for s in sentences(markdown) if words(s) >= 50]
+    assert not long, long
+
+
+def test_the_report_and_the_readme_keep_to_their_budgets():
+    total = sum(words("\n".join(c.source for c in nbformat.read(NOTEBOOKS / f"{n}.ipynb", as_version=4).cells
+                                if c.cell_type == "markdown")) for n in ORDER)
+    assert total <= 6000
+    readme = re.sub(r"```.*?```|<!--.*?-->", " ", (REPO_ROOT / "README.md").read_text(), flags=re.S)
+    assert words(readme) <= 1500
+    assert not [s for s in sentences(readme) if words(s) >= 50]
+
+
+def test_figures_are_numbered_in_reading_order_across_the_report():
+    shown = []
+    for name in ORDER:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        for cell in (c for c in nb.cells if c.cell_type == "code"):
+            for output in cell.outputs:
+                caption = output.get("data", {}).get("text/markdown", "")
+                found = re.match(r"\*\*Fig\. (\d+)\.\*\*", caption)
+                if found:
+                    shown.append(int(found.group(1)))
+    assert shown == list(range(1, len(shown) + 1))
+
+
+def test_citations_follow_the_registry_in_order_of_first_citation_across_the_report():
+    from cifar_utils import references
+    first: list[int] = []
+    for name in ORDER:
+        nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
+        for number in references.cited("\n".join(c.source for c in nb.cells if c.cell_type == "markdown")):
+            if number not in first:
+                first.append(number)
+    assert first == list(range(1, len(references.entries()) + 1))  # every entry cited, numbered as first cited
