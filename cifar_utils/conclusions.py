@@ -3,7 +3,8 @@
 Thin renderers: the runs are read by ``study_results``, every number is computed by ``estimates`` (a cell's
 mean and interval over its seeds: ``estimates.over_seeds``; an effect with its intervals over seeds and over
 seeds and test images: ``estimates.effect``) and the original report's claims are stated and judged in
-``claims``; a function here only lays them out. None trains; only those given the study read its runs.
+``claims``; a function here only lays them out, each number of a table written by ``formats`` (fixed decimals
+per kind, no float left to pandas). None trains; only those given the study read its runs.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 
-from . import questions, stats, study, study_results
+from . import formats, questions, stats, study, study_results
 from .claims import Judged, judge
 from .estimates import (ACCURACY, EFFECT_COLUMNS, accuracies, by_seed, class_beyond_overall, design_effects,
                         direction, effect, effect_columns, effect_text, mcnemar_counts, original_accuracy, over_seeds,
@@ -53,9 +54,9 @@ def status(the_study: study.Study, cells: Cells) -> str:
 
 def seeds_table(results: list[dict]) -> pd.DataFrame:
     """One row per stored final run of a cell: its seed, test accuracy, correct images, training time."""
-    rows = [{"seed": seed_of(r), "test accuracy (%)": round(accuracy(r), 2),
-             "correct / test images": "{} / {}".format(*overall_counts(r["confusion"])),
-             "training (min)": round(r["train_seconds"] / 60, 1),
+    rows = [{"seed": seed_of(r), "test accuracy (%)": formats.percent(accuracy(r)),
+             "correct / test images": " / ".join(str(formats.count(n)) for n in overall_counts(r["confusion"])),
+             "training (min)": formats.minutes(r["train_seconds"]),
              "trained on": f"{r['environment']['device']}, {r['environment']['autocast']}"} for r in results]
     return pd.DataFrame(rows).set_index("seed") if rows else pd.DataFrame()
 
@@ -68,24 +69,27 @@ def against_original(cell: study.Cell, results: list[dict]) -> dict | None:
     return effect({cell: results}, {cell: 1.0}, offset=-original(cell.recipe)["accuracy"])
 
 
+REACHED_COLUMN = "mean against the original's number"  # reached, not reached, indistinguishable
+
+
 def seeds_vs_original(cell: study.Cell, results: list[dict]) -> pd.DataFrame:
     """One cell against the original report's single number: its mean test accuracy over the seeds, the mean
     minus that number with its 95% intervals (seeds and test images; seeds only), and whether the mean
     reached it (``estimates.reached``: descriptive, one original run is no distribution to reproduce)."""
     theirs = original(cell.recipe)["accuracy"]
     values = [accuracy(r) for r in results]
-    row = {"original report (%)": theirs, "runs": len(values),
-           "mean (%)": round(float(np.mean(values)), 2) if values else ""}
+    row = {"original report (%)": formats.percent(theirs), "runs": len(values),
+           "mean (%)": formats.percent(np.mean(values)) if values else "not run yet"}
     gap = against_original(cell, results)
     if gap is None:
         row.update({"mean minus original (points)": "needs 2 runs", "95% CI, seeds and test images": "",
-                    "95% CI, seeds only": "", "original's number": "needs 2 runs"})
+                    "95% CI, seeds only": "", REACHED_COLUMN: "needs 2 runs"})
     else:
         columns = effect_columns(gap)
-        row.update({"mean minus original (points)": f"{gap['estimate']:+.2f}",
+        row.update({"mean minus original (points)": formats.points(gap["estimate"]),
                     **{k: columns[k] for k in ("95% CI, seeds and test images", "95% CI, seeds only")},
-                    "original's number": reached(gap)})
-    return pd.DataFrame({cell.label: row}).T
+                    REACHED_COLUMN: reached(gap)})
+    return pd.DataFrame([row], index=[cell.label])
 
 
 def tuning_table(the_study: study.Study, name: str) -> pd.DataFrame:
@@ -93,23 +97,27 @@ def tuning_table(the_study: study.Study, name: str) -> pd.DataFrame:
     grid: validation accuracy, training time and precision of each run, the rate the rule chose (once every
     tuning run of the cell is stored) and the rates it left out because a run of theirs diverged."""
     runs, chosen, left_out = study_results.tuning(the_study, name)
-    rows = [{"configuration": r["label"], "peak learning rate": r["lr"], "tuning seed": r["seed"],
+    rows = [{"configuration": r["label"], "tuning seed": r["seed"],
              "validation accuracy (%)": "diverged" if r["diverged"] else "not run yet"
-             if r["validation accuracy (%)"] is None else round(r["validation accuracy (%)"], 2),
-             "training (min)": "" if r["training seconds"] is None else round(r["training seconds"] / 60, 1),
+             if r["validation accuracy (%)"] is None else formats.percent(r["validation accuracy (%)"]),
+             "training (min)": "" if r["training seconds"] is None else formats.minutes(r["training seconds"]),
              "precision": r["precision"] or "",
-             "chosen": "yes" if r["lr"] == chosen else "left out: diverged in a run" if r["lr"] in left_out
-             else ""} for r in runs]
-    return pd.DataFrame(rows)
+             "the rule's choice": "chosen" if r["lr"] == chosen else "left out: diverged in a run"
+             if r["lr"] in left_out else ""} for r in runs]
+    return pd.DataFrame(rows, index=pd.Index([formats.setting(r["lr"]) for r in runs], name="peak learning rate"))
 
 
 def unstable_finals(the_study: study.Study, name: str) -> pd.DataFrame:
     """The final runs of the cell ``name`` trained at a learning rate that diverged somewhere in the study
     (``study_results.unstable_final_runs``): one row per seed stored or diverged, kept as the record."""
-    return pd.DataFrame([{"peak learning rate": r["lr"], "seed": r["seed"],
-                          "test accuracy (%)": round(accuracy(r["result"]), 2) if r["result"] else "diverged",
-                          "what happened": r["error"].split(";")[0] if r["error"] else "trained to the end"}
-                         for r in study_results.unstable_final_runs(the_study, name)])
+    runs = study_results.unstable_final_runs(the_study, name)
+    rows = [{"peak learning rate": formats.setting(r["lr"]),
+             "test accuracy (%)": formats.percent(accuracy(r["result"])) if r["result"] else "diverged",
+             "what happened": r["error"].split(";")[0] if r["error"] else "trained to the end"} for r in runs]
+    return pd.DataFrame(rows, index=pd.Index([r["seed"] for r in runs], name="seed"))
+
+
+DIFFERENCE_COLUMN = "accuracy, second minus first (points)"  # McNemar's tables: b minus a
 
 
 def mcnemar_by_seed(a: list[dict], b: list[dict]) -> pd.DataFrame:
@@ -119,11 +127,9 @@ def mcnemar_by_seed(a: list[dict], b: list[dict]) -> pd.DataFrame:
         test = mcnemar_counts(ra, rb)
         row = _mcnemar_row(test)
         rows[seed_of(ra)] = {key: row[key] for key in ("only the first right", "only the second right",
-                                                        "accuracy difference (points)", "exact p")}
+                                                        DIFFERENCE_COLUMN, "exact p")}
         rows[seed_of(ra)]["significant at 5%"] = "yes" if test["p_value"] < 0.05 else "no"
-    frame = pd.DataFrame(rows).T
-    frame.index.name = "seed"
-    return frame
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("seed")
 
 
 def per_class_summary(results: list[dict], original_experiment: str | None = None) -> pd.DataFrame:
@@ -134,17 +140,19 @@ def per_class_summary(results: list[dict], original_experiment: str | None = Non
         return pd.DataFrame({"mean (%)": []})
     classes = results[0]["classes"]
     per_seed = np.array([class_accuracy(r["confusion"]) for r in results])
-    rows = {}
+    summaries = {name: over_seeds(per_seed[:, i]) for i, name in enumerate(classes)}
     theirs = original(original_experiment).get("correct", {}) if original_experiment else {}
-    for i, name in enumerate(classes):
-        s = over_seeds(per_seed[:, i])
-        row = {"mean (%)": round(s.mean, 2)}
+    rows = {}
+    for name in sorted(classes, key=lambda name: -summaries[name].mean):
+        s = summaries[name]
+        row = {"mean (%)": formats.percent(s.mean)}
         if not s.missing:
-            row.update({"std (points)": round(s.std, 2), "95% interval (%)": f"{s.low:.2f} to {s.high:.2f}"})
+            row.update({"std (points)": formats.spread(s.std),
+                        "95% interval (%)": formats.percent_interval(s.low, s.high)})
         if name in theirs:
-            row["original report (%)"] = round(100 * theirs[name] / 1000, 1)
+            row["original report (%)"] = formats.percent(100 * theirs[name] / 1000)
         rows[name] = row
-    return pd.DataFrame(rows).T.sort_values("mean (%)", ascending=False)
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def summary_table(cells: Cells) -> pd.DataFrame:
@@ -155,15 +163,16 @@ def summary_table(cells: Cells) -> pd.DataFrame:
     for cell, values in accuracies(cells).items():
         s, results, theirs = over_seeds(values), cells[cell], original_accuracy(cell)
         rows[cell.label] = {
-            "runs": s.n, "mean (%)": "not run yet" if s.n == 0 else round(s.mean, 2),
-            "std (points)": "" if s.missing else round(s.std, 2),
-            "95% interval (%)": f"{s.low:.2f} to {s.high:.2f}" if not s.missing else "needs 2 runs" if s.n else "",
-            "training accuracy, last epoch (%)":
-                round(100 * float(np.mean([r["history"][-1]["train_accuracy"] for r in results])), 2) if results else "",
-            "original report (%)": "" if theirs is None else theirs,
-            "parameters": f"{count_parameters(shapes_only(cell.value('model'))):,}",
-            "training (s, mean)": round(float(np.mean([r["train_seconds"] for r in results]))) if results else ""}
-    return pd.DataFrame(rows).T
+            "runs": s.n, "mean (%)": "not run yet" if s.n == 0 else formats.percent(s.mean),
+            "std (points)": "" if s.missing else formats.spread(s.std),
+            "95% interval (%)": formats.percent_interval(s.low, s.high) if not s.missing
+            else "needs 2 runs" if s.n else "",
+            "training accuracy, last epoch (%)": formats.percent(
+                100 * np.mean([r["history"][-1]["train_accuracy"] for r in results])) if results else "",
+            "original report (%)": "" if theirs is None else formats.percent(theirs),
+            "parameters": formats.count(count_parameters(shapes_only(cell.value("model")))),
+            "training (min, mean)": formats.minutes(np.mean([r["train_seconds"] for r in results])) if results else ""}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def two_by_two(cells: Cells) -> pd.DataFrame:
@@ -217,9 +226,10 @@ def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
                          "p": "", "correlation over seeds": ""})
             continue
         rows.append({"measure": measure.name,
-                     "b minus a, paired by seed": stats.format_interval(found, unit=measure.unit),
+                     "b minus a, paired by seed": stats.format_interval(found, unit=measure.unit,
+                                                                        digits=measure.digits),
                      "p": stats.format_p(found["p_value"]),
-                     "correlation over seeds": "" if correlation is None else round(correlation, 2)})
+                     "correlation over seeds": "" if correlation is None else formats.correlation(correlation)})
     return pd.DataFrame(rows).set_index("measure")
 
 
@@ -228,15 +238,14 @@ def mcnemar(a: dict, b: dict) -> pd.DataFrame:
     named by their seeds."""
     seeds = {seed_of(a), seed_of(b)}
     name = f"seed {seed_of(a)}" if len(seeds) == 1 else f"seeds {seed_of(a)} and {seed_of(b)}"
-    return pd.DataFrame({name: _mcnemar_row(mcnemar_counts(a, b))}).T
+    return pd.DataFrame([_mcnemar_row(mcnemar_counts(a, b))], index=[name])
 
 
 def _mcnemar_row(test: dict) -> dict:
     """McNemar's exact test of two results (``estimates.mcnemar_counts``) as the tables print it."""
-    return {"images": test["n"], "both right": test["both_right"], "both wrong": test["both_wrong"],
+    return {"images": formats.count(test["n"]), "both right": test["both_right"], "both wrong": test["both_wrong"],
             "only the first right": test["b01"], "only the second right": test["b10"],
-            "accuracy difference (points)": round(100 * test["difference"], 2),
-            "exact p": stats.format_p(test["p_value"])}
+            DIFFERENCE_COLUMN: formats.points(100 * test["difference"]), "exact p": stats.format_p(test["p_value"])}
 
 
 def study_markdown(cells: Cells) -> str:
@@ -327,25 +336,31 @@ def summary_text(the_study: study.Study) -> str:
 
 def verdicts_markdown(cells: Cells) -> str:
     """The README's verdict table: each configuration the original report ran against its number, then each claim
-    of the family (``claims.judge``), with the estimate, its 95% interval over seeds and test images (seeds only
-    where that is the only one), the Holm-adjusted p-value of a claim, and the verdict."""
-    lines = ["| the original report's number or claim, as tested here | estimate (points) | 95% CI | p, Holm | verdict |",
+    of the family (``claims.judge``), with the estimate and its unit, its 95% interval over seeds and test images
+    (seeds only where that is the only one), the Holm-adjusted p-value of a claim, and the verdict."""
+    lines = ["| the original report's number or claim, as tested here | estimate | 95% CI | p, Holm | verdict |",
              "|---|---:|---:|---:|---|"]
     for cell, results in cells.items():
         gap = against_original(cell, results) if original_accuracy(cell) is not None else None
         if gap is not None:
             lines.append(f"| {cell.label} reaches {original_accuracy(cell):.2f}% (mean over seeds) | "
-                         f"{gap['estimate']:+.2f} | {stats.interval_text(gap['combined'] or gap['seed_only'])} | | "
-                         f"{reached(gap)} |")
+                         f"{_estimate_and_interval(gap)} | | {reached(gap)} |")
     for judged in judge(cells):
         if judged.effect is None:
             lines.append(f"| {markdown_text(judged.claim.statement)} | cannot be estimated yet | | | {judged.verdict} |")
             continue
-        d = judged.effect
-        interval = stats.interval_text(d["combined"]) if d["combined"] else f"{stats.interval_text(d['seed_only'])} (seeds only)"
-        lines.append(f"| {markdown_text(judged.claim.statement)} | {d['estimate']:+.2f} | {interval} | "
+        lines.append(f"| {markdown_text(judged.claim.statement)} | {_estimate_and_interval(judged.effect)} | "
                      f"{stats.format_p(judged.p_holm)} | {judged.verdict} |")
     return "\n".join(lines)
+
+
+def _estimate_and_interval(d: dict) -> str:
+    """An effect's estimate and its 95% interval as two cells of the verdict table (``effect_columns``): over seeds
+    and test images, or over seeds only, so marked, where that is the only one."""
+    columns = effect_columns(d)
+    interval = (columns["95% CI, seeds and test images"] if d["combined"]
+                else f"{columns['95% CI, seeds only']} (seeds only)")
+    return f"{columns['estimate']} | {interval}"
 
 
 def readme_text(the_study: study.Study) -> str:

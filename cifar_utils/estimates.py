@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import stats, study
+from . import formats, stats, study
 from .data import CLASSES
 from .evaluate import class_accuracy, decode_predictions
 from .recipes import original
@@ -73,6 +73,7 @@ class Measure:
     name: str
     value: Callable[[dict], float]   # of one stored run
     unit: str = "points"
+    digits: int = formats.ACCURACY_DECIMALS  # decimals of the estimate and its intervals
     parts: Callable[[np.ndarray], tuple] | None = None  # test labels -> ``stats.seeds_and_images``' parts
     #                                                     over 100 x correct; None: no per-image values stored
 
@@ -99,7 +100,8 @@ def eval_loss_gap(result: dict) -> float:
     return last["test_loss"] - last["train_eval_loss"]
 
 
-EVAL_LOSS_GAP = Measure("test loss minus eval-mode training loss", eval_loss_gap, unit="")
+EVAL_LOSS_GAP = Measure("test loss minus eval-mode training loss", eval_loss_gap, unit="",
+                        digits=formats.LOSS_DECIMALS)
 
 
 def labels_of(results: list[dict]) -> np.ndarray:
@@ -138,19 +140,19 @@ def effect(cells: dict[study.Cell, list[dict]], weights: dict[study.Cell, float]
     return {"estimate": seed_only["estimate"], "low": min(d["low"] for d in both),
             "high": max(d["high"] for d in both), "p_value": max(d["p_value"] for d in both),
             "n": seed_only["n"], "confidence": seed_only["confidence"], "unit": measure.unit,
-            "seed_only": seed_only, "combined": combined, "combined_missing": missing}
+            "digits": measure.digits, "seed_only": seed_only, "combined": combined, "combined_missing": missing}
 
 
 def effect_text(d: dict) -> str:
     """An effect in words, e.g. "+1.92 points (95% CI +1.31 to +2.54 over seeds and test images; +1.39 to
     +2.45 over seeds only; n = 5 per group)", or with the seed-only interval alone where it is the only one."""
-    unit = f" {d['unit']}" if d["unit"] else ""
-    seeds = stats.interval_text(d["seed_only"])
+    unit, digits = f" {d['unit']}" if d["unit"] else "", d["digits"]
+    seeds = stats.interval_text(d["seed_only"], digits)
     ci = f"{100 * d['confidence']:g}% CI"
     if d["combined"] is None:
-        return f"{d['estimate']:+.2f}{unit} ({ci} {seeds} over seeds only, n = {stats.format_n(d['n'])})"
-    return (f"{d['estimate']:+.2f}{unit} ({ci} {stats.interval_text(d['combined'])} over seeds and test images; "
-            f"{seeds} over seeds only; n = {stats.format_n(d['n'])})")
+        return f"{d['estimate']:+.{digits}f}{unit} ({ci} {seeds} over seeds only, n = {stats.format_n(d['n'])})"
+    return (f"{d['estimate']:+.{digits}f}{unit} ({ci} {stats.interval_text(d['combined'], digits)} over seeds and "
+            f"test images; {seeds} over seeds only; n = {stats.format_n(d['n'])})")
 
 
 EFFECT_COLUMNS = ("estimate", "95% CI, seeds and test images", "95% CI, seeds only", "runs", "p")
@@ -158,11 +160,12 @@ EFFECT_COLUMNS = ("estimate", "95% CI, seeds and test images", "95% CI, seeds on
 
 def effect_columns(d: dict) -> dict[str, str]:
     """An effect as a row of a table (``EFFECT_COLUMNS``): estimate with its unit, both 95% intervals, the runs
-    and the p-value the verdict reads (the larger of the two intervals' t-tests)."""
+    and the p-value the verdict reads (the larger of the two intervals' t-tests), at the measure's decimals."""
+    digits = d["digits"]
     return dict(zip(EFFECT_COLUMNS, (
-        f"{d['estimate']:+.2f}" + (f" {d['unit']}" if d["unit"] else ""),
-        d["combined_missing"] if d["combined"] is None else stats.interval_text(d["combined"]),
-        stats.interval_text(d["seed_only"]), stats.format_n(d["n"]), stats.format_p(d["p_value"]))))
+        f"{d['estimate']:+.{digits}f}" + (f" {d['unit']}" if d["unit"] else ""),
+        d["combined_missing"] if d["combined"] is None else stats.interval_text(d["combined"], digits),
+        stats.interval_text(d["seed_only"], digits), stats.format_n(d["n"]), stats.format_p(d["p_value"]))))
 
 
 TWO_BY_TWO_EFFECTS = ("Adam instead of SGD (mean over both dropout levels)",

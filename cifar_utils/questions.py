@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import study
+from . import formats, study
 from .estimates import EFFECT_COLUMNS, direction, effect, effect_columns, effect_text
 
 NETWORK_EPOCHS = 8  # the budget of the design both networks are trained in
@@ -103,13 +103,13 @@ def measured_gap(cells: dict) -> pd.DataFrame:
         train_acc = 100 * np.mean([last_epoch(r, "train_eval_accuracy") for r in results])
         test_acc = 100 * np.mean([last_epoch(r, "test_accuracy") for r in results])
         rows[cell.label] = {"runs": len(results), "epochs": cell.value("epochs"),
-                            "training loss, eval mode": round(float(train_loss), 3),
-                            "test loss": round(float(test_loss), 3),
-                            "test minus training loss": round(float(test_loss - train_loss), 3),
-                            "training accuracy, eval mode (%)": round(float(train_acc), 2),
-                            "test accuracy (%)": round(float(test_acc), 2),
-                            "training minus test accuracy (points)": round(float(train_acc - test_acc), 2)}
-    return pd.DataFrame(rows).T
+                            "training loss, eval mode": formats.loss(train_loss),
+                            "test loss": formats.loss(test_loss),
+                            "test minus training loss": formats.loss_difference(test_loss - train_loss),
+                            "training accuracy, eval mode (%)": formats.percent(train_acc),
+                            "test accuracy (%)": formats.percent(test_acc),
+                            "training minus test accuracy (points)": formats.points(train_acc - test_acc)}
+    return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def _row(found: dict | str) -> dict:
@@ -122,7 +122,7 @@ def depth_table(cells: dict) -> pd.DataFrame:
     """AlexNet minus the baseline network at each cell of the matched recipe: estimate, 95% intervals over seeds
     and test images and over seeds only, runs, p-value and the direction the interval shows."""
     rows = {_factors(*factors): _row(found) for factors, found in depth_effects(cells).items()}
-    return pd.DataFrame(rows).T.rename_axis("AlexNet minus baseline CNN, same recipe")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("AlexNet minus baseline CNN, same recipe")
 
 
 def dropout_table(cells: dict) -> pd.DataFrame:
@@ -130,7 +130,7 @@ def dropout_table(cells: dict) -> pd.DataFrame:
     columns."""
     rows = {(f"{key} epochs" if key != "change" else "change: longest minus shortest budget"): _row(found)
             for key, found in dropout_by_budget(cells).items()}
-    return pd.DataFrame(rows).T.rename_axis("Dropout 0.5 minus none, AlexNet + Adam")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("Dropout 0.5 minus none, AlexNet + Adam")
 
 
 def findings(cells: dict) -> list[str]:

@@ -1,13 +1,15 @@
 """What the notebooks and the README print about stored results: tables and a few lines of prose.
 
 Every function here takes result dicts (``results`` schema) and computes its numbers from them, so
-the text stays true when parameters change; none of them trains, loads or draws.
+the text stays true when parameters change; none of them trains, loads or draws. A table holds each number as
+``formats`` writes it (``class_counts`` keeps the per-class numbers as numbers, for what computes with them).
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
+from . import formats
 from .evaluate import overall_counts
 from .results import accuracy, data_label, machine, markdown_text
 from .recipes import EXPERIMENTS, original, original_report
@@ -17,21 +19,34 @@ def title(result: dict) -> str:
     return EXPERIMENTS[result["experiment"]].title
 
 
-def per_class_table(result: dict) -> pd.DataFrame:
-    """One row per class of a result: correct, total and accuracy (%), with an 'Overall' row last."""
+def class_counts(result: dict) -> pd.DataFrame:
+    """One row per class of a result, with an 'Overall' row last: correct and total (ints) and accuracy (%, a
+    float, NaN for a class without test images), the numbers ``per_class_table`` prints."""
     confusion, classes = np.asarray(result["confusion"]), result["classes"]
     correct, total = np.diag(confusion), confusion.sum(axis=1)
     frame = pd.DataFrame({"class": list(classes) + ["Overall"],
                           "correct": list(correct) + [correct.sum()],
                           "total": list(total) + [total.sum()]})
-    frame["accuracy (%)"] = (100 * frame["correct"] / frame["total"].where(frame["total"] > 0)).round(2)
+    frame["accuracy (%)"] = 100 * frame["correct"] / frame["total"].where(frame["total"] > 0)
     return frame.set_index("class")
+
+
+def _percent(x: float) -> str:
+    """An accuracy cell: ``formats.percent``, or "no test images" for NaN."""
+    return "no test images" if np.isnan(x) else formats.percent(x)
+
+
+def per_class_table(result: dict) -> pd.DataFrame:
+    """One row per class of a result: correct, total and accuracy (%), with an 'Overall' row last."""
+    counts = class_counts(result)
+    return pd.DataFrame({"correct": counts["correct"].map(formats.count), "total": counts["total"].map(formats.count),
+                         "accuracy (%)": counts["accuracy (%)"].map(_percent)})
 
 
 def original_format(result: dict) -> str:
     """The per-class accuracy lines exactly as the original report prints them (percent rounded down)."""
     lines = []
-    for name, row in per_class_table(result).iterrows():
+    for name, row in class_counts(result).iterrows():
         pct = 100 * int(row["correct"]) // int(row["total"]) if row["total"] else 0
         label = "Test Accuracy (Overall)" if name == "Overall" else f"Test Accuracy of {name}"
         if name == "Overall":
@@ -47,11 +62,10 @@ HISTORY_COLUMNS = {"train_loss": "train loss", "train_accuracy": "train accuracy
 def history_table(result: dict) -> pd.DataFrame:
     """One row per epoch: losses (plain cross-entropy), accuracies in %, the learning rate, the seconds it took."""
     frame = pd.DataFrame(result["history"]).set_index("epoch")[list(HISTORY_COLUMNS)]
-    for column in ("train_accuracy", "test_accuracy"):
-        frame[column] = 100 * frame[column]
-    frame = frame.round({"train_loss": 4, "test_loss": 4, "train_accuracy": 2, "test_accuracy": 2,
-                         "lr": 6, "seconds": 1})
-    return frame.rename(columns=HISTORY_COLUMNS)
+    shown = {"train_loss": formats.loss, "test_loss": formats.loss,
+             "train_accuracy": lambda x: formats.percent(100 * x), "test_accuracy": lambda x: formats.percent(100 * x),
+             "lr": "{:.6f}".format, "seconds": "{:.1f}".format}
+    return pd.DataFrame({HISTORY_COLUMNS[name]: frame[name].map(shown[name]) for name in HISTORY_COLUMNS})
 
 
 def loss_minimum(result: dict) -> str:
@@ -69,9 +83,16 @@ def loss_minimum(result: dict) -> str:
 
 
 def _stated(theirs: dict) -> dict:
-    """The original report's recipe for one experiment, each entry we assumed marked "(assumed)"."""
-    return {name: f"{value} (assumed)" if name in theirs.get("assumed", ()) else value
+    """The original report's recipe for one experiment (``formats.setting``), each entry we assumed marked
+    "(assumed)"."""
+    return {name: f"{formats.setting(value)} (assumed)" if name in theirs.get("assumed", ()) else formats.setting(value)
             for name, value in theirs["recipe"].items()}
+
+
+def _training_time(result: dict) -> str:
+    """How long a run trained, where and at which precision: "12.4 min on cuda (bfloat16)"."""
+    env = result["environment"]
+    return f"{formats.minutes(result['train_seconds'])} min on {env['device']} ({env['autocast']})"
 
 
 def result_vs_original(result: dict) -> pd.DataFrame:
@@ -79,15 +100,15 @@ def result_vs_original(result: dict) -> pd.DataFrame:
     theirs, cfg = original(result["experiment"]), result["config"]
     recipe = _stated(theirs)
     rows = {
-        "test accuracy (%)": (f"{theirs['accuracy']:.2f}", f"{accuracy(result):.2f}"),
+        "test accuracy (%)": (formats.percent(theirs["accuracy"]), formats.percent(accuracy(result))),
         "epochs": (recipe["epochs"], cfg["epochs"]),
         "batch size": (recipe["batch_size"], cfg["batch_size"]),
         "optimizer": (recipe["optimizer"], cfg["optimizer"]),
-        "learning rate": (recipe["lr"] or "not given", f"{cfg['lr']} peak, {cfg['schedule']}"),
-        "momentum (Adam: beta1)": (recipe.get("momentum", "not given"), cfg["momentum"]),
-        "dropout": (recipe.get("dropout", "not given"), cfg["dropout"]),
-        "training time (s)": ("not reported", f"{result['train_seconds']:.0f} on {result['environment']['device']}"),
-        "test images": (10000, result["environment"]["test_images"]),
+        "learning rate": (recipe["lr"] or "not given", f"{formats.setting(cfg['lr'])} peak, {cfg['schedule']}"),
+        "momentum (Adam: beta1)": (recipe.get("momentum", "not given"), formats.setting(cfg["momentum"])),
+        "dropout": (recipe.get("dropout", "not given"), formats.setting(cfg["dropout"])),
+        "training time": ("not reported", _training_time(result)),
+        "test images": (formats.count(10000), formats.count(result["environment"]["test_images"])),
     }
     return pd.DataFrame(rows, index=["original report", "this run"]).T
 
@@ -95,7 +116,7 @@ def result_vs_original(result: dict) -> pd.DataFrame:
 def observations(result: dict) -> str:
     """A few sentences of Markdown about one result, every number computed from it (classes without
     test images are left out of the ranking)."""
-    table = per_class_table(result).drop(index="Overall")
+    table = class_counts(result).drop(index="Overall")
     ranked = table[table["total"] > 0].sort_values("accuracy (%)", ascending=False)
     confusion = np.asarray(result["confusion"])
     off = confusion - np.diag(np.diag(confusion))
@@ -122,16 +143,17 @@ def observations(result: dict) -> str:
 
 def comparison(a: dict, b: dict) -> pd.DataFrame:
     """Per-class and overall accuracy of two results and the difference b - a (percentage points)."""
-    acc_a, acc_b = per_class_table(a)["accuracy (%)"], per_class_table(b)["accuracy (%)"]
-    return pd.DataFrame({f"{title(a)} (%)": acc_a, f"{title(b)} (%)": acc_b,
-                         "difference (points)": (acc_b - acc_a).round(2)})
+    acc_a, acc_b = class_counts(a)["accuracy (%)"], class_counts(b)["accuracy (%)"]
+    return pd.DataFrame({f"{title(a)} (%)": acc_a.map(_percent), f"{title(b)} (%)": acc_b.map(_percent),
+                         f"{title(b)} minus {title(a)} (points)":
+                             (acc_b - acc_a).map(lambda x: "" if np.isnan(x) else formats.points(x))})
 
 
 def profiles_table(experiment: str, stored: dict[str, dict | None]) -> pd.DataFrame:
     """The original report beside an experiment's stored results under several profiles (None: not run)."""
     theirs = original(experiment)
     recipe = _stated(theirs)
-    columns = {"original report": {"test accuracy (%)": f"{theirs['accuracy']:.2f}",
+    columns = {"original report": {"test accuracy (%)": formats.percent(theirs["accuracy"]),
                                    "epochs": recipe["epochs"], "batch size": recipe["batch_size"],
                                    "training time": "not reported", "trained on": original_report()["data"]}}
     for profile, result in stored.items():
@@ -139,12 +161,9 @@ def profiles_table(experiment: str, stored: dict[str, dict | None]) -> pd.DataFr
         if result is None:
             columns[label] = {"test accuracy (%)": "not run"}  # the notebooks' text gives the command
             continue
-        env = result["environment"]
-        columns[label] = {"test accuracy (%)": f"{accuracy(result):.2f}", "epochs": result["config"]["epochs"],
-                          "batch size": result["config"]["batch_size"],
-                          "training time": f"{result['train_seconds'] / 60:.1f} min on {env['device']} "
-                                           f"({env['autocast']})",
-                          "trained on": data_label(env)}
+        columns[label] = {"test accuracy (%)": formats.percent(accuracy(result)), "epochs": result["config"]["epochs"],
+                          "batch size": result["config"]["batch_size"], "training time": _training_time(result),
+                          "trained on": data_label(result["environment"])}
     return pd.DataFrame(columns).fillna("")
 
 

@@ -7,6 +7,8 @@
 - ``fake_result``, ``confusion_with_diagonal``: a valid stored result for a configuration, without training;
 - ``predictions_for``: per-image predictions (``evaluate.encode_predictions``) that agree with a confusion matrix;
 - ``write_study``: a small study of its own, in a folder of its own (what the sweep's tests run).
+- ``assert_displayable``: a table as the notebooks show it holds no float, only preformatted strings and
+  ints (``cifar_utils.formats``).
 """
 from __future__ import annotations
 
@@ -112,3 +114,13 @@ def write_study(folder, cells: dict, seeds=(0, 1), tuning_seeds=(7,)):
     path = folder / "study.yaml"
     path.write_text(yaml.safe_dump(spec, sort_keys=False))
     return study.load(path)
+
+
+def assert_displayable(table) -> None:
+    """Every value of the table, its index included, is a string or an int (not a bool): no float, whose
+    decimals pandas would choose, and no NaN."""
+    assert not table.empty, "an empty table shows nothing to check"
+    for name, values in [("the index", table.index), *((f"column {c!r}", table[c]) for c in table.columns)]:
+        assert values.dtype.kind != "f", f"{name} is of type {values.dtype}: {list(values)}"
+        odd = [v for v in values if isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, int, np.integer))]
+        assert not odd, f"{name} holds {odd}, neither a string nor an int"

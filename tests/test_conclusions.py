@@ -2,6 +2,8 @@
 stored runs as study_results reads them and the numbers as estimates computes them."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import yaml
@@ -12,7 +14,7 @@ from cifar_utils import conclusions, estimates, stats, study, study_results
 from cifar_utils.claims import CLASS_CAVEAT
 from cifar_utils.recipes import original
 from cifar_utils.results import save_result
-from helpers import confusion_with_diagonal, fake_result, write_study
+from helpers import assert_displayable, confusion_with_diagonal, fake_result, write_study
 
 STUDY = study.load()
 CELLS = STUDY.cells
@@ -45,10 +47,13 @@ def results_of(cell: study.Cell, accuracies: list[float], seeds=None) -> list[di
 
 
 def test_seeds_table_lists_each_run():
-    table = conclusions.seeds_table(results_of(BASELINE, [70.0, 71.5], seeds=[3, 1]))
+    results = results_of(BASELINE, [70.0, 71.5], seeds=[3, 1])
+    table = conclusions.seeds_table(results)
     assert list(table.index) == [3, 1]
-    assert list(table["test accuracy (%)"]) == [70.0, 71.5]
-    assert table.loc[1, "correct / test images"] == "7150 / 10000"
+    assert list(table["test accuracy (%)"]) == ["70.00", "71.50"]
+    assert table.loc[1, "correct / test images"] == "7150 / 10,000"
+    assert table.loc[1, "training (min)"] == f"{results[1]['train_seconds'] / 60:.1f}"
+    assert_displayable(table)
     assert conclusions.seeds_table([]).empty
 
 
@@ -61,10 +66,10 @@ def test_seeds_vs_original_says_whether_the_mean_reached_the_original_number(acc
     results = results_of(BASELINE, accuracies)
     row = conclusions.seeds_vs_original(BASELINE, results).iloc[0]
     theirs = original("baseline")["accuracy"]
-    assert row["original report (%)"] == theirs and row["runs"] == 3
-    assert row["mean (%)"] == pytest.approx(np.mean(accuracies), abs=0.01)
+    assert row["original report (%)"] == f"{theirs:.2f}" == "67.00" and row["runs"] == 3
+    assert row["mean (%)"] == f"{np.mean(accuracies):.2f}"
     assert row["mean minus original (points)"] == f"{np.mean(accuracies) - theirs:+.2f}"
-    assert row["original's number"] == reached
+    assert row[conclusions.REACHED_COLUMN] == reached
     # seeds only: Student's t over the seeds' differences from the original number
     diffs = np.array(accuracies) - theirs
     low, high = scipy_stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=scipy_stats.sem(diffs))
@@ -80,7 +85,9 @@ def test_seeds_vs_original_says_whether_the_mean_reached_the_original_number(acc
 
 def test_seeds_vs_original_with_one_run_says_it_needs_two():
     row = conclusions.seeds_vs_original(BASELINE, results_of(BASELINE, [80.0])).iloc[0]
-    assert row["mean minus original (points)"] == "needs 2 runs" and row["original's number"] == "needs 2 runs"
+    assert row["mean (%)"] == "80.00" and row["runs"] == 1
+    assert row["mean minus original (points)"] == "needs 2 runs" == row[conclusions.REACHED_COLUMN]
+    assert conclusions.seeds_vs_original(BASELINE, []).iloc[0]["mean (%)"] == "not run yet"
 
 
 def test_by_seed_pairs_only_common_seeds_in_seed_order():
@@ -98,7 +105,8 @@ def test_mcnemar_by_seed_counts_the_discordant_images():
     # predictions_for lists images in the confusion's cell order: with equal diagonals the models agree
     assert table.loc[0, "only the first right"] == 0 == table.loc[0, "only the second right"]
     assert table.loc[0, "exact p"] == "1" and table.loc[0, "significant at 5%"] == "no"
-    assert table.loc[1, "accuracy difference (points)"] == pytest.approx(1.0)
+    difference = table[conclusions.DIFFERENCE_COLUMN]  # second minus first, two decimals
+    assert (difference[0], difference[1]) == ("+0.00", "+1.00")
     assert table.loc[1, "exact p"] == "<0.001"  # 100 discordant images, all one way
 
 
@@ -106,7 +114,8 @@ def test_mcnemar_of_two_runs_is_a_table_of_one_row_named_by_the_seed():
     a, b = results_of(SGD, [70.0])[0], results_of(ADAM_DROPOUT, [71.0])[0]
     table = conclusions.mcnemar(a, b)
     assert list(table.index) == ["seed 0"] and table.loc["seed 0", "only the second right"] == 100
-    assert table.loc["seed 0", "images"] == 10_000 and table.loc["seed 0", "exact p"] == "<0.001"
+    assert table.loc["seed 0", "images"] == "10,000" and table.loc["seed 0", "exact p"] == "<0.001"
+    assert table.loc["seed 0", "both right"] == 7000 and table.loc["seed 0", conclusions.DIFFERENCE_COLUMN] == "+1.00"
     assert "dtype" not in table.to_string()
     other = results_of(ADAM_DROPOUT, [71.0], seeds=[3])[0]
     assert list(conclusions.mcnemar(a, other).index) == ["seeds 0 and 3"]
@@ -116,22 +125,24 @@ def test_tuning_table_marks_the_chosen_rate(tmp_path):
     the_study = study_in(tmp_path)
     grid = BASELINE.grid
     table = conclusions.tuning_table(the_study, "baseline")
-    assert list(table["peak learning rate"]) == list(grid)
-    assert set(table["validation accuracy (%)"]) == {"not run yet"} and set(table["chosen"]) == {""}
+    assert table.index.name == "peak learning rate" and list(table.index) == [f"{lr:g}" for lr in grid]
+    assert set(table["validation accuracy (%)"]) == {"not run yet"} and set(table["the rule's choice"]) == {""}
     for i, run in enumerate(the_study.tuning_runs()):  # every run stored; the baseline's best is its third rate
         best = run.cell.name == "baseline" and run.config.lr == grid[2]
         confusion = confusion_with_diagonal([60 if best else 50 + i % 3] * 10, row_total=100)
         result = fake_result(run.cell.recipe, run.config, confusion)
         save_result(run.path, result)
     table = conclusions.tuning_table(the_study, "baseline")
-    assert list(table["chosen"]) == ["", "", "yes"] + [""] * (len(grid) - 3)
-    assert table["validation accuracy (%)"].iloc[2] == 60.0 and set(table["precision"]) == {"fp32"}
+    assert_displayable(table)
+    assert list(table["the rule's choice"]) == ["", "", "chosen"] + [""] * (len(grid) - 3)
+    assert table["validation accuracy (%)"].iloc[2] == "60.00" and set(table["precision"]) == {"fp32"}
+    assert all(re.fullmatch(r"\d+\.\d", minutes) for minutes in table["training (min)"])  # one decimal
     # the best rate diverged in some run of the study: left out, and the next best chosen
     cell = the_study.cell("baseline")
     broke = study.Run(cell, cell.config(the_study.seeds[0], lr=grid[2]), the_study.results_dir)
     study.record_divergence(broke.diverged_path, cell.recipe, broke.config, "the training loss became nan")
-    chosen = conclusions.tuning_table(the_study, "baseline")["chosen"]
-    assert chosen.iloc[2] == "left out: diverged in a run" and list(chosen).count("yes") == 1
+    chosen = conclusions.tuning_table(the_study, "baseline")["the rule's choice"]
+    assert chosen.iloc[2] == "left out: diverged in a run" and list(chosen).count("chosen") == 1
 
 
 def three_seed_study() -> dict[study.Cell, list[dict]]:
@@ -234,7 +245,13 @@ def test_the_family_is_seven_claims_judged_after_holm():
     assert gap["estimate"] == pytest.approx(-0.10)
     table = conclusions.claims(cells)
     assert table["95% CI, seeds and test images"].iloc[6] == "per-image values not stored"
-    assert table.loc[judged[6].claim.statement, "estimate"] == "-0.10"  # a loss: no unit
+    assert table.loc[judged[6].claim.statement, "estimate"] == "-0.100"  # a loss: no unit, three decimals
+    assert table["95% CI, seeds only"].iloc[6] == stats.interval_text(gap["seed_only"], digits=3)
+    verdicts = conclusions.verdicts_markdown(cells).splitlines()  # the README's: the unit beside each estimate
+    assert verdicts[0] == ("| the original report's number or claim, as tested here | estimate | 95% CI | p, Holm "
+                           "| verdict |")
+    assert verdicts[2].startswith(f"| {BASELINE.label} reaches 67.00% (mean over seeds) | +10.00 points | ")
+    assert f" | -0.100 | {stats.interval_text(gap['seed_only'], digits=3)} (seeds only) | " in verdicts[-1]
     # a claim whose raw p is below 0.05 but whose Holm-adjusted one is not is not supported
     weak = claims_module.judge(full_study(bird_extra=1.5))
     bird = weak[2]
@@ -266,12 +283,16 @@ def test_claims_with_too_few_runs_are_not_supported():
 def test_summary_table_names_the_original_number_only_for_the_notebook_cells():
     cells = {cell: results_of(cell, [70.0, 71.0]) for cell in CELLS}
     table = conclusions.summary_table(cells)
-    assert table.loc[BASELINE.label, "original report (%)"] == original("baseline")["accuracy"]
-    assert table.loc[SGD.label, "original report (%)"] == original("alexnet_sgd")["accuracy"]
+    assert table.loc[BASELINE.label, "original report (%)"] == "67.00"
+    assert table.loc[SGD.label, "original report (%)"] == f"{original('alexnet_sgd')['accuracy']:.2f}" == "71.99"
     assert table.loc[SGD_DROPOUT.label, "original report (%)"] == ""
-    assert table.loc[ADAM.label, "runs"] == 2 and table.loc[ADAM.label, "mean (%)"] == 70.5
+    assert table.loc[ADAM.label, "runs"] == 2 and table.loc[ADAM.label, "mean (%)"] == "70.50"
+    assert table.loc[ADAM.label, "std (points)"] == f"{np.std([70.0, 71.0], ddof=1):.2f}" == "0.71"
     last = cells[ADAM][0]["history"][-1]["train_accuracy"]  # the same history in every fake result
-    assert table.loc[ADAM.label, "training accuracy, last epoch (%)"] == round(100 * last, 2)
+    assert table.loc[ADAM.label, "training accuracy, last epoch (%)"] == f"{100 * last:.2f}"
+    assert table.loc[ADAM.label, "parameters"] == "27,279,882"
+    assert table.loc[ADAM.label, "training (min, mean)"] == f"{cells[ADAM][0]['train_seconds'] / 60:.1f}"
+    assert_displayable(table)
 
 
 def test_study_markdown_shows_mean_std_n_beside_the_original():
@@ -305,10 +326,13 @@ def test_per_class_summary_over_seeds():
     results = results_of(SGD, [70.0, 72.0])
     results[1]["confusion"] = confusion_with_diagonal([900] + [700] * 9).tolist()  # airplane best in seed 1
     table = conclusions.per_class_summary(results, "alexnet_sgd")
-    assert table.index[0] == "airplane" and table.loc["airplane", "mean (%)"] == 80.0
+    assert table.index[0] == "airplane" and table.loc["airplane", "mean (%)"] == "80.00"
+    assert table.loc["airplane", "std (points)"] == f"{np.std([70.0, 90.0], ddof=1):.2f}" == "14.14"
     low, high = scipy_stats.t.interval(0.95, 1, loc=80.0, scale=scipy_stats.sem([70.0, 90.0]))
     assert table.loc["airplane", "95% interval (%)"] == f"{low:.2f} to {high:.2f}"
-    assert table.loc["cat", "original report (%)"] == 44.9
+    assert table.loc["cat", "original report (%)"] == "44.90"
+    assert (table.loc["horse", "mean (%)"], table.loc["horse", "std (points)"]) == ("70.00", "0.00")
+    assert_displayable(table)
     assert "original report (%)" not in conclusions.per_class_summary(results).columns
     assert conclusions.per_class_summary([]).empty  # no run stored yet
 
@@ -333,11 +357,26 @@ def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
     assert table.loc["test accuracy", "p"] == stats.format_p(expected.pvalue) == "0.016"
     assert table.loc["test accuracy", "b minus a, paired by seed"].startswith("+1.20 points (95% CI ")
     pearson = scipy_stats.pearsonr([70.0, 71.0, 72.0], [71.0, 72.5, 73.1]).statistic
-    assert table.loc["test accuracy", "correlation over seeds"] == round(float(pearson), 2) == 0.97
+    assert table.loc["test accuracy", "correlation over seeds"] == f"{pearson:.2f}" == "0.97"
     # every class as accurate as the whole: no spread, so no interval and no correlation
     assert table.loc["cat accuracy minus overall accuracy", "b minus a, paired by seed"].startswith(
         "cannot be estimated yet")
     assert table.loc["cat accuracy minus overall accuracy", "correlation over seeds"] == ""
+
+
+def test_every_number_a_table_shows_is_a_preformatted_string_or_an_int():
+    """No table holds a float, whose decimals pandas would choose (72.0 beside 88.82, 5.0 runs): accuracies and
+    points with two decimals, losses with three, counts as ints (``formats``). tuning_table and unstable_finals:
+    tested with their stored runs above."""
+    cells = full_study(bird_extra=6.0)
+    sgd, adam_dropout = cells[SGD], cells[ADAM_DROPOUT]
+    for table in (conclusions.seeds_table(sgd), conclusions.seeds_vs_original(SGD, sgd),
+                  conclusions.per_class_summary(sgd, "alexnet_sgd"), conclusions.summary_table(cells),
+                  conclusions.two_by_two(cells), conclusions.claims(cells), conclusions.paired_table(sgd, adam_dropout),
+                  conclusions.mcnemar_by_seed(sgd, adam_dropout), conclusions.mcnemar(sgd[0], adam_dropout[0])):
+        assert_displayable(table)
+    assert conclusions.mcnemar_by_seed(sgd, adam_dropout)["only the first right"].dtype.kind == "i"
+    assert conclusions.summary_table(cells)["runs"].dtype.kind == "i"
 
 
 def test_tables_with_no_runs_stored_say_so_instead_of_failing():
@@ -440,10 +479,11 @@ def test_unstable_finals_list_the_runs_of_a_rate_that_diverged(tmp_path):
     study.record_divergence(broke.diverged_path, cell.recipe, broke.config,
                             "the training loss became nan at epoch 3, step 18; lower lr (now 9.0) or ...")
     table = conclusions.unstable_finals(the_study, "baseline")
-    assert table.to_dict("records") == [
-        {"peak learning rate": lr, "seed": 0, "test accuracy (%)": 75.5, "what happened": "trained to the end"},
-        {"peak learning rate": lr, "seed": 2, "test accuracy (%)": "diverged",
-         "what happened": "the training loss became nan at epoch 3, step 18"}]
+    assert table.index.name == "seed" and table.to_dict("index") == {
+        0: {"peak learning rate": "9", "test accuracy (%)": "75.50", "what happened": "trained to the end"},
+        2: {"peak learning rate": "9", "test accuracy (%)": "diverged",
+            "what happened": "the training loss became nan at epoch 3, step 18"}}
+    assert_displayable(table)
     assert conclusions.unstable_finals(the_study, "sgd").empty  # another cell's rates are not its own
 
 

@@ -236,7 +236,8 @@ def test_the_discussions_state_the_verdicts_of_the_stored_runs():
     assert conclusions.claims(every)["verdict"].to_dict() == STATED_VERDICTS
     for name, reached in STATED_ORIGINALS.items():  # the original report's three accuracies
         cell = the_study.cell(name)
-        assert conclusions.seeds_vs_original(cell, every[cell]).iloc[0]["original's number"] == reached, cell.label
+        row = conclusions.seeds_vs_original(cell, every[cell]).iloc[0]
+        assert row[conclusions.REACHED_COLUMN] == reached, cell.label
     cells = {cell: every[cell] for cell in (baseline, sgd, sgd_dropout, adam, adam_dropout)}  # the first study's
     assert {name: estimates.direction(d) for name, d in estimates.design_effects(cells).items()} == STATED_DESIGN
     means = {cell: np.mean(values) for cell, values in estimates.accuracies(cells).items()}

@@ -6,7 +6,7 @@ import pytest
 
 from cifar_utils import estimates, questions, stats, study_results
 from cifar_utils.results import save_result
-from helpers import confusion_with_diagonal, fake_result, write_study
+from helpers import assert_displayable, confusion_with_diagonal, fake_result, write_study
 
 ALEXNET = {"sgd": {"recipe": "alexnet_sgd", "grid": [0.02, 0.04]},
            "sgd_dropout": {"recipe": "alexnet_sgd", "dropout": 0.5, "lr_from": "sgd"},
@@ -91,8 +91,20 @@ def test_the_measured_gap_uses_only_runs_that_measured_the_training_probe(cells)
     table = questions.measured_gap(cells)
     assert list(table.index) == ["AlexNet + Adam (16 epochs)", "AlexNet + Adam + Dropout 0.5 (16 epochs)"]
     row = table.loc["AlexNet + Adam (16 epochs)"]
-    assert row["training loss, eval mode"] == 0.3 and row["training accuracy, eval mode (%)"] == 95.0
-    assert row["test minus training loss"] == pytest.approx(row["test loss"] - 0.3, abs=1e-3)
+    assert (row["runs"], row["epochs"]) == (3, 16)  # ints, not 3.0 and 16.0
+    assert row["training loss, eval mode"] == "0.300" and row["training accuracy, eval mode (%)"] == "95.00"
+    last = next(results for c, results in cells.items() if c.label == "AlexNet + Adam (16 epochs)")[0]["history"][-1]
+    assert row["test loss"] == f"{last['test_loss']:.3f}" and row["test minus training loss"] == \
+        f"{last['test_loss'] - 0.3:+.3f}"  # the same history in every fake result
+    assert row["test accuracy (%)"] == f"{100 * last['test_accuracy']:.2f}"
+    assert row["training minus test accuracy (points)"] == f"{95 - 100 * last['test_accuracy']:+.2f}"
+    assert_displayable(table)
+
+
+def test_every_number_the_answers_show_is_a_preformatted_string_or_an_int(cells):
+    for table in (questions.depth_table(cells), questions.dropout_table(cells), questions.measured_gap(cells)):
+        assert_displayable(table)
+    assert questions.measured_gap(cells)["runs"].dtype.kind == "i"
 
 
 def test_too_few_runs_say_so_instead_of_an_interval(tmp_path):

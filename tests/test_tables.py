@@ -8,7 +8,7 @@ from cifar_utils import tables
 from cifar_utils.data import CLASSES, SHARED_COPY_SHA256
 from cifar_utils.recipes import original, original_report
 from cifar_utils.results import accuracy, data_label
-from helpers import confusion_with_diagonal, fake_result, make_config
+from helpers import assert_displayable, confusion_with_diagonal, fake_result, make_config
 
 SGD_DIAGONAL = [762, 853, 619, 449, 697, 628, 801, 813, 792, 785]  # the original report's AlexNet + SGD
 
@@ -35,16 +35,19 @@ def test_per_class_table_values(sgd):
     assert list(table.index) == list(CLASSES) + ["Overall"]
     assert list(table.columns) == ["correct", "total", "accuracy (%)"]
     assert table["correct"].tolist() == SGD_DIAGONAL + [7199]
-    assert table["total"].tolist() == [1000] * 10 + [10_000]
-    assert table.loc["cat", "accuracy (%)"] == pytest.approx(44.9)
-    assert table.loc["Overall", "accuracy (%)"] == pytest.approx(71.99)
+    assert table["total"].tolist() == [1000] * 10 + ["10,000"]  # thousands commas above 9,999
+    assert table.loc["cat", "accuracy (%)"] == "44.90"  # two decimals in every row
+    assert table.loc["Overall", "accuracy (%)"] == "71.99"
+    assert_displayable(table)
 
 
-def test_per_class_table_rounds_and_empty_class_is_nan():
+def test_per_class_table_rounds_and_says_when_a_class_has_no_test_images():
     table = tables.per_class_table({"confusion": [[2, 1], [0, 0]], "classes": ["a", "b"]})
-    assert table.loc["a", "accuracy (%)"] == pytest.approx(66.67)
-    assert np.isnan(table.loc["b", "accuracy (%)"])
-    assert table.loc["Overall", "accuracy (%)"] == pytest.approx(66.67)
+    assert table.loc["a", "accuracy (%)"] == "66.67"
+    assert table.loc["b", "accuracy (%)"] == "no test images"
+    assert table.loc["Overall", "accuracy (%)"] == "66.67"
+    counts = tables.class_counts({"confusion": [[2, 1], [0, 0]], "classes": ["a", "b"]})
+    assert counts.loc["a", "accuracy (%)"] == pytest.approx(200 / 3) and np.isnan(counts.loc["b", "accuracy (%)"])
 
 
 def test_original_format_exact(sgd):
@@ -81,8 +84,10 @@ def test_history_table(sgd):
     assert table.index.tolist() == [1, 2] and table.index.name == "epoch"
     assert list(table.columns) == ["train loss", "train accuracy (%)", "test loss", "test accuracy (%)",
                                    "learning rate (end of epoch)", "seconds"]
-    assert table.loc[1, "train loss"] == 1.2346
-    assert table.loc[2, "test accuracy (%)"] == round(100 * sgd["history"][1]["test_accuracy"], 2)
+    assert table.loc[1, "train loss"] == "1.235"  # losses with three decimals
+    assert table.loc[2, "test accuracy (%)"] == f"{100 * sgd['history'][1]['test_accuracy']:.2f}" == "31.00"
+    assert table.loc[1, "learning rate (end of epoch)"] == "0.050000" and table.loc[1, "seconds"] == "1.5"
+    assert_displayable(table)
 
 
 def test_loss_minimum_names_the_epoch_of_the_lowest_test_loss(sgd):
@@ -102,9 +107,11 @@ def test_result_vs_original(sgd, adam):
     baseline = dict(sgd, experiment="baseline")
     assert tables.result_vs_original(baseline).loc["epochs", "original report"] == 300
     assert tuple(table.loc["optimizer"]) == ("sgd", "sgd")
-    assert tuple(table.loc["learning rate"]) == (0.0001, "0.05 peak, constant")
-    assert tuple(table.loc["training time (s)"]) == ("not reported", "3 on cpu")
-    assert tuple(table.loc["test images"]) == (10000, 10000)
+    assert tuple(table.loc["learning rate"]) == ("0.0001", "0.05 peak, constant")
+    assert tuple(table.loc["dropout"]) == ("0", "0")
+    assert tuple(table.loc["training time"]) == ("not reported", "0.1 min on cpu (fp32)")
+    assert tuple(table.loc["test images"]) == ("10,000", "10,000")
+    assert_displayable(table)
     assert tables.result_vs_original(adam).loc["learning rate", "original report"] == "not given"  # Adam's lr: null
 
 
@@ -126,10 +133,13 @@ def test_observations(sgd):
 
 def test_comparison(sgd, adam):
     table = tables.comparison(sgd, adam)
-    assert list(table.columns) == ["AlexNet + SGD (%)", "AlexNet + Adam + Dropout 0.5 (%)", "difference (points)"]
-    assert table.loc["Overall", "difference (points)"] == pytest.approx(74.30 - 71.99)
-    assert table.loc["cat", "difference (points)"] == pytest.approx(48.7 - 44.9)
-    assert table.loc["horse", "difference (points)"] == pytest.approx(73.1 - 81.3)
+    difference = "AlexNet + Adam + Dropout 0.5 minus AlexNet + SGD (points)"
+    assert list(table.columns) == ["AlexNet + SGD (%)", "AlexNet + Adam + Dropout 0.5 (%)", difference]
+    assert table.loc["cat", "AlexNet + SGD (%)"] == "44.90" and table.loc["Overall", "AlexNet + SGD (%)"] == "71.99"
+    assert table.loc["Overall", difference] == f"{74.30 - 71.99:+.2f}" == "+2.31"
+    assert table.loc["cat", difference] == "+3.80"
+    assert table.loc["horse", difference] == "-8.20"
+    assert_displayable(table)
 
 
 def test_profiles_table(sgd):
@@ -149,6 +159,9 @@ def test_profiles_table(sgd):
     sgd["environment"]["data_sha256"] = SHARED_COPY_SHA256
     assert tables.profiles_table("alexnet_sgd", stored).loc["trained on", "report profile"] == \
         "shared copy, JPEG-degraded"
+    # pandas cuts a cell longer than its default display.max_colwidth with "...": every cell fits whole
+    assert max(len(str(v)) for v in table.to_numpy().ravel()) <= 50
+    assert_displayable(table)
 
 
 def test_data_label_names_no_path_of_the_machine_that_trained():
