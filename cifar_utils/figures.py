@@ -176,8 +176,8 @@ def _curves_marks(groups: dict[str, list]) -> str:
     if "train_eval" in shown:
         see = "Read overfitting from the gap between the dotted and the dashed loss, not from the solid one."
     else:
-        see = ("These runs predate the evaluation-mode probe: the solid curve is measured in training mode, so its "
-               "gap to the dashed one is not the generalisation gap.")
+        see = ("The solid curve is measured in training mode, so its gap to the dashed one is not the "
+               "generalisation gap.")
     lowest = "; ".join((f"{label}: " if len(groups) > 1 else "") + _lowest_test_loss(results)
                        for label, results in groups.items())
     mean = "mean " if any(len(r) > 1 for r in groups.values()) else ""

@@ -122,8 +122,11 @@ def test_notebook_03_states_the_comparison_the_design_and_depth(cells):
                   f"by {depth['sgd', 0.5]['estimate']:.2f} points with SGD ({interval(depth['sgd', 0.5])})",
                   f"{depth['adam', 0.5]['estimate']:.2f} with Adam ({interval(depth['adam', 0.5])})")
     cost = questions.dropout_by_network(every)
-    assert_states("03_alexnet_adam_dropout", f"{-cost['baseline', 'sgd']['estimate']:.2f} points with SGD and "
-                  f"{-cost['baseline', 'adam']['estimate']:.2f} with Adam")
+    def loss(d: dict) -> str:  # a cost, as the prose states it: "9.53 points with SGD (8.34 to 10.71)"
+        part = d["combined"]
+        return f"{-d['estimate']:.2f}", f"({-part['high']:.2f} to {-part['low']:.2f})"
+    (sgd_cost, sgd_ci), (adam_cost, adam_ci) = loss(cost["baseline", "sgd"]), loss(cost["baseline", "adam"])
+    assert_states("03_alexnet_adam_dropout", f"{sgd_cost} points with SGD {sgd_ci} and {adam_cost} with Adam {adam_ci}")
     for name, j in judged.items():
         if name.startswith("the "):  # the class claims: "cat (−0.44, −3.31 to +2.42)"
             assert_states("03_alexnet_adam_dropout", f"{name.split()[1]} ({signed(j.effect['estimate'])}, "
@@ -225,3 +228,15 @@ def test_citations_follow_the_registry_in_order_of_first_citation_across_the_rep
             if number not in first:
                 first.append(number)
     assert first == list(range(1, len(references.entries()) + 1))  # every entry cited, numbered as first cited
+
+
+def test_tables_are_numbered_in_order_and_every_reference_names_one_that_exists():
+    captions, cited = [], set()
+    for name in ORDER:
+        text = prose(name)
+        captions += re.findall(r"\*\*Table (\d+(?:\.\d+)+)\.\*\*", text)
+        cited |= set(re.findall(r"Table (\d+(?:\.\d+)+)", text))
+    for part in {c.rsplit(".", 1)[0] for c in captions}:  # 1, 2, 3.1, 3.2: numbered 1, 2, 3... within each part
+        numbers = [int(c.rsplit(".", 1)[1]) for c in captions if c.rsplit(".", 1)[0] == part]
+        assert numbers == list(range(1, len(numbers) + 1)), (part, numbers)
+    assert cited <= set(captions), sorted(cited - set(captions))
