@@ -364,11 +364,14 @@ def _estimate_and_interval(d: dict) -> str:
 
 
 def readme_text(the_study: study.Study) -> str:
-    """README.md's results block (``sweep --summary --write-readme``): the study's table, its status line while
-    runs are missing, and the verdict table (``verdicts_markdown``); ``summary_text`` prints everything."""
+    """README.md's results block (``sweep --summary --write-readme``): the study's table, a line naming the cells
+    whose runs are still missing, and the verdict table (``verdicts_markdown``); ``summary_text`` prints everything."""
     cells = study_results.cell_results(the_study)
-    complete = all(len(results) == len(cell.seeds) for cell, results in cells.items())
-    parts = [study_markdown(cells), *([] if complete else [status(the_study, cells)]), verdicts_markdown(cells)]
+    missing = [f"{cell.label} {len(results)} of {len(cell.seeds)}" for cell, results in cells.items()
+               if len(results) < len(cell.seeds)]
+    waiting = (f"**Runs still missing**: {'; '.join(missing)}. The verdicts below may change as they land."
+               if missing else None)
+    parts = [study_markdown(cells), *([waiting] if waiting else []), verdicts_markdown(cells)]
     return "\n\n".join(parts)
 
 

@@ -638,7 +638,8 @@ def test_summary_prints_the_table_the_status_and_the_verdicts(three_notebooks, m
     assert sweep.main(["--study", str(three_notebooks.file), "--summary"]) == 0
     out = capsys.readouterr().out
     assert out == conclusions.summary_text(three_notebooks) + "\n"
-    table, status, verdicts = out.rstrip("\n").split("\n\n", 2)
+    table, machine, status, verdicts = out.rstrip("\n").split("\n\n", 3)
+    assert machine == "Every run trained on: test CPU, 1 threads, cpu, fp32."  # one machine: said once, not a column
     rows = table.splitlines()
     assert rows[0].startswith("| configuration | ") and len(rows) == 2 + len(three_notebooks.cells)
     for row, cell in zip(rows[2:], three_notebooks.cells):
