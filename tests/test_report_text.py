@@ -178,9 +178,11 @@ def words(text: str) -> int:
 
 
 def sentences(text: str) -> list[str]:
-    """Sentences of prose: tables, code and formulas left out; a heading, list item or paragraph ends one, and
-    so does a full stop, ! or ? (inside bold too) before a space."""
-    text = re.sub(r"```.*?```|\$\$.*?\$\$|<!--.*?-->", "\n\n", text, flags=re.S)
+    """Sentences of prose: tables, code blocks and comments left out, a display formula counted as one word of
+    its sentence; a heading, list item or paragraph ends one, and so does a full stop, ! or ? (inside bold too)
+    before a space."""
+    text = re.sub(r"```.*?```|<!--.*?-->", "\n\n", text, flags=re.S)
+    text = re.sub(r"\$\$.*?\$\$", " FORMULA ", text, flags=re.S)
     blocks = re.split(r"\n\s*\n|\n(?=\s*(?:[-*#]|\d+\.)\s)", text)
     found = []
     for block in blocks:
