@@ -379,17 +379,17 @@ README_START = "<!-- results: written by `python -m cifar_utils.sweep --summary 
 README_END = "<!-- end of results -->"
 
 
-def readme_block(readme: str) -> str:
-    """The results block of README.md's text, between its two markers (ValueError when they are missing)."""
-    start, end = readme.find(README_START), readme.find(README_END)
+def readme_block(readme: str, markers: tuple[str, str] = (README_START, README_END)) -> str:
+    """The block of README.md's text between its two ``markers`` (ValueError when they are missing)."""
+    start, end = readme.find(markers[0]), readme.find(markers[1])
     if start < 0 or end < start:
-        raise ValueError(f"README.md lacks the results markers; put {README_START!r} and {README_END!r} around "
-                         f"its results block.")
-    return readme[start + len(README_START):end].strip("\n")
+        raise ValueError(f"README.md lacks the block's markers; put {markers[0]!r} and {markers[1]!r} around "
+                         f"the block.")
+    return readme[start + len(markers[0]):end].strip("\n")
 
 
-def with_readme_block(readme: str, block: str) -> str:
-    """README.md's text with its results block replaced by ``block``."""
-    readme_block(readme)  # the markers are there
-    start, end = readme.find(README_START) + len(README_START), readme.find(README_END)
+def with_readme_block(readme: str, block: str, markers: tuple[str, str] = (README_START, README_END)) -> str:
+    """README.md's text with the block between ``markers`` replaced by ``block``."""
+    readme_block(readme, markers)  # the markers are there
+    start, end = readme.find(markers[0]) + len(markers[0]), readme.find(markers[1])
     return f"{readme[:start]}\n{block}\n{readme[end:]}"

@@ -110,3 +110,51 @@ def final_table(the_study: study.Study) -> pd.DataFrame:
                         "95% CI": stats.interval_text(gap, 2), "verdict": reached(gap)})
         rows[EXPERIMENTS[cell.recipe].title] = row
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("quick recipe").fillna("not run yet")
+
+
+README_MARKERS = ("<!-- quick results: written by `python -m cifar_utils.quick --write-readme` from results/; do not "
+                  "edit by hand -->", "<!-- end of quick results -->")
+
+
+def readme_text(the_study: study.Study) -> str:
+    """README.md's quick-profile block: the final table, and how far each notebook's tries are."""
+    table = final_table(the_study)
+    lines = [formats.markdown_table(table) if len(table) else "No quick recipe is chosen yet: its tries are still running."]
+    for recipe, info in EXPERIMENTS.items():
+        rows = tries(the_study, recipe)
+        runs = {(r["cell"], r["lr"]): (r["stored"], r["runs"]) for r in rows}
+        done = sum(stored == total for stored, total in runs.values())
+        chosen = choice(the_study, recipe)
+        state = ("chosen: " + ", ".join(f"{k.replace('_', ' ')} {formats.setting(v)}"
+                                         for k, v in chosen_settings(the_study, chosen).items())
+                 if chosen else "no choice yet")
+        lines.append(f"- {info.title}: {done} of {len(runs)} tries stored on the validation split; {state}.")
+    return "\n".join(lines[:1] + [""] + lines[1:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from .conclusions import with_readme_block
+    from .files import atomic_write_bytes
+    from .recipes import REPO_ROOT
+    parser = argparse.ArgumentParser(prog="python -m cifar_utils.quick",
+                                     description="The quick profile's tries and final runs, from results/.")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="write the quick block of README.md between its markers instead of printing it")
+    args = parser.parse_args(argv)
+    the_study = load()
+    if args.write_readme:
+        readme = REPO_ROOT / "README.md"
+        atomic_write_bytes(readme, with_readme_block(readme.read_text(), readme_text(the_study),
+                                                     README_MARKERS).encode())
+        print("wrote the quick block of README.md")
+        return 0
+    for recipe, info in EXPERIMENTS.items():
+        print(f"{info.title}: tries on the validation split\n{formats.markdown_table(tries_table(the_study, recipe))}\n")
+    print(readme_text(the_study))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

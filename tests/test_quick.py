@@ -99,3 +99,13 @@ def test_a_missing_tuning_run_leaves_the_choice_open(tries_study):
         store(run, 60.0, {"weights": 0.6, "weights + test flips": 0.6, "EMA": 0.6, "EMA + test flips": 0.6})
     assert quick.choice(tries_study, "baseline") is None
     assert "not run yet" in set(quick.tries_table(tries_study, "baseline")["validation accuracy (%)"])
+
+
+def test_the_readme_block_says_how_far_each_notebook_s_tries_are(tries_study):
+    text = quick.readme_text(tries_study)
+    assert text.startswith("No quick recipe is chosen yet")
+    assert "- baseline CNN + SGD: 0 of 3 tries stored on the validation split; no choice yet." in text
+    for run in tries_study.tuning_runs():
+        store(run, 60.0, {"weights": 0.6, "weights + test flips": 0.61, "EMA": 0.6, "EMA + test flips": 0.6})
+    assert ("- baseline CNN + SGD: 3 of 3 tries stored on the validation split; chosen: epochs 2, lr 0.1, ema 0, "
+            "test flips True.") in quick.readme_text(tries_study)
