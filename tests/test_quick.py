@@ -109,3 +109,10 @@ def test_the_readme_block_says_how_far_each_notebook_s_tries_are(tries_study):
         store(run, 60.0, {"weights": 0.6, "weights + test flips": 0.61, "EMA": 0.6, "EMA + test flips": 0.6})
     assert ("- baseline CNN + SGD: 3 of 3 tries stored on the validation split; chosen: epochs 2, lr 0.1, ema 0, "
             "test flips True.") in quick.readme_text(tries_study)
+
+
+def test_readme_quick_block_is_what_the_stored_runs_say():
+    from cifar_utils.conclusions import readme_block
+    from cifar_utils.recipes import REPO_ROOT
+    assert readme_block((REPO_ROOT / "README.md").read_text(), quick.README_MARKERS) == quick.readme_text(QUICK), \
+        "README's quick block is stale: run python -m cifar_utils.quick --write-readme"
