@@ -250,25 +250,37 @@ def _mcnemar_row(test: dict) -> dict:
 
 def study_markdown(cells: Cells) -> str:
     """The README's results table: per cell, the original report's number beside mean +- std (n) and the
-    95% interval over the stored seeds, with the recipe's epochs and batch and where the runs trained (a column
-    when the runs trained on several machines, else one line under the table)."""
-    every = {markdown_text(machine(r["environment"])) for results in cells.values() for r in results}
-    one_machine = len(every) <= 1
+    95% interval over the stored seeds, with the recipe's epochs and batch and where the runs trained: what
+    every run shares in one line under the table, and a column for what differs (the precision, when only
+    that differs; else the whole machine)."""
+    def host(r: dict) -> str:
+        env = r["environment"]
+        return markdown_text(f"{env['cpu']}, {env['threads']} threads, {env['device']}")
+
+    runs = [r for results in cells.values() for r in results]
+    hosts = {host(r) for r in runs}
+    column = None if len({markdown_text(machine(r["environment"])) for r in runs}) <= 1 \
+        else "precision" if len(hosts) == 1 else "trained on"
+
+    def where(r: dict) -> str:
+        return markdown_text(r["environment"]["autocast"] if column == "precision" else machine(r["environment"]))
+
     lines = ["| configuration | original report | mean +- std (n) | 95% interval | epochs | batch | "
-             "training time (mean) |" + ("" if one_machine else " trained on |"),
-             "|---|---:|---:|---:|---:|---:|---:|" + ("" if one_machine else "---|")]
+             "training time (mean) |" + (f" {column} |" if column else ""),
+             "|---|---:|---:|---:|---:|---:|---:|" + ("---|" if column else "")]
     for cell, values in accuracies(cells).items():
         s, results, theirs = over_seeds(values), cells[cell], original_accuracy(cell)
         mean = (f"{s.mean:.2f}% +- {s.std:.2f} ({s.n})" if not s.missing else f"{s.mean:.2f}% (1)" if s.n
                 else "not run (0)")
         interval = f"{s.low:.2f} to {s.high:.2f}%" if not s.missing else "needs 2 runs"
-        machines = sorted({markdown_text(machine(r["environment"])) for r in results})
         seconds = f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f} min" if results else ""
         lines.append(f"| {cell.label} | {f'{theirs:.2f}%' if theirs is not None else 'not in it'} | {mean} | "
                      f"{interval} | {cell.value('epochs')} | {cell.value('batch_size')} | {seconds} |"
-                     + ("" if one_machine else f" {'; '.join(machines)} |"))
-    if one_machine and every:
-        lines.append(f"\nEvery run trained on: {every.pop()}.")
+                     + (f" {'; '.join(sorted({where(r) for r in results}))} |" if column else ""))
+    if column is None and runs:
+        lines.append(f"\nEvery run trained on: {markdown_text(machine(runs[0]['environment']))}.")
+    elif column == "precision":
+        lines.append(f"\nEvery run trained on: {hosts.pop()}; the precision column says in which arithmetic.")
     return "\n".join(lines)
 
 
@@ -379,17 +391,17 @@ README_START = "<!-- results: written by `python -m cifar_utils.sweep --summary 
 README_END = "<!-- end of results -->"
 
 
-def readme_block(readme: str) -> str:
-    """The results block of README.md's text, between its two markers (ValueError when they are missing)."""
-    start, end = readme.find(README_START), readme.find(README_END)
+def readme_block(readme: str, markers: tuple[str, str] = (README_START, README_END)) -> str:
+    """The block of README.md's text between its two ``markers`` (ValueError when they are missing)."""
+    start, end = readme.find(markers[0]), readme.find(markers[1])
     if start < 0 or end < start:
-        raise ValueError(f"README.md lacks the results markers; put {README_START!r} and {README_END!r} around "
-                         f"its results block.")
-    return readme[start + len(README_START):end].strip("\n")
+        raise ValueError(f"README.md lacks the block's markers; put {markers[0]!r} and {markers[1]!r} around "
+                         f"the block.")
+    return readme[start + len(markers[0]):end].strip("\n")
 
 
-def with_readme_block(readme: str, block: str) -> str:
-    """README.md's text with its results block replaced by ``block``."""
-    readme_block(readme)  # the markers are there
-    start, end = readme.find(README_START) + len(README_START), readme.find(README_END)
+def with_readme_block(readme: str, block: str, markers: tuple[str, str] = (README_START, README_END)) -> str:
+    """README.md's text with the block between ``markers`` replaced by ``block``."""
+    readme_block(readme, markers)  # the markers are there
+    start, end = readme.find(markers[0]) + len(markers[0]), readme.find(markers[1])
     return f"{readme[:start]}\n{block}\n{readme[end:]}"

@@ -23,7 +23,7 @@ NOT_IN_KEY = ("device",)
 SPLITS = ("test", "validation")
 # Fields added after results were first stored, with the value that behaves as before: at that value
 # they stay out of the key, so the results stored earlier keep their names.
-KEY_SINCE = {"evaluate_on": "test"}
+KEY_SINCE = {"evaluate_on": "test", "ema": 0.0, "test_flips": False}
 # Shuffling seeds its generator with seed * 1_000_003 + epoch, which must fit in 64 bits: 2**32 - 1 leaves room.
 MAX_SEED = 2 ** 32 - 1
 
@@ -49,6 +49,8 @@ class ExperimentConfig:
     label_smoothing: float  # cross-entropy label smoothing
     flip: bool              # random horizontal flips of training images
     crop_pad: int           # random crops of images zero-padded by this many pixels (0 = none)
+    ema: float              # evaluate a moving average of the weights, this decay per step (0 = the weights themselves)
+    test_flips: bool        # evaluate each image and its mirror image, averaging their logits
     train_subset: int       # stratified subset of the training set (0 = all 50,000)
     test_subset: int        # stratified subset of the test set (0 = all 10,000)
     seed: int               # seed for initialisation, shuffling, augmentation and dropout
@@ -106,7 +108,7 @@ class ExperimentConfig:
         _choice("precision", self.precision, PRECISIONS)
         _choice("device", self.device, DEVICES)
         _choice("evaluate_on", self.evaluate_on, SPLITS)
-        for name in ("nesterov", "flip"):
+        for name in ("nesterov", "flip", "test_flips"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"{name} = {getattr(self, name)!r} is not a boolean; use True or False.")
         _number("epochs", self.epochs, int, low=1)
@@ -119,6 +121,8 @@ class ExperimentConfig:
         _number("weight_decay", self.weight_decay, float, low=0, high=1, hint="the recipes use 0.0005")
         _number("label_smoothing", self.label_smoothing, float, low=0, high=1, high_open=True)
         _number("warmup", self.warmup, float, low=0, high=1, high_open=True)
+        _number("ema", self.ema, float, low=0, high=1, high_open=True,
+                hint="0 for none; 0.99 averages about the last 100 steps")
         self.check_dataset(TRAIN_SIZE - VALID_SIZE if self.evaluate_on == "validation" else TRAIN_SIZE,
                            VALID_SIZE if self.evaluate_on == "validation" else TEST_SIZE)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):

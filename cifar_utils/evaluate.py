@@ -12,8 +12,10 @@ from .data import CLASSES, normalise
 
 @torch.inference_mode()
 def predict(model: torch.nn.Module, images: torch.Tensor, *, device: torch.device | str = "cpu",
-            dtype: torch.dtype | None = None, batch_size: int = 1000) -> torch.Tensor:
-    """fp32 logits (N, 10) on the CPU for uint8 images (N, 3, 32, 32), in eval mode and large batches."""
+            dtype: torch.dtype | None = None, batch_size: int = 1000, flips: bool = False) -> torch.Tensor:
+    """fp32 logits (N, 10) on the CPU for uint8 images (N, 3, 32, 32), in eval mode and large batches.
+
+    ``flips``: the mean of the logits of each image and of its mirror image (test-time flips)."""
     device = torch.device(device)
     was_training = model.training
     model.eval()
@@ -21,7 +23,10 @@ def predict(model: torch.nn.Module, images: torch.Tensor, *, device: torch.devic
     for start in range(0, len(images), batch_size):
         x = normalise(images[start:start + batch_size].to(device), channels_last=True)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            out.append(model(x).float().cpu())
+            logits = model(x).float()
+            if flips:
+                logits = (logits + model(x.flip(3)).float()) / 2
+        out.append(logits.cpu())
     model.train(was_training)
     return torch.cat(out)
 

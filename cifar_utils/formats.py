@@ -60,3 +60,11 @@ def setting(value):
     """A hyperparameter as a table prints it: a float in its shortest form ("0.0001", "0.9", "0"), anything else
     (an int, a string) as it is."""
     return f"{value:g}" if isinstance(value, float) else value
+
+
+def markdown_table(table) -> str:
+    """A table of these strings (a pandas DataFrame) as a Markdown table, its index the first column."""
+    head = [table.index.name or "", *map(str, table.columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(map(str, [index, *row])) + " |" for index, row in zip(table.index, table.values)]
+    return "\n".join(lines)

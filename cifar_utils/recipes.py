@@ -233,6 +233,9 @@ def profile_differences(profile: str, notebook: str) -> dict:
     if profile == BASE_PROFILE:
         return {}
     path = PROFILES_DIR / profile / f"{notebook}.yaml"
+    if not path.is_file() and notebook in BY_NOTEBOOK:  # a training notebook would silently run the report recipe
+        raise ConfigError(f"profile {profile!r} has no recipe for {notebook} ({repo_relative(path)}); add that file "
+                          f"or run that notebook with another profile.")
     return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
 
 

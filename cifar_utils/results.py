@@ -30,9 +30,10 @@ class ResultError(RuntimeError):
 
 
 def make_result(experiment: str, config, history: list[dict], test_probs, data, environment: dict,
-                wall_seconds: float) -> dict:
+                wall_seconds: float, evaluations: dict | None = None) -> dict:
     """A result in this schema from a finished training: ``test_probs`` (N, 10) softmax outputs on
-    ``data``'s test images, ``environment`` from ``hardware.environment`` (the data's provenance is added)."""
+    ``data``'s test images, ``environment`` from ``hardware.environment`` (the data's provenance is added),
+    ``evaluations`` the test accuracy of each evaluation the run could give (``train.evaluations``)."""
     return {
         "schema_version": SCHEMA_VERSION, "experiment": experiment, "key": config.key(), "config": config.to_dict(),
         "history": history, "classes": list(CLASSES),
@@ -41,6 +42,7 @@ def make_result(experiment: str, config, history: list[dict], test_probs, data, 
         "predictions": encode_predictions(test_probs, data.y_test),
         "train_seconds": round(sum(h["seconds"] for h in history), 2),
         "wall_seconds": round(wall_seconds, 2),
+        **({"evaluations": {k: round(v, 6) for k, v in evaluations.items()}} if evaluations else {}),
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": {**environment, "data_source": data.source, "data_sha256": data.sha256,
                         "train_images": len(data.y_train), "test_images": len(data.y_test)},
@@ -109,7 +111,7 @@ def _check_fields(result, path) -> None:
                                           f"{', '.join(map(str, READABLE_VERSIONS))}")
     missing = [k for k in REQUIRED + (("predictions",) if version >= 2 else ()) if k not in result]
     require(not missing, f"lacks the fields {missing}")
-    if version == 1 and isinstance(result["config"], dict):  # written before these fields existed
+    if isinstance(result["config"], dict):  # fields added since, at the value that behaves as before
         result["config"] = {**KEY_SINCE, **result["config"]}
     require(result["classes"] == list(CLASSES), f"does not name the {len(CLASSES)} CIFAR-10 classes in order")
     n = len(CLASSES)
@@ -143,6 +145,9 @@ def _check_fields(result, path) -> None:
             f"has a history that is not one record per epoch ({config.epochs}) with finite losses, accuracies "
             f"in 0..1, lr and seconds")
     require(_number(result["train_seconds"]), "has a train_seconds that is not a finite number of seconds")
+    evaluated = result.get("evaluations", {})
+    require(isinstance(evaluated, dict) and all(isinstance(k, str) and _number(v, high=1.0) for k, v in evaluated.items()),
+            "has evaluations that are not names with accuracies in 0..1")
 
     first = result["first_ten"]
     shown = len(first["true"]) if isinstance(first, dict) and isinstance(first.get("true"), list) else -1

@@ -140,4 +140,4 @@ class ExperimentRun:
         trained = train(self.config, data, device=device, dtype=dtype, checkpoint_path=self.checkpoint,
                         checkpoint_every_s=CHECKPOINT_EVERY_S, progress=progress, log=log)
         return make_result(self.name, self.config, trained.history, trained.test_logits.softmax(dim=1), data,
-                           hardware.environment(device, dtype), time.perf_counter() - started)
+                           hardware.environment(device, dtype), time.perf_counter() - started, trained.evaluations)

@@ -5,7 +5,9 @@ notebook recipes the cells start from; the sweep, the conclusions and the figure
 it returns, and a test builds a small one the same way from a file of its own.
 
 - A ``Cell`` is one configuration: a notebook recipe with the fields it changes, and its learning
-  rate, tuned on the validation split (``grid``) or taken from another cell (``lr_from``). Its label
+  rate, tuned on the validation split (``grid``) or taken from another cell (``lr_from``); or a
+  profile's recipe whole, its rate included (``profile``: what ``report --profile`` trains). A tuned
+  cell with no seeds of its own (``seeds: []``) is a try: tuning runs only, its record kept. Its label
   and its place in a factorial design are read off its configuration (``label``, ``Study.design``).
 - ``Study.tuning_runs``: every rate of every grid, with the tuning seeds, on the validation split
   (``evaluate_on = "validation"``: 5,000 training images held out, the rest trained on);
@@ -29,15 +31,16 @@ from pathlib import Path
 
 import yaml
 
-from .config import ConfigError, ExperimentConfig
+from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .files import atomic_write_json
-from .recipes import EXPERIMENTS, PROFILES_DIR, profile_config, recipe_path, repo_path, set_recipe_value
+from .recipes import (EXPERIMENTS, PROFILES_DIR, profile_config, profile_differences, recipe_path, repo_path,
+                      set_recipe_value)
 from .results import ResultError, accuracy, load_result, result_path
 
 STUDY_FILE = PROFILES_DIR / "study.yaml"
 NETWORKS = {"baseline": "baseline CNN", "alexnet": "AlexNet"}
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam"}
-_CELL_KEYS = {"recipe", "grid", "lr", "lr_from", "seeds"}
+_CELL_KEYS = {"recipe", "grid", "lr", "lr_from", "seeds", "profile"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +54,7 @@ class Cell:
     grid: tuple = ()         # learning rates tried on the validation split (a tuned cell)
     lr_from: str = ""        # the tuned cell whose chosen rate it takes
     seeds: tuple = ()        # its final runs' seeds
+    profile: str = ""        # the profile whose recipe it is (its settings, rate included, come from there)
 
     @property
     def experiment(self) -> str:
@@ -81,16 +85,16 @@ class Cell:
         return ExperimentConfig(**values)
 
 
-def label_of(settings: dict, recipe: ExperimentConfig) -> str:
+def label_of(settings: dict, recipe: ExperimentConfig, profile: str = "") -> str:
     """How tables name a cell, read off its configuration: network + optimizer (+ Dropout p), and in
-    brackets what sets it apart from its recipe's network and epochs."""
+    brackets what sets it apart from its recipe's network and epochs (a profile's cell: the profile)."""
     parts = [NETWORKS[settings["model"]], OPTIMIZER_NAMES[settings["optimizer"]]]
     if settings["dropout"] > 0 and not (recipe.model == "baseline" and settings["dropout"] == recipe.dropout):
         parts.append(f"Dropout {settings['dropout']:g}")  # the baseline notebook's own 0.25 is part of its network
-    extras = []
+    extras = [f"{profile} profile"] if profile else []
     if settings["model"] != recipe.model:
         extras.append(f"{NETWORKS[recipe.model]} recipe")
-    if settings["epochs"] != recipe.epochs:
+    if settings["epochs"] != recipe.epochs and not profile:
         extras.append(f"{settings['epochs']} epoch{'s' * (settings['epochs'] != 1)}")
     return " + ".join(parts) + (f" ({', '.join(extras)})" if extras else "")
 
@@ -141,6 +145,15 @@ class Study:
             raise ConfigError(f"the study has no cell {name!r}; use one of {', '.join(c.name for c in self.cells)}.")
         return found
 
+    def only(self, names=None) -> "Study":
+        """This study with just the cells ``names`` (all when None) and the cells they take their rate from."""
+        if names is None:
+            return self
+        for name in names:
+            self.cell(name)  # ConfigError naming the cells there are
+        keep = set(names) | {self.cell(n).lr_from for n in names if self.cell(n).lr_from}
+        return dataclasses.replace(self, cells=tuple(c for c in self.cells if c.name in keep))
+
     def tuning_runs(self) -> list[Run]:
         return [Run(cell, cell.config(seed, lr=lr, evaluate_on="validation"), self.tuning_dir)
                 for seed in self.tuning_seeds for cell in self.cells if cell.tuned for lr in cell.grid]
@@ -171,9 +184,10 @@ class Study:
         for run in self.tuning_runs():
             result = stored_result(run)
             rows.append({"cell": run.cell.name, "recipe": run.cell.recipe, "label": run.cell.label,
-                         "lr": run.config.lr, "seed": run.config.seed,
+                         "changes": dict(run.cell.changes), "lr": run.config.lr, "seed": run.config.seed,
                          "validation accuracy (%)": accuracy(result) if result else None,
                          "diverged": result is None and divergence(run) is not None,
+                         "evaluations": {k: 100 * v for k, v in result.get("evaluations", {}).items()} if result else {},
                          "training seconds": result["train_seconds"] if result else None,
                          "device": result["environment"]["device"] if result else None,
                          "precision": result["environment"]["autocast"] if result else None})
@@ -278,9 +292,11 @@ def load(path: str | Path = STUDY_FILE) -> Study:
     own_lr: dict[str, float | None] = {}
     for name, entry in raw.items():
         unknown = set(entry) - _CELL_KEYS - {f.name for f in dataclasses.fields(ExperimentConfig)}
-        if unknown or "recipe" not in entry or ("grid" in entry) == ("lr_from" in entry):
-            raise ConfigError(f"the cell {name} in {path} needs a recipe and exactly one of grid and lr_from"
+        if unknown or "recipe" not in entry or sum(k in entry for k in ("grid", "lr_from", "profile")) != 1:
+            raise ConfigError(f"the cell {name} in {path} needs a recipe and exactly one of grid, lr_from and profile"
                               + (f", and has unknown fields {sorted(unknown)}" if unknown else "") + "; fix that entry.")
+        if "profile" in entry:
+            own_lr[name] = profile_config(entry["profile"], entry["recipe"]).lr
         if "grid" in entry:
             changes = {k: v for k, v in entry.items() if k not in _CELL_KEYS}
             own_lr[name] = entry.get("lr") if changes else profile_config("report", entry["recipe"]).lr
@@ -292,13 +308,19 @@ def load(path: str | Path = STUDY_FILE) -> Study:
                               f"name a cell that has a grid.")
         changes = {k: v for k, v in entry.items() if k not in _CELL_KEYS}
         recipe = profile_config("report", entry["recipe"])
+        if "profile" in entry:
+            fields = {f.name for f in dataclasses.fields(ExperimentConfig)} - {"lr", "seed"}
+            differences = profile_differences(entry["profile"], EXPERIMENTS[entry["recipe"]].notebook)
+            changes = {**{k: v for k, v in differences.items() if k in fields}, **changes}
         settings = {**recipe.to_dict(), **changes}
         settings.pop("seed")
         settings.pop("lr")
         if own_lr[source] is not None:
             settings["lr"] = own_lr[source]
-        cells.append(Cell(name, entry["recipe"], label_of(settings, recipe), tuple(sorted(settings.items())), tuple(sorted(changes.items())),
-                          tuple(entry.get("grid", ())), entry.get("lr_from", ""), tuple(entry.get("seeds", seeds))))
+        cells.append(Cell(name, entry["recipe"], label_of(settings, recipe, entry.get("profile", "")),
+                          tuple(sorted(settings.items())), tuple(sorted(changes.items())),
+                          tuple(entry.get("grid", ())), entry.get("lr_from", ""), tuple(entry.get("seeds", seeds)),
+                          entry.get("profile", "")))
     results = repo_path(spec.get("results_dir", "results"))
     return Study(tuple(cells), seeds, spec["figure_seed"], tuple(spec["tuning_seeds"]), results,
                  repo_path(spec.get("tuning_dir", results / "tuning")), path,
@@ -352,7 +374,7 @@ def read_divergence(path: Path) -> dict | None:
         return None
     try:
         record = json.loads(path.read_text())
-        key = ExperimentConfig(**record["config"]).key()
+        key = ExperimentConfig(**{**KEY_SINCE, **record["config"]}).key()
         whole = (isinstance(record["error"], str) and record["key"] == key
                  and path.name == f"{record['experiment']}-{key}.diverged")
     except (OSError, ValueError, TypeError, KeyError):  # not JSON (a ValueError), not an object, a field missing

@@ -3,6 +3,8 @@
     python -m cifar_utils.sweep -p data_dir ../shared/cifar10               # all stages, one run at a time
     python -m cifar_utils.sweep --stage final --jobs 2 -p data_dir DATA      # two runs at once, cores shared
     python -m cifar_utils.sweep --executor slurm --slurm-partition gpu ...   # each run a Slurm job (submitit)
+    python -m cifar_utils.sweep --study profiles/study_quick.yaml            # the quick profile: tries, five seeds
+    python -m cifar_utils.sweep --cells baseline sgd -p data_dir DATA        # only these cells' runs
     python -m cifar_utils.sweep --dry-run                                    # what is stored, what would run
     python -m cifar_utils.sweep --summary                                    # the stored final runs: table, verdicts
     python -m cifar_utils.sweep --list                                       # every stored run: file, cell, seed, accuracy
@@ -193,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", choices=("tune", "adopt", "final", "all"), default="all")
     parser.add_argument("--study", default=str(study.STUDY_FILE), metavar="FILE",
                         help="the study file (default profiles/study.yaml)")
+    parser.add_argument("--cells", nargs="+", metavar="CELL",
+                        help="tune, adopt and train only these cells of the study (default: all)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("data_dir", "FOLDER"),
                         help="the CIFAR-10 folder, as the notebooks take it: -p data_dir FOLDER")
     parser.add_argument("--jobs", type=int, default=1, help="runs at once on this machine (each gets cores/jobs threads)")
@@ -223,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         run_one(json.loads(args.one))
         return 0
     try:
-        the_study = study.load(repo_path(args.study))
+        the_study = study.load(repo_path(args.study)).only(args.cells)
         if args.summary:
             from .conclusions import readme_text, summary_text, with_readme_block
             if args.write_readme:
@@ -273,7 +277,7 @@ def stages(the_study: study.Study, args) -> bool:
         ok &= execute(the_study.tuning_runs(), args, the_study)
     if args.stage in ("adopt", "all") and ok:
         adopt(the_study, args.dry_run)
-        the_study = study.load(the_study.file)  # the rates just written
+        the_study = study.load(the_study.file).only(args.cells)  # the rates just written
     if args.stage in ("final", "all") and ok:
         waiting = cells_without_rate(the_study)
         if waiting:
@@ -286,7 +290,7 @@ def stages(the_study: study.Study, args) -> bool:
             if not adopt(the_study, False, say=choices.append):
                 break
             print("\n".join(choices), flush=True)  # a new choice: say it
-            the_study = study.load(the_study.file)
+            the_study = study.load(the_study.file).only(args.cells)
             ok &= execute(the_study.final_runs(), args, the_study)
     return ok
 

@@ -6,6 +6,9 @@ allocator setting that ``hardware`` chooses. After every epoch it records train 
 accuracy (as trained: augmented batches, dropout active), the loss and accuracy of the network in
 evaluation mode on the training probe (``Cifar10.training_probe``), test loss, test accuracy and seconds, and, when given a checkpoint path, saves model,
 optimizer, schedule, RNG state and history atomically so that a killed run resumes where it stopped.
+With ``ema`` > 0 it keeps a moving average of the weights (updated after every step) and evaluates that; with
+``test_flips`` every evaluation averages the logits of each image and its mirror image. A finished run also
+measures the test accuracy of each evaluation it can give (``evaluations``), so that one tuning run compares them.
 ``setup`` and ``train_step`` are what the benchmarks time: exactly the step ``train`` runs.
 """
 from __future__ import annotations
@@ -71,6 +74,12 @@ class Trainer:
     device: torch.device
     dtype: torch.dtype | None
     steps_per_epoch: int
+    averaged: torch.optim.swa_utils.AveragedModel | None = None  # the weights' moving average (ema > 0)
+
+    @property
+    def evaluated(self) -> torch.nn.Module:
+        """The network evaluation uses: the moving average of the weights where there is one."""
+        return self.averaged if self.averaged is not None else self.model
 
 
 def setup(config: ExperimentConfig, steps_per_epoch: int, device: torch.device,
@@ -83,7 +92,11 @@ def setup(config: ExperimentConfig, steps_per_epoch: int, device: torch.device,
     total_steps = steps_per_epoch * config.epochs
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(config, s, total_steps))
     scaler = torch.amp.GradScaler("cuda", enabled=dtype is torch.float16)
-    return Trainer(config, model, optimizer, scheduler, scaler, device, dtype, steps_per_epoch)
+    averaged = None
+    if config.ema > 0:
+        averaged = torch.optim.swa_utils.AveragedModel(
+            model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema))
+    return Trainer(config, model, optimizer, scheduler, scaler, device, dtype, steps_per_epoch, averaged)
 
 
 def train_step(t: Trainer, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, step: int = 0) -> torch.Tensor:
@@ -103,6 +116,8 @@ def train_step(t: Trainer, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, ste
     t.scaler.step(t.optimizer)
     t.scaler.update()
     t.scheduler.step()
+    if t.averaged is not None:
+        t.averaged.update_parameters(t.model)
     return logits.detach().float()
 
 
@@ -111,6 +126,7 @@ class Trained:
     model: torch.nn.Module
     history: list[dict]       # one record per epoch
     test_logits: torch.Tensor  # fp32 (N, 10) logits of the test set after the last epoch
+    evaluations: dict          # test accuracy of each evaluation the run can give (``evaluations``)
 
 
 def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | None = None,
@@ -146,8 +162,8 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
                 loss_sum += F.cross_entropy(logits, y, reduction="sum")
                 correct += (logits.argmax(1) == y).sum()
                 seen += len(y)
-        test_logits = predict(t.model, data.x_test, device=device, dtype=dtype)
-        probe_logits = predict(t.model, x_probe, device=device, dtype=dtype)
+        test_logits = predict(t.evaluated, data.x_test, device=device, dtype=dtype, flips=config.test_flips)
+        probe_logits = predict(t.evaluated, x_probe, device=device, dtype=dtype, flips=config.test_flips)
         history.append({"epoch": epoch + 1, "train_loss": loss_sum.item() / seen,
                         "train_accuracy": correct.item() / seen,
                         "train_eval_loss": F.cross_entropy(probe_logits, y_probe).item(),
@@ -162,14 +178,33 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
             _save_checkpoint(t, checkpoint_path, data.sha256, history)
             saved_at = time.perf_counter()
     if test_logits is None:  # resumed from a checkpoint that had every epoch
-        test_logits = predict(t.model, data.x_test, device=device, dtype=dtype)
-    return Trained(t.model, history, test_logits)
+        test_logits = predict(t.evaluated, data.x_test, device=device, dtype=dtype, flips=config.test_flips)
+    return Trained(t.evaluated, history, test_logits, evaluations(t, data.x_test, data.y_test, test_logits))
+
+
+EVALUATIONS = {"weights": (False, False), "weights + test flips": (False, True),
+               "EMA": (True, False), "EMA + test flips": (True, True)}  # name -> (moving average, flips)
+
+
+def evaluations(t: Trainer, images: torch.Tensor, labels: torch.Tensor, done: torch.Tensor) -> dict[str, float]:
+    """name -> test accuracy of each evaluation of ``EVALUATIONS`` this run can give (the moving average only
+    where ``ema`` > 0); ``done`` are the logits of the configured evaluation, not computed again."""
+    chosen = (t.averaged is not None, t.config.test_flips)
+    out = {}
+    for name, (average, flips) in EVALUATIONS.items():
+        if average and t.averaged is None:
+            continue
+        logits = done if (average, flips) == chosen else predict(
+            t.averaged if average else t.model, images, device=t.device, dtype=t.dtype, flips=flips)
+        out[name] = (logits.argmax(1) == labels).float().mean().item()
+    return out
 
 
 def _save_checkpoint(t: Trainer, path: Path, data_sha256: str, history: list[dict]) -> None:
     state = {"key": t.config.key(), "data_sha256": data_sha256, "model": t.model.state_dict(),
              "optimizer": t.optimizer.state_dict(), "scheduler": t.scheduler.state_dict(),
              "rng": torch.get_rng_state(), "history": history,
+             "averaged": t.averaged.state_dict() if t.averaged is not None else None,
              "cuda_rng": torch.cuda.get_rng_state_all() if t.device.type == "cuda" else None}
     atomic_write_with(path, lambda tmp: torch.save(state, tmp))
 
@@ -191,6 +226,8 @@ def _resume(t: Trainer, path: Path, data_sha256: str, log) -> list[dict]:
         for group in t.optimizer.param_groups:  # a checkpoint's groups carry its writer's implementation
             group["fused"] = hardware.fused_for(t.device)
         t.scheduler.load_state_dict(state["scheduler"])
+        if t.averaged is not None:
+            t.averaged.load_state_dict(state["averaged"])
         rng, cuda_rng, history = state["rng"], state.get("cuda_rng"), state["history"]
         if not (isinstance(history, list) and len(history) <= t.config.epochs):
             raise _Unusable(f"its history is not a list of at most {t.config.epochs} epochs")
@@ -202,7 +239,8 @@ def _resume(t: Trainer, path: Path, data_sha256: str, log) -> list[dict]:
             f"starts over.")
         # The model and optimizer may hold part of the checkpoint: build them afresh.
         fresh = setup(t.config, t.steps_per_epoch, t.device, t.dtype)
-        t.model, t.optimizer, t.scheduler, t.scaler = fresh.model, fresh.optimizer, fresh.scheduler, fresh.scaler
+        t.model, t.optimizer, t.scheduler, t.scaler, t.averaged = (fresh.model, fresh.optimizer, fresh.scheduler,
+                                                                   fresh.scaler, fresh.averaged)
         return []
     torch.set_rng_state(rng.cpu())
     if t.device.type == "cuda" and cuda_rng is not None:

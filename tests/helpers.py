@@ -26,7 +26,7 @@ from cifar_utils.results import SCHEMA_VERSION
 BASE_RECIPE = dict(model="baseline", dropout=0.25, init="default", optimizer="sgd", lr=0.05, momentum=0.9,
                    nesterov=False, weight_decay=0.0, epochs=1, batch_size=50, schedule="constant", warmup=0.0,
                    label_smoothing=0.0, flip=False, crop_pad=0, train_subset=0, test_subset=0, seed=0,
-                   precision="fp32", device="cpu", evaluate_on="test")
+                   precision="fp32", device="cpu", evaluate_on="test", ema=0.0, test_flips=False)
 
 
 def make_config(**overrides) -> ExperimentConfig:

@@ -295,6 +295,22 @@ def test_summary_table_names_the_original_number_only_for_the_notebook_cells():
     assert_displayable(table)
 
 
+def test_study_markdown_gives_a_column_only_to_what_differs_between_machines():
+    cells = {cell: [] for cell in CELLS}
+    cells[BASELINE] = results_of(BASELINE, [76.0, 77.0])
+    cells[SGD] = results_of(SGD, [72.0, 73.0])
+    cells[SGD][1]["environment"]["autocast"] = "bfloat16"
+    lines = conclusions.study_markdown(cells).splitlines()
+    assert lines[0].endswith("| training time (mean) | precision |")
+    assert lines[2].endswith("| fp32 |") and lines[3].endswith("| bfloat16; fp32 |")
+    assert lines[-1] == "Every run trained on: test CPU, 1 threads, cpu; the precision column says in which arithmetic."
+    cells[SGD][1]["environment"]["cpu"] = "other CPU"
+    lines = conclusions.study_markdown(cells).splitlines()
+    assert lines[0].endswith("| trained on |") and lines[3].endswith("| other CPU, 1 threads, cpu, bfloat16; "
+                                                                     "test CPU, 1 threads, cpu, fp32 |")
+    assert not lines[-1].startswith("Every run")
+
+
 def test_study_markdown_shows_mean_std_n_beside_the_original():
     cells = {cell: [] for cell in CELLS}
     cells[BASELINE] = results_of(BASELINE, [76.0, 77.0, 78.0])

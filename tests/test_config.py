@@ -25,6 +25,7 @@ BAD = [
     ("model", "vgg"), ("optimizer", "rmsprop"), ("schedule", "cosine"), ("precision", "fp8"),
     ("device", "tpu"), ("init", "xavier"), ("nesterov", "yes"), ("flip", 1),
     ("evaluate_on", "valid"), ("evaluate_on", "train"), ("evaluate_on", None),
+    ("ema", 1.0), ("ema", -0.1), ("ema", "0.99"), ("test_flips", 1), ("test_flips", "True"),
 ]
 
 
@@ -137,11 +138,12 @@ def test_no_field_has_a_default():
 
 
 # The defaults ExperimentConfig had before they were removed; a results key computed from them is pinned.
-# evaluate_on came later: at its value "test" (what every earlier run did) it stays out of the key.
+# evaluate_on, ema and test_flips came later: at the value that does what every earlier run did, each
+# stays out of the key (KEY_SINCE).
 OLD_DEFAULTS = dict(model="alexnet", dropout=0.0, init="default", optimizer="sgd", lr=0.01, momentum=0.9,
                     nesterov=False, weight_decay=0.0, epochs=10, batch_size=256, schedule="constant", warmup=0.0,
                     label_smoothing=0.0, flip=False, crop_pad=0, train_subset=0, test_subset=0, seed=0,
-                    precision="auto", device="auto", evaluate_on="test")
+                    precision="auto", device="auto", **KEY_SINCE)
 
 
 def test_key_stable_and_equal_for_equal_configs():
@@ -160,7 +162,7 @@ def test_key_changes_with_every_training_parameter():
     changed = dict(model="alexnet", dropout=0.1, init="kaiming", optimizer="adam", lr=0.02, momentum=0.8,
                    nesterov=True, weight_decay=1e-4, epochs=11, batch_size=128, schedule="onecycle", warmup=0.1,
                    label_smoothing=0.1, flip=True, crop_pad=2, train_subset=100, test_subset=100, seed=1,
-                   precision="bf16", evaluate_on="validation")
+                   precision="bf16", evaluate_on="validation", ema=0.9, test_flips=True)
     assert set(changed) == set(BASE_RECIPE) - {"device"}  # every field in the key
     keys = {base.key()}
     for name, value in changed.items():
@@ -172,12 +174,13 @@ def test_key_changes_with_every_training_parameter():
 
 
 def test_fields_added_later_stay_out_of_the_key_at_their_old_value():
-    """KEY_SINCE: evaluate_on="test" is what every run did before the field existed, so it leaves the key
-    (and the names of stored results) as it was; "validation" is another configuration with another key."""
-    assert KEY_SINCE == {"evaluate_on": "test"}
+    """KEY_SINCE: evaluate_on="test", ema=0 and test_flips=False are what every run did before the fields
+    existed, so they leave the key (and the names of stored results) as it was; any other value is another
+    configuration with another key."""
+    assert KEY_SINCE == {"evaluate_on": "test", "ema": 0.0, "test_flips": False}
     old = ExperimentConfig(**OLD_DEFAULTS)
     assert old.key() == "26fb8aefaa17"
-    without_field = {k: v for k, v in old.to_dict().items() if k not in ("device", "evaluate_on")}
+    without_field = {k: v for k, v in old.to_dict().items() if k not in ("device", *KEY_SINCE)}
     assert old.key() == hashlib.sha256(json.dumps(without_field, sort_keys=True).encode()).hexdigest()[:12]
     validation = ExperimentConfig(**{**OLD_DEFAULTS, "evaluate_on": "validation"})
     assert validation.key() != old.key()
@@ -187,6 +190,8 @@ def test_fields_added_later_stay_out_of_the_key_at_their_old_value():
             ExperimentConfig(**{**OLD_DEFAULTS, "evaluate_on": bad})
     with pytest.raises(ConfigError, match="the parameters evaluate_on are missing"):
         ExperimentConfig.from_parameters({k: v for k, v in OLD_DEFAULTS.items() if k != "evaluate_on"})
+    for name, value in (("ema", 0.99), ("test_flips", True)):
+        assert ExperimentConfig(**{**OLD_DEFAULTS, name: value}).key() != old.key()
 
 
 def test_validation_ranges_use_the_split_sizes():

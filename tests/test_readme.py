@@ -19,5 +19,5 @@ def test_the_block_is_replaced_between_its_markers_and_nothing_else_changes():
     assert readme_block(changed) == "| a table |"
     head, tail = readme.split(readme_block(readme))
     assert changed.startswith(head) and changed.endswith(tail)
-    with pytest.raises(ValueError, match="README.md lacks the results markers"):
+    with pytest.raises(ValueError, match="README.md lacks the block.s markers"):
         readme_block("no markers here")

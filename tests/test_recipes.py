@@ -37,6 +37,19 @@ def test_known_profiles():
         profile_differences("nope", "01_baseline")
 
 
+def test_a_profile_without_a_training_notebook_s_file_is_refused(tmp_path, monkeypatch):
+    """Without it, the notebook would train the report recipe under the profile's name."""
+    (tmp_path / "report").mkdir()
+    (tmp_path / "half").mkdir()
+    (tmp_path / "half" / "01_baseline.yaml").write_text("epochs: 1\n")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path)
+    assert profile_differences("half", "01_baseline") == {"epochs": 1}
+    assert profile_differences("half", "00_theory") == {}  # no training, nothing to change
+    with pytest.raises(ConfigError, match=r"profile 'half' has no recipe for 02_alexnet_sgd \(.*half/02_alexnet_sgd"
+                                          r".yaml\); add that file or run that notebook with another profile\."):
+        profile_differences("half", "02_alexnet_sgd")
+
+
 def test_every_profile_has_a_file_per_experiment_and_the_report_one_per_notebook():
     expected = sorted(PROFILES_DIR / p / f"{info.notebook}.yaml" for p in ("faithful", "smoke")
                       for info in EXPERIMENTS.values())

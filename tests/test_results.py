@@ -100,6 +100,8 @@ BROKEN = {
     "history missing key": ("history.0.seconds", _DELETE, "history"),
     "first ten lengths": ("first_ten.true", [0], "first-ten"),
     "first ten no images": ("first_ten.images_base64", _DELETE, "first-ten"),
+    "evaluation above 1": ("evaluations", {"weights": 1.5}, "evaluations"),
+    "evaluations not a dict": ("evaluations", [0.5], "evaluations"),
 }
 
 

@@ -145,9 +145,10 @@ def test_run_describe_and_path(tmp_path):
 
 
 @pytest.mark.parametrize("entry,message", [
-    ({"grid": [0.1]}, "needs a recipe and exactly one of grid and lr_from"),
-    ({"recipe": "baseline"}, "needs a recipe and exactly one of grid and lr_from"),
-    ({"recipe": "baseline", "grid": [0.1], "lr_from": "a"}, "exactly one of grid and lr_from"),
+    ({"grid": [0.1]}, "needs a recipe and exactly one of grid, lr_from and profile"),
+    ({"recipe": "baseline"}, "needs a recipe and exactly one of grid, lr_from and profile"),
+    ({"recipe": "baseline", "grid": [0.1], "lr_from": "a"}, "exactly one of grid, lr_from and profile"),
+    ({"recipe": "baseline", "grid": [0.1], "profile": "smoke"}, "exactly one of grid, lr_from and profile"),
     ({"recipe": "baseline", "grid": [0.1], "epoch": 3}, "has unknown fields ['epoch']"),
     ({"recipe": "baseline", "lr_from": "nope"}, "takes its rate from 'nope', which is no tuned cell"),
 ])
@@ -223,10 +224,12 @@ def test_tuning_log_reads_what_is_stored(two_grids):
         two_grids.choose(log)
     run = runs[2]
     result = fake_result(run.cell.recipe, run.config, confusion_with_diagonal([40] * 10, row_total=100))
+    result["evaluations"] = {"weights": 0.4, "weights + test flips": 0.425}
     save_result(run.path, result)
     assert stored(runs)[run] == result
     (row,) = [r for r in two_grids.tuning_log() if r["validation accuracy (%)"] is not None]
     assert row == {"cell": run.cell.name, "recipe": run.cell.recipe, "label": run.cell.label, "lr": run.config.lr,
+                   "changes": dict(run.cell.changes), "evaluations": {"weights": 40.0, "weights + test flips": 42.5},
                    "seed": run.config.seed, "validation accuracy (%)": 40.0, "diverged": False,
                    "training seconds": result["train_seconds"], "device": "cpu",
                    "precision": result["environment"]["autocast"]}
@@ -268,3 +271,27 @@ def test_adopt_writes_a_notebook_s_own_cell_into_its_recipe_and_any_other_into_t
     assert notebook_recipe("02_alexnet_sgd")["lr"] == 0.02
     assert (REPO_ROOT / "profiles" / "report" / "02_alexnet_sgd.yaml").read_text() != \
         (tmp_path / "profiles" / "report" / "02_alexnet_sgd.yaml").read_text()  # the committed one untouched
+
+
+def test_a_profile_cell_is_the_profile_s_recipe_with_its_rate(tmp_path):
+    """A cell of a profile (what `report --profile` trains) takes every setting from the profile file, its rate
+    included, and is labelled by the profile; a cell without seeds of its own is a try: tuning runs only."""
+    s = write_study(tmp_path, {"quick": {"recipe": "alexnet_sgd", "profile": "smoke"},
+                               "try": {"recipe": "alexnet_sgd", "epochs": 1, "grid": [0.01, 0.02], "seeds": []}})
+    smoke = profile_config("smoke", "alexnet_sgd")
+    cell = s.cell("quick")
+    assert cell.config(3) == dataclasses.replace(smoke, seed=3)
+    assert cell.lr == smoke.lr and not cell.tuned and not cell.own_recipe
+    assert cell.label == "AlexNet + SGD (smoke profile)"
+    assert [run.cell.name for run in s.final_runs()] == ["quick", "quick"]
+    assert [(run.cell.name, run.config.lr) for run in s.tuning_runs()] == [("try", 0.01), ("try", 0.02)]
+
+
+def test_only_keeps_the_cells_named_and_those_they_take_their_rate_from(tmp_path):
+    s = write_study(tmp_path, {"a": {"recipe": "baseline", "grid": [0.1]}, "b": {"recipe": "baseline", "dropout": 0.0,
+                                                                                   "lr_from": "a"},
+                               "c": {"recipe": "alexnet_sgd", "grid": [0.01]}})
+    assert [c.name for c in s.only(["b"]).cells] == ["a", "b"]
+    assert [c.name for c in s.only(["c"]).cells] == ["c"] and s.only(None) is s
+    with pytest.raises(ConfigError, match="the study has no cell 'd'; use one of a, b, c"):
+        s.only(["d"])

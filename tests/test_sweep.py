@@ -667,7 +667,7 @@ def test_summary_written_into_the_readme(three_notebooks, tmp_path, monkeypatch,
     assert readme.read_text().endswith(f"{conclusions.README_END}\n\nThe rest.\n")
     readme.write_text("# Report without markers\n")
     assert sweep.main(["--study", str(three_notebooks.file), "--summary", "--write-readme"]) == 2
-    assert "README.md lacks the results markers" in capsys.readouterr().err
+    assert "README.md lacks the block's markers" in capsys.readouterr().err
     assert readme.read_text() == "# Report without markers\n"
 
 

@@ -14,8 +14,8 @@ from cifar_utils import train as train_mod
 from cifar_utils.config import MAX_SEED
 from cifar_utils.data import batches, load_cifar10
 from cifar_utils.evaluate import predict
-from cifar_utils.train import (NonFiniteLossError, Trained, Trainer, lr_factor, make_optimizer, setup, train,
-                               train_step)
+from cifar_utils.train import (EVALUATIONS, NonFiniteLossError, Trained, Trainer, lr_factor, make_optimizer, setup,
+                               train, train_step)
 from helpers import make_config, without_seconds, write_synthetic_npz
 
 CPU = torch.device("cpu")
@@ -272,3 +272,58 @@ def test_checkpoint_from_other_data_is_not_resumed(tiny_data, tmp_path):
     lines.clear()
     train(tiny_config(epochs=1), other, checkpoint_path=checkpoint, progress=False, log=lines.append)
     assert lines[0].startswith("Resuming")  # the checkpoint now belongs to the other data
+
+
+# --- the moving average of the weights and test-time flips --------------------------------------------
+
+def test_predict_with_flips_averages_the_logits_of_each_image_and_its_mirror_image():
+    torch.manual_seed(0)
+    model = setup(make_config(), 1, CPU, None).model
+    images = torch.randint(0, 256, (7, 3, 32, 32), dtype=torch.uint8)
+    both = predict(model, images, flips=True, batch_size=3)
+    expected = (predict(model, images) + predict(model, images.flip(3))) / 2
+    torch.testing.assert_close(both, expected)
+    assert not torch.allclose(both, predict(model, images))
+
+
+def test_the_moving_average_follows_every_step_with_its_decay():
+    t = setup(make_config(ema=0.9, lr=0.1), 10, CPU, None)
+    x, y = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8), torch.arange(8) % 10
+    start = [p.detach().clone() for p in t.model.parameters()]
+    train_step(t, x, y)
+    first = [p.detach().clone() for p in t.model.parameters()]
+    train_step(t, x, y)
+    # The first update copies the weights; each later one moves 1 - decay of the way towards them.
+    for a, w0, w1, w2 in zip(t.averaged.module.parameters(), start, first, t.model.parameters()):
+        torch.testing.assert_close(a, 0.9 * w1 + 0.1 * w2.detach())
+    assert not all(torch.equal(w0, w2) for w0, w2 in zip(start, t.model.parameters()))
+    assert t.evaluated is t.averaged and setup(make_config(), 10, CPU, None).evaluated is not None
+
+
+@pytest.mark.parametrize("ema,flips", [(0.0, False), (0.0, True), (0.8, False), (0.8, True)])
+def test_a_finished_run_measures_each_evaluation_it_can_give(tiny_data, ema, flips):
+    trained = train(tiny_config(ema=ema, test_flips=flips), tiny_data, progress=False, log=quiet)
+    names = [n for n, (average, _) in EVALUATIONS.items() if ema or not average]
+    assert list(trained.evaluations) == names
+    configured = next(n for n, (average, f) in EVALUATIONS.items() if average == (ema > 0) and f == flips)
+    accuracy = (trained.test_logits.argmax(1) == tiny_data.y_test).float().mean().item()
+    assert trained.evaluations[configured] == accuracy == trained.history[-1]["test_accuracy"]
+    model = trained.model.module if ema else trained.model  # the network evaluated: the average, where there is one
+    torch.testing.assert_close(trained.test_logits, predict(model, tiny_data.x_test, flips=flips))
+
+
+def test_checkpoint_resume_keeps_the_moving_average(tiny_data, tmp_path):
+    config = tiny_config(epochs=3, ema=0.8, test_flips=True)
+    reference = train(config, tiny_data, progress=False, log=quiet)
+    checkpoint = tmp_path / "checkpoint.pt"
+
+    def interrupt_at_epoch_2(line):
+        if line.startswith("epoch   2/3"):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(config, tiny_data, checkpoint_path=checkpoint, progress=False, log=interrupt_at_epoch_2)
+    resumed = train(config, tiny_data, checkpoint_path=checkpoint, progress=False, log=quiet)
+    assert without_seconds(resumed.history) == without_seconds(reference.history)
+    torch.testing.assert_close(resumed.test_logits, reference.test_logits, rtol=0, atol=0)
+    assert resumed.evaluations == reference.evaluations

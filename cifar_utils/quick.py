@@ -1,0 +1,160 @@
+"""The quick profile (``profiles/quick/``): each notebook's recipe in at most half the study's epochs.
+
+Its study is ``profiles/study_quick.yaml``: tries on the validation split (cells without seeds of their own)
+and the profile's cells, five seeds each on the test set. This module reads that study's stored runs:
+
+- ``tries``: every try, rate and evaluation of one notebook recipe, with its mean validation accuracy over
+  the tuning seeds (one tuning run gives the accuracy of each evaluation it can give, ``train.EVALUATIONS``:
+  with and without the moving average of the weights, with and without test-time flips);
+- ``choice``: the rule of the study file, the highest mean validation accuracy among them, and the recipe
+  settings it means (``chosen_settings``), which ``profiles/quick/<notebook>.yaml`` must hold (tested);
+- ``tries_table`` and ``final_table``: the record of what was tried, and the profile's final runs against
+  the original report's numbers (mean, 95% interval over seeds and test images, lowest seed).
+"""
+from __future__ import annotations
+
+import statistics
+
+import pandas as pd
+
+from . import formats, stats, study, study_results
+from .estimates import effect, reached
+from .recipes import EXPERIMENTS, PROFILES_DIR, original
+from .results import accuracy
+from .train import EVALUATIONS
+
+STUDY_FILE = PROFILES_DIR / "study_quick.yaml"
+PROFILE = "quick"
+# Fields a try's row names apart from its rate: the evaluation column says how it was evaluated instead.
+_EVALUATION_FIELDS = ("ema", "test_flips")
+
+
+def load() -> study.Study:
+    return study.load(STUDY_FILE)
+
+
+def tries(the_study: study.Study, recipe: str) -> list[dict]:
+    """One row per try x rate x evaluation of ``recipe``'s tries (cells without seeds), in the study file's order:
+    cell, changes (dict), lr, evaluation, mean validation accuracy (%) over the tuning seeds, runs stored and
+    expected; a row whose runs are not all stored has accuracy None."""
+    log = [r for r in the_study.tuning_log() if r["recipe"] == recipe and not the_study.cell(r["cell"]).seeds]
+    rows = []
+    for cell in dict.fromkeys(r["cell"] for r in log):
+        for lr in the_study.cell(cell).grid:
+            runs = [r for r in log if r["cell"] == cell and r["lr"] == lr]
+            names = [n for n, (average, _) in EVALUATIONS.items() if not average or the_study.cell(cell).value("ema")]
+            for name in names:
+                values = [r["evaluations"].get(name) for r in runs if r["validation accuracy (%)"] is not None]
+                done = len(values) == len(runs) and None not in values
+                rows.append({"cell": cell, "changes": dict(runs[0]["changes"]), "lr": lr, "evaluation": name,
+                             "validation accuracy (%)": statistics.fmean(values) if done else None,
+                             "stored": len([v for v in values if v is not None]), "runs": len(runs),
+                             "diverged": any(r["diverged"] for r in runs)})
+    return rows
+
+
+def choice(the_study: study.Study, recipe: str) -> dict | None:
+    """The row of ``tries`` the rule picks for ``recipe`` (the highest mean validation accuracy; the first on a
+    tie), None while a try's runs are missing or there are none."""
+    rows = [r for r in tries(the_study, recipe) if not r["diverged"]]
+    if not rows or any(r["validation accuracy (%)"] is None for r in rows):
+        return None
+    return max(rows, key=lambda r: r["validation accuracy (%)"])
+
+
+def chosen_settings(the_study: study.Study, row: dict) -> dict:
+    """The recipe settings a row of ``tries`` stands for: its try's changes and rate, with the moving average
+    and test-time flips as its evaluation used them."""
+    average, flips = EVALUATIONS[row["evaluation"]]
+    cell = the_study.cell(row["cell"])
+    settings = {k: v for k, v in row["changes"].items() if k not in _EVALUATION_FIELDS}
+    return {**settings, "lr": row["lr"], "ema": cell.value("ema") if average else 0.0, "test_flips": flips}
+
+
+def _changes_text(changes: dict) -> str:
+    shown = {k: v for k, v in changes.items() if k not in _EVALUATION_FIELDS}
+    return ", ".join(f"{k.replace('_', ' ')} {formats.setting(v)}" for k, v in shown.items())
+
+
+def tries_table(the_study: study.Study, recipe: str) -> pd.DataFrame:
+    """The record of ``recipe``'s tries: what each changed in the study's recipe, its rate, each evaluation's mean
+    validation accuracy, and the rule's choice."""
+    rows, chosen = tries(the_study, recipe), choice(the_study, recipe)
+    table = [{"changes from the study's recipe": _changes_text(r["changes"]),
+              "peak learning rate": formats.setting(r["lr"]), "evaluation": r["evaluation"],
+              "validation accuracy (%)": "diverged" if r["diverged"] else "not run yet"
+              if r["validation accuracy (%)"] is None else formats.percent(r["validation accuracy (%)"]),
+              "the rule's choice": "chosen" if r == chosen else ""} for r in rows]
+    return pd.DataFrame(table, index=pd.RangeIndex(1, len(table) + 1, name="try"))
+
+
+def profile_cells(the_study: study.Study) -> list[study.Cell]:
+    return [cell for cell in the_study.cells if cell.profile == PROFILE]
+
+
+def final_table(the_study: study.Study) -> pd.DataFrame:
+    """The quick profile's final runs per notebook: epochs, runs, mean, lowest seed, and the mean minus the
+    original report's number with its 95% interval over seeds and test images (``estimates.effect``)."""
+    found = study_results.cell_results(the_study)
+    rows = {}
+    for cell in profile_cells(the_study):
+        results, target = found[cell], original(cell.recipe)["accuracy"]
+        values = [accuracy(r) for r in results]
+        row = {"epochs": cell.value("epochs"), "test-time flips": "yes" if cell.value("test_flips") else "no",
+               "original report (%)": formats.percent(target), "runs": len(values)}
+        if len(values) >= 2:
+            gap = effect({cell: results}, {cell: 1.0}, offset=-target)
+            row.update({"mean (%)": formats.percent(statistics.fmean(values)),
+                        "lowest seed (%)": formats.percent(min(values)),
+                        "mean minus original (points)": formats.points(gap["estimate"]),
+                        "95% CI": stats.interval_text(gap, 2), "verdict": reached(gap)})
+        rows[EXPERIMENTS[cell.recipe].title] = row
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("quick recipe").fillna("not run yet")
+
+
+README_MARKERS = ("<!-- quick results: written by `python -m cifar_utils.quick --write-readme` from results/; do not "
+                  "edit by hand -->", "<!-- end of quick results -->")
+
+
+def readme_text(the_study: study.Study) -> str:
+    """README.md's quick-profile block: the final table, and how far each notebook's tries are."""
+    table = final_table(the_study)
+    lines = [formats.markdown_table(table) if len(table) else "No quick recipe is chosen yet: its tries are still running."]
+    for recipe, info in EXPERIMENTS.items():
+        rows = tries(the_study, recipe)
+        runs = {(r["cell"], r["lr"]): (r["stored"], r["runs"]) for r in rows}
+        done = sum(stored == total for stored, total in runs.values())
+        chosen = choice(the_study, recipe)
+        state = ("chosen: " + ", ".join(f"{k.replace('_', ' ')} {formats.setting(v)}"
+                                         for k, v in chosen_settings(the_study, chosen).items())
+                 if chosen else "no choice yet")
+        lines.append(f"- {info.title}: {done} of {len(runs)} tries stored on the validation split; {state}.")
+    return "\n".join(lines[:1] + [""] + lines[1:])
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    from .conclusions import with_readme_block
+    from .files import atomic_write_bytes
+    from .recipes import REPO_ROOT
+    parser = argparse.ArgumentParser(prog="python -m cifar_utils.quick",
+                                     description="The quick profile's tries and final runs, from results/.")
+    parser.add_argument("--write-readme", action="store_true",
+                        help="write the quick block of README.md between its markers instead of printing it")
+    args = parser.parse_args(argv)
+    the_study = load()
+    if args.write_readme:
+        readme = REPO_ROOT / "README.md"
+        atomic_write_bytes(readme, with_readme_block(readme.read_text(), readme_text(the_study),
+                                                     README_MARKERS).encode())
+        print("wrote the quick block of README.md")
+        return 0
+    for recipe, info in EXPERIMENTS.items():
+        print(f"{info.title}: tries on the validation split\n{formats.markdown_table(tries_table(the_study, recipe))}\n")
+    print(readme_text(the_study))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,118 @@
+"""The quick profile: its study file keeps each notebook's network, optimizer and dropout within half the
+study's epochs; the rule that chooses among its tries (each try, rate and evaluation); and that the
+profile's files hold what the rule chose, once its tries are stored."""
+from __future__ import annotations
+
+import pytest
+
+from cifar_utils import quick, study
+from cifar_utils.recipes import EXPERIMENTS, profile_config, profile_differences
+from cifar_utils.results import save_result
+from helpers import confusion_with_diagonal, fake_result, write_study
+
+QUICK = quick.load()
+MAIN = study.load()
+EPOCH_LIMIT = {"baseline": 5, "alexnet_sgd": 4, "alexnet_adam_dropout": 4}  # at most half the study's epochs
+
+
+def test_every_try_and_profile_cell_keeps_the_network_optimizer_and_dropout_in_half_the_epochs():
+    for cell in QUICK.cells:
+        recipe = profile_config("report", cell.recipe)
+        assert (cell.value("model"), cell.value("optimizer"), cell.value("dropout")) == (
+            recipe.model, recipe.optimizer, recipe.dropout), cell.name
+        assert cell.value("epochs") <= EPOCH_LIMIT[cell.recipe] <= recipe.epochs / 2, cell.name
+        assert (cell.profile == quick.PROFILE) != (cell.seeds == ()), cell.name  # a try has no seeds
+    assert QUICK.results_dir == MAIN.results_dir and QUICK.tuning_dir == MAIN.tuning_dir
+    assert QUICK.tuning_seeds == MAIN.tuning_seeds and QUICK.seeds == MAIN.seeds
+
+
+def test_no_run_of_the_quick_study_is_a_run_of_the_main_study():
+    main = {run.config.key() for run in MAIN.recorded_runs()}
+    assert not main & {run.config.key() for run in QUICK.recorded_runs()}
+
+
+@pytest.mark.parametrize("recipe", list(EXPERIMENTS))
+def test_the_profile_holds_what_the_rule_chose(recipe):
+    """Once every try of a notebook is stored, its quick profile file holds the chosen try's settings; until
+    then there is no profile cell for it (the sweep would train a recipe nobody chose)."""
+    row = quick.choice(QUICK, recipe)
+    cells = [c for c in quick.profile_cells(QUICK) if c.recipe == recipe]
+    if row is None:
+        assert not cells, f"{recipe} has a profile cell before its tries are all stored"
+        return
+    (cell,) = cells
+    settings = quick.chosen_settings(QUICK, row)
+    differences = profile_differences(quick.PROFILE, EXPERIMENTS[recipe].notebook)
+    config = profile_config(quick.PROFILE, recipe)
+    assert {k: getattr(config, k) for k in settings} == settings
+    assert set(differences) - {"compare_with"} <= set(settings) | {"ema", "test_flips"}
+    assert cell.lr == row["lr"]
+
+
+@pytest.fixture
+def tries_study(tmp_path):
+    s = write_study(tmp_path, {
+        "first": {"recipe": "baseline", "epochs": 2, "ema": 0.9, "test_flips": True, "grid": [0.1, 0.2], "lr": None,
+                  "seeds": []},
+        "second": {"recipe": "baseline", "epochs": 2, "batch_size": 128, "grid": [0.1], "lr": None, "seeds": []},
+    }, tuning_seeds=(7, 8))
+    return s
+
+
+def store(run, accuracy: float, evaluations: dict):
+    result = fake_result(run.cell.recipe, run.config, confusion_with_diagonal([round(accuracy * 10)] * 10,
+                                                                               row_total=1000))
+    result["evaluations"] = evaluations
+    save_result(run.path, result)
+
+
+def test_each_try_rate_and_evaluation_is_a_row_and_the_rule_takes_the_best_mean(tries_study):
+    runs = tries_study.tuning_runs()
+    assert quick.choice(tries_study, "baseline") is None  # nothing stored yet
+    for run in runs:
+        lr, seed, name = run.config.lr, run.config.seed, run.cell.name
+        if name == "first":
+            base = {0.1: 0.60, 0.2: 0.62}[lr] + (0.01 if seed == 8 else 0.0)
+            store(run, 100 * base, {"weights": base, "weights + test flips": base + 0.02, "EMA": base + 0.01,
+                                    "EMA + test flips": base + 0.015})
+        else:
+            store(run, 63.0, {"weights": 0.63, "weights + test flips": 0.635})
+    rows = quick.tries(tries_study, "baseline")
+    assert [(r["cell"], r["lr"], r["evaluation"]) for r in rows] == [
+        ("first", 0.1, "weights"), ("first", 0.1, "weights + test flips"), ("first", 0.1, "EMA"),
+        ("first", 0.1, "EMA + test flips"), ("first", 0.2, "weights"), ("first", 0.2, "weights + test flips"),
+        ("first", 0.2, "EMA"), ("first", 0.2, "EMA + test flips"), ("second", 0.1, "weights"),
+        ("second", 0.1, "weights + test flips")]
+    assert rows[5]["validation accuracy (%)"] == pytest.approx(100 * (0.62 + 0.005 + 0.02))  # mean of two seeds
+    chosen = quick.choice(tries_study, "baseline")
+    assert (chosen["cell"], chosen["lr"], chosen["evaluation"]) == ("first", 0.2, "weights + test flips")
+    assert quick.chosen_settings(tries_study, chosen) == {"epochs": 2, "lr": 0.2, "ema": 0.0, "test_flips": True}
+    ema_row = rows[7]
+    assert quick.chosen_settings(tries_study, ema_row)["ema"] == 0.9
+    table = quick.tries_table(tries_study, "baseline")
+    assert list(table["the rule's choice"]) == [""] * 5 + ["chosen"] + [""] * 4
+    assert table.iloc[8]["changes from the study's recipe"] == "batch size 128, epochs 2"
+
+
+def test_a_missing_tuning_run_leaves_the_choice_open(tries_study):
+    for run in tries_study.tuning_runs()[1:]:
+        store(run, 60.0, {"weights": 0.6, "weights + test flips": 0.6, "EMA": 0.6, "EMA + test flips": 0.6})
+    assert quick.choice(tries_study, "baseline") is None
+    assert "not run yet" in set(quick.tries_table(tries_study, "baseline")["validation accuracy (%)"])
+
+
+def test_the_readme_block_says_how_far_each_notebook_s_tries_are(tries_study):
+    text = quick.readme_text(tries_study)
+    assert text.startswith("No quick recipe is chosen yet")
+    assert "- baseline CNN + SGD: 0 of 3 tries stored on the validation split; no choice yet." in text
+    for run in tries_study.tuning_runs():
+        store(run, 60.0, {"weights": 0.6, "weights + test flips": 0.61, "EMA": 0.6, "EMA + test flips": 0.6})
+    assert ("- baseline CNN + SGD: 3 of 3 tries stored on the validation split; chosen: epochs 2, lr 0.1, ema 0, "
+            "test flips True.") in quick.readme_text(tries_study)
+
+
+def test_readme_quick_block_is_what_the_stored_runs_say():
+    from cifar_utils.conclusions import readme_block
+    from cifar_utils.recipes import REPO_ROOT
+    assert readme_block((REPO_ROOT / "README.md").read_text(), quick.README_MARKERS) == quick.readme_text(QUICK), \
+        "README's quick block is stale: run python -m cifar_utils.quick --write-readme"
