@@ -92,12 +92,15 @@ def profile_cells(the_study: study.Study) -> list[study.Cell]:
     return [cell for cell in the_study.cells if cell.profile == PROFILE]
 
 
-def final_table(the_study: study.Study) -> pd.DataFrame:
-    """The quick profile's final runs per notebook: epochs, runs, mean, lowest seed, and the mean minus the
-    original report's number with its 95% interval over seeds and test images (``estimates.effect``)."""
+def final_table(the_study: study.Study, recipe: str | None = None) -> pd.DataFrame:
+    """The quick profile's final runs per notebook (``recipe``'s alone, when given): epochs, runs, mean, lowest
+    seed, and the mean minus the original report's number with its 95% interval over seeds and test images
+    (``estimates.effect``)."""
     found = study_results.cell_results(the_study)
     rows = {}
     for cell in profile_cells(the_study):
+        if recipe is not None and cell.recipe != recipe:
+            continue
         results, target = found[cell], original(cell.recipe)["accuracy"]
         values = [accuracy(r) for r in results]
         row = {"epochs": cell.value("epochs"), "test-time flips": "yes" if cell.value("test_flips") else "no",
@@ -117,19 +120,14 @@ README_MARKERS = ("<!-- quick results: written by `python -m cifar_utils.quick -
 
 
 def readme_text(the_study: study.Study) -> str:
-    """README.md's quick-profile block: the final table, and how far each notebook's tries are."""
+    """README.md's quick-profile block: the final table, and how many of each notebook's tries are stored."""
     table = final_table(the_study)
-    lines = [formats.markdown_table(table) if len(table) else "No quick recipe is chosen yet: its tries are still running."]
+    counts = []
     for recipe, info in EXPERIMENTS.items():
-        rows = tries(the_study, recipe)
-        runs = {(r["cell"], r["lr"]): (r["stored"], r["runs"]) for r in rows}
-        done = sum(stored == total for stored, total in runs.values())
-        chosen = choice(the_study, recipe)
-        state = ("chosen: " + ", ".join(f"{k.replace('_', ' ')} {formats.setting(v)}"
-                                         for k, v in chosen_settings(the_study, chosen).items())
-                 if chosen else "no choice yet")
-        lines.append(f"- {info.title}: {done} of {len(runs)} tries stored on the validation split; {state}.")
-    return "\n".join(lines[:1] + [""] + lines[1:])
+        runs = {(r["cell"], r["lr"]): r["stored"] == r["runs"] for r in tries(the_study, recipe)}
+        counts.append(f"{info.title} {sum(runs.values())} of {len(runs)}")
+    head = formats.markdown_table(table) if len(table) else "No quick recipe is chosen yet."
+    return f"{head}\n\nTries stored on the validation split: {'; '.join(counts)}."
 
 
 def main(argv: list[str] | None = None) -> int:
