@@ -340,7 +340,7 @@ def findings(cells: Cells, upto: str | None = None) -> str:
 def summary_text(the_study: study.Study) -> str:
     """The README's results block: the study's table, its status line, the verdicts and the answers to the
     questions the first study left open, where it has their cells (``sweep --summary``)."""
-    cells = study_results.cell_results(the_study)
+    cells = {cell: results for cell, results in study_results.cell_results(the_study).items() if cell.seeds}  # no tries
     answers = questions.findings(cells)
     return (f"{study_markdown(cells)}\n\n{status(the_study, cells)}\n\n{findings(cells)}"
             + ("\n" + "\n".join(answers) if answers else ""))
@@ -378,7 +378,7 @@ def _estimate_and_interval(d: dict) -> str:
 def readme_text(the_study: study.Study) -> str:
     """README.md's results block (``sweep --summary --write-readme``): the study's table, a line naming the cells
     whose runs are still missing, and the verdict table (``verdicts_markdown``); ``summary_text`` prints everything."""
-    cells = study_results.cell_results(the_study)
+    cells = {cell: results for cell, results in study_results.cell_results(the_study).items() if cell.seeds}  # no tries
     missing = [f"{cell.label} {len(results)} of {len(cell.seeds)}" for cell, results in cells.items()
                if len(results) < len(cell.seeds)]
     waiting = (f"**Runs still missing**: {'; '.join(missing)}. The verdicts below may change as they land."

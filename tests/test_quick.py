@@ -142,3 +142,10 @@ def test_notebook_01_states_the_quick_recipe_s_numbers():
     text = " ".join(c.source for c in nb.cells if c.cell_type == "markdown").replace("−", "-")
     stale = [phrase for phrase in expected if phrase not in text]
     assert not stale, f"01_baseline no longer states {stale}: rewrite its quick-recipe paragraph"
+
+
+def test_the_quick_study_s_summary_leaves_its_tries_out():
+    from cifar_utils import conclusions
+    text = conclusions.summary_text(QUICK) + conclusions.readme_text(QUICK)
+    tries = [cell.label for cell in QUICK.cells if not cell.seeds]
+    assert tries and not [label for label in tries if label in text]
