@@ -85,7 +85,7 @@ def tries_table(the_study: study.Study, recipe: str) -> pd.DataFrame:
               "validation accuracy (%)": "diverged" if r["diverged"] else "not run yet"
               if r["validation accuracy (%)"] is None else formats.percent(r["validation accuracy (%)"]),
               "the rule's choice": "chosen" if r == chosen else ""} for r in rows]
-    return pd.DataFrame(table, index=pd.RangeIndex(1, len(table) + 1, name="try"))
+    return pd.DataFrame(table, index=pd.RangeIndex(1, len(table) + 1, name="row"))
 
 
 def profile_cells(the_study: study.Study) -> list[study.Cell]:
