@@ -209,17 +209,18 @@ def test_train_with_the_largest_seed(tiny_data):
     assert sorted(torch.cat([lb for _, lb in first]).tolist()) == sorted(y.tolist())  # a permutation
 
 
+def interrupt_at_epoch_2(line):
+    """A training log that stops a 3-epoch run as epoch 2 ends. The checkpoint is written after each epoch's
+    line, so this leaves the checkpoint of epoch 1 (stopping on epoch 1's line would leave none)."""
+    if line.startswith("epoch   2/3"):
+        raise KeyboardInterrupt
+
+
 def test_checkpoint_resume_equals_uninterrupted(tiny_data, tmp_path):
     config = tiny_config(epochs=3)
     reference = train(config, tiny_data, progress=False, log=quiet)
 
     checkpoint = tmp_path / "run" / "checkpoint.pt"
-
-    def interrupt_at_epoch_2(line):
-        # The checkpoint is written after each epoch's line, so interrupting on epoch 2's line
-        # leaves the checkpoint of epoch 1 (interrupting on epoch 1's line would leave none).
-        if line.startswith("epoch   2/3"):
-            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         train(config, tiny_data, checkpoint_path=checkpoint, progress=False, log=interrupt_at_epoch_2)
@@ -316,10 +317,6 @@ def test_checkpoint_resume_keeps_the_moving_average(tiny_data, tmp_path):
     config = tiny_config(epochs=3, ema=0.8, test_flips=True)
     reference = train(config, tiny_data, progress=False, log=quiet)
     checkpoint = tmp_path / "checkpoint.pt"
-
-    def interrupt_at_epoch_2(line):
-        if line.startswith("epoch   2/3"):
-            raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         train(config, tiny_data, checkpoint_path=checkpoint, progress=False, log=interrupt_at_epoch_2)
