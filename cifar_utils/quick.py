@@ -105,14 +105,20 @@ def final_table(the_study: study.Study, recipe: str | None = None) -> pd.DataFra
         values = [accuracy(r) for r in results]
         row = {"epochs": cell.value("epochs"), "test-time flips": "yes" if cell.value("test_flips") else "no",
                "original report (%)": formats.percent(target), "runs": len(values)}
+        if values:
+            row.update({"mean (%)": formats.percent(statistics.fmean(values)),
+                        "lowest seed (%)": formats.percent(min(values))})
         if len(values) >= 2:
             gap = effect({cell: results}, {cell: 1.0}, offset=-target)
-            row.update({"mean (%)": formats.percent(statistics.fmean(values)),
-                        "lowest seed (%)": formats.percent(min(values)),
-                        "mean minus original (points)": formats.points(gap["estimate"]),
+            row.update({"mean minus original (points)": formats.points(gap["estimate"]),
                         "95% CI": stats.interval_text(gap, 2), "verdict": reached(gap)})
+        else:  # no interval from fewer than two seeds
+            row["verdict"] = "not run yet" if not values else "one seed: no interval"
         rows[EXPERIMENTS[cell.recipe].title] = row
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("quick recipe").fillna("not run yet")
+    columns = ["epochs", "test-time flips", "original report (%)", "runs", "mean (%)", "lowest seed (%)",
+               "mean minus original (points)", "95% CI", "verdict"]
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns).fillna("")
+    return table.rename_axis("quick recipe")
 
 
 README_MARKERS = ("<!-- quick results: written by `python -m cifar_utils.quick --write-readme` from results/; do not "

@@ -149,3 +149,19 @@ def test_the_quick_study_s_summary_leaves_its_tries_out():
     text = conclusions.summary_text(QUICK) + conclusions.readme_text(QUICK)
     tries = [cell.label for cell in QUICK.cells if not cell.seeds]
     assert tries and not [label for label in tries if label in text]
+
+
+def test_the_final_table_shows_what_each_number_of_seeds_allows(tmp_path):
+    """No seed: nothing but the verdict; one seed: its accuracy, no interval; two or more: the interval too."""
+    s = write_study(tmp_path, {"quick_baseline": {"recipe": "baseline", "profile": quick.PROFILE}}, seeds=(0, 1))
+    runs = s.final_runs()
+    row = quick.final_table(s, "baseline").iloc[0]
+    assert (row["runs"], row["mean (%)"], row["95% CI"], row["verdict"]) == (0, "", "", "not run yet")
+    save_result(runs[0].path, fake_result("baseline", runs[0].config, confusion_with_diagonal([700] * 10, 1000)))
+    row = quick.final_table(s, "baseline").iloc[0]
+    assert (row["runs"], row["mean (%)"], row["lowest seed (%)"], row["95% CI"], row["verdict"]) == (
+        1, "70.00", "70.00", "", "one seed: no interval")
+    save_result(runs[1].path, fake_result("baseline", runs[1].config, confusion_with_diagonal([720] * 10, 1000)))
+    row = quick.final_table(s, "baseline").iloc[0]
+    assert (row["runs"], row["mean (%)"], row["lowest seed (%)"]) == (2, "71.00", "70.00")
+    assert (row["95% CI"], row["verdict"]) == ("-8.71 to +16.71", "indistinguishable")  # two seeds 2 points apart
