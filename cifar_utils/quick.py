@@ -104,7 +104,9 @@ def final_table(the_study: study.Study, recipe: str | None = None) -> pd.DataFra
         results, target = found[cell], original(cell.recipe)["accuracy"]
         values = [accuracy(r) for r in results]
         row = {"epochs": cell.value("epochs"), "test-time flips": "yes" if cell.value("test_flips") else "no",
-               "original report (%)": formats.percent(target), "runs": len(values)}
+               "original report (%)": formats.percent(target), "runs": len(values), "mean (%)": "",
+               "lowest seed (%)": "", "mean minus original (points)": "", "95% CI": "",
+               "verdict": "one seed: no interval" if values else "not run yet"}  # no interval from under 2 seeds
         if values:
             row.update({"mean (%)": formats.percent(statistics.fmean(values)),
                         "lowest seed (%)": formats.percent(min(values))})
@@ -112,13 +114,8 @@ def final_table(the_study: study.Study, recipe: str | None = None) -> pd.DataFra
             gap = effect({cell: results}, {cell: 1.0}, offset=-target)
             row.update({"mean minus original (points)": formats.points(gap["estimate"]),
                         "95% CI": stats.interval_text(gap, 2), "verdict": reached(gap)})
-        else:  # no interval from fewer than two seeds
-            row["verdict"] = "not run yet" if not values else "one seed: no interval"
         rows[EXPERIMENTS[cell.recipe].title] = row
-    columns = ["epochs", "test-time flips", "original report (%)", "runs", "mean (%)", "lowest seed (%)",
-               "mean minus original (points)", "95% CI", "verdict"]
-    table = pd.DataFrame.from_dict(rows, orient="index").reindex(columns=columns).fillna("")
-    return table.rename_axis("quick recipe")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("quick recipe")
 
 
 README_MARKERS = ("<!-- quick results: written by `python -m cifar_utils.quick --write-readme` from results/; do not "
