@@ -1,4 +1,5 @@
 # make report   regenerate the report: run the four notebooks with papermill, redraw figures/
+# make report-quick  retrain the report's seed-0 runs with the quick profile, into build/ (never over the report)
 # make test     run the test suite (unit tests, notebook smoke runs, nbval on the committed notebooks)
 # make test-fast  the tests not marked slow (pytest -m "not slow", about a minute): no notebook executed,
 #                no nbval, no training subprocess, no HTML conversion; `make test` (what CI runs) is still the whole suite
@@ -15,11 +16,15 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-.PHONY: install report test test-fast benchmark html lab
+.PHONY: install report report-quick test test-fast benchmark html lab
 install: $(VENV)/.installed
 
 report: $(VENV)/.installed
 	$(PY) -m cifar_utils.report $(ARGS)
+
+# The quick profile (docs/quick.md) trains every notebook's seed 0 again; its notebooks, results and figures go to build/.
+report-quick: $(VENV)/.installed
+	$(PY) -m cifar_utils.report --profile quick -p retrain True $(ARGS)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest $(ARGS)

@@ -51,12 +51,9 @@ def test_a_profile_without_a_training_notebook_s_file_is_refused(tmp_path, monke
 
 
 def test_every_profile_has_a_file_per_experiment_and_the_report_one_per_notebook():
-    expected = sorted(PROFILES_DIR / p / f"{info.notebook}.yaml" for p in ("faithful", "smoke")
+    expected = sorted(PROFILES_DIR / p / f"{info.notebook}.yaml" for p in ("faithful", "quick", "smoke")
                       for info in EXPERIMENTS.values())
-    # The quick profile gains a notebook's file once that notebook's tries chose it (tests/test_quick.py).
-    quick = {PROFILES_DIR / "quick" / f"{info.notebook}.yaml" for info in EXPERIMENTS.values()}
-    assert [p for p in PROFILE_FILES if p.parent.name != "quick"] == expected
-    assert {p for p in PROFILE_FILES if p.parent.name == "quick"} <= quick
+    assert PROFILE_FILES == expected
     assert sorted(PROFILES_DIR.glob("report/*.yaml")) == [PROFILES_DIR / "report" / f"{n}.yaml" for n in NOTEBOOKS]
 
 
@@ -91,7 +88,7 @@ def test_report_profile_is_the_recipe_file():
         assert profile_parameters("report", info.notebook) == notebook_recipe(info.notebook)
 
 
-@pytest.mark.parametrize("profile", ["report", "faithful", "smoke"])
+@pytest.mark.parametrize("profile", ["report", "faithful", "quick", "smoke"])
 @pytest.mark.parametrize("name", list(EXPERIMENTS))
 def test_profile_config_builds(profile, name):
     config = profile_config(profile, name)
@@ -110,7 +107,7 @@ def test_smoke_profile_is_tiny():
 
 
 def test_profile_keys_are_distinct_across_profiles():
-    keys = {(p, n): profile_config(p, n).key() for p in ("report", "faithful", "smoke") for n in EXPERIMENTS}
+    keys = {(p, n): profile_config(p, n).key() for p in ("report", "faithful", "quick", "smoke") for n in EXPERIMENTS}
     assert len(set(keys.values())) == len(keys)
 
 
@@ -181,6 +178,9 @@ def test_output_dirs_keep_exploration_out_of_the_report():
     smoke = profile_config("smoke", "baseline")
     assert output_dirs("baseline", smoke) == (REPO_ROOT / "build" / "results",
                                               REPO_ROOT / "build" / "figures" / f"baseline-{smoke.key()}")
+    quick = profile_config("quick", "alexnet_sgd")
+    assert output_dirs("alexnet_sgd", quick) == (REPO_ROOT / "build" / "results",
+                                                 REPO_ROOT / "build" / "figures" / f"alexnet_sgd-{quick.key()}")
     # the device is not part of the key: a report recipe on another device still writes the report
     assert output_dirs("baseline", dataclasses.replace(report, device="cpu"))[1] == REPO_ROOT / "figures"
 
