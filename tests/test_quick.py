@@ -165,3 +165,19 @@ def test_the_final_table_shows_what_each_number_of_seeds_allows(tmp_path):
     row = quick.final_table(s, "baseline").iloc[0]
     assert (row["runs"], row["mean (%)"], row["lowest seed (%)"]) == (2, "71.00", "70.00")
     assert (row["95% CI"], row["verdict"]) == ("-8.71 to +16.71", "indistinguishable")  # two seeds 2 points apart
+
+
+def test_speed_page_quotes_the_quick_benchmark_s_output():
+    """docs/speed.md's quick-against-study table is benchmarks/quick_vs_study_cpu.txt's, row by row: when the
+    benchmark is run again, this names the row to copy."""
+    from cifar_utils.recipes import REPO_ROOT
+    output = (REPO_ROOT / "benchmarks" / "quick_vs_study_cpu.txt").read_text().splitlines()
+    page = (REPO_ROOT / "docs" / "speed.md").read_text()
+    rows = [[cell.strip() for cell in line.strip("|").split("|")] for line in output if line.startswith("| 0")
+            or line.startswith("| all")]
+    assert len(rows) == 4
+    for notebook, study_setup, _, study_s, quick_setup, _, quick_s, ratio in rows:
+        setups = [s.split(" (")[0] for s in (study_setup, quick_setup)]
+        expected = (f"| {notebook} | {setups[0]} | {int(study_s):,} | {setups[1]} | {int(quick_s):,} | {ratio} |"
+                    if setups[0] else f"| {notebook} | | {int(study_s):,} | | {int(quick_s):,} | {ratio} |")
+        assert expected in page, f"docs/speed.md lacks the benchmark's row {expected}"
