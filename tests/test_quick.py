@@ -181,3 +181,12 @@ def test_speed_page_quotes_the_quick_benchmark_s_output():
         expected = (f"| {notebook} | {setups[0]} | {int(study_s):,} | {setups[1]} | {int(quick_s):,} | {ratio} |"
                     if setups[0] else f"| {notebook} | | {int(study_s):,} | | {int(quick_s):,} | {ratio} |")
         assert expected in page, f"docs/speed.md lacks the benchmark's row {expected}"
+
+
+def test_the_quick_page_states_each_chosen_try_s_accuracy():
+    from cifar_utils.recipes import REPO_ROOT
+    page = (REPO_ROOT / "docs" / "quick.md").read_text()
+    for recipe in EXPERIMENTS:
+        row = quick.choice(QUICK, recipe)
+        assert row is not None and f"{row['validation accuracy (%)']:.2f}%" in page, \
+            f"docs/quick.md does not state the accuracy of {recipe}'s chosen try: rewrite 'What the tries found'"
