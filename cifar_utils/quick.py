@@ -123,14 +123,16 @@ README_MARKERS = ("<!-- quick results: written by `python -m cifar_utils.quick -
 
 
 def readme_text(the_study: study.Study) -> str:
-    """README.md's quick-profile block: the final table, and how many of each notebook's tries are stored."""
+    """README.md's quick-profile block: the final table, then, while a notebook's tries are not all stored (or it
+    has none yet), how many of them are."""
     table = final_table(the_study)
     counts = []
     for recipe, info in EXPERIMENTS.items():
         runs = {(r["cell"], r["lr"]): r["stored"] == r["runs"] for r in tries(the_study, recipe)}
-        counts.append(f"{info.title} {sum(runs.values())} of {len(runs)}")
+        if not runs or not all(runs.values()):
+            counts.append(f"{info.title} {sum(runs.values())} of {len(runs)}")
     head = formats.markdown_table(table) if len(table) else "No quick recipe is chosen yet."
-    return f"{head}\n\nTries stored on the validation split: {'; '.join(counts)}."
+    return f"{head}\n\nTries stored on the validation split: {'; '.join(counts)}." if counts else head
 
 
 def main(argv: list[str] | None = None) -> int:
