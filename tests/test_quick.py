@@ -187,6 +187,8 @@ def test_speed_page_quotes_the_quick_benchmark_s_output():
         expected = (f"| {notebook} | {setups[0]} | {int(study_s):,} | {setups[1]} | {int(quick_s):,} | {ratio} |"
                     if setups[0] else f"| {notebook} | | {int(study_s):,} | | {int(quick_s):,} | {ratio} |")
         assert expected in page, f"docs/speed.md lacks the benchmark's row {expected}"
+    ratios = sorted(row[-1] for row in rows[:-1])
+    assert f"A run takes {ratios[0]}-{ratios[-1]} of the study recipe's time" in (REPO_ROOT / "README.md").read_text()
 
 
 def test_the_quick_page_states_each_chosen_try_s_accuracy():
