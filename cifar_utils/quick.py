@@ -128,7 +128,7 @@ def readme_text(the_study: study.Study) -> str:
     table = final_table(the_study)
     counts = []
     for recipe, info in EXPERIMENTS.items():
-        runs = {(r["cell"], r["lr"]): r["stored"] == r["runs"] for r in tries(the_study, recipe)}
+        runs = {(r["cell"], r["lr"]): r["stored"] == r["runs"] or r["diverged"] for r in tries(the_study, recipe)}
         if not runs or not all(runs.values()):
             counts.append(f"{info.title} {sum(runs.values())} of {len(runs)}")
     head = formats.markdown_table(table) if len(table) else "No quick recipe is chosen yet."

@@ -266,7 +266,7 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: list[str] | None = None) -> int:
     parser = _Parser(prog="python -m cifar_utils.report", description=__doc__.split("\n")[0])
     parser.add_argument("--profile", default="report",
-                        help="report (the notebooks' parameters cells), or profiles/<name>/ (faithful, smoke)")
+                        help="report (the notebooks' parameters cells), or profiles/<name>/ (faithful, quick, smoke)")
     parser.add_argument("--only", nargs="+", metavar="NOTEBOOK", help="run only these notebooks (e.g. 01_baseline)")
     parser.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                         help="override a notebook parameter, as papermill -p does")
