@@ -210,3 +210,42 @@ def test_the_quick_page_states_each_chosen_try_s_accuracy():
         row = quick.choice(QUICK, recipe)
         assert row is not None and f"{row['validation accuracy (%)']:.2f}%" in page, \
             f"docs/quick.md does not state the accuracy of {recipe}'s chosen try: rewrite 'What the tries found'"
+
+
+def test_the_conclusions_judge_each_quick_recipe_over_five_seeds():
+    """Notebook 03's Conclusions give each quick recipe's mean minus the original report's number, with its
+    interval, and say "not supported" where that interval reaches zero."""
+    import nbformat
+
+    from cifar_utils import study_results
+    from cifar_utils.estimates import effect
+    from cifar_utils.recipes import NOTEBOOKS_DIR, original
+    nb = nbformat.read(NOTEBOOKS_DIR / f"{EXPERIMENTS[list(EXPERIMENTS)[-1]].notebook}.ipynb", as_version=4)
+    text = " ".join(c.source for c in nb.cells if c.cell_type == "markdown").replace("−", "-")
+    conclusions = text[text.index("## Conclusions"):text.index("**Limits.**")]
+    for recipe in EXPERIMENTS:
+        (cell,) = [c for c in quick.profile_cells(QUICK) if c.recipe == recipe]
+        results = study_results.cell_results(QUICK)[cell]
+        assert len(results) == 5, f"{recipe}: the Conclusions speak of five seeds"
+        target = original(recipe)["accuracy"]
+        stated = f"{target:g}" if target == int(target) else f"{target:.2f}"
+        gap = effect({cell: results}, {cell: 1.0}, offset=-target)
+        verdict = "is not supported " if gap["low"] <= 0 <= gap["high"] else ""  # "reaching 74.30% is not supported"
+        numbers = f"({gap['estimate']:+.2f}, {gap['low']:+.2f} to {gap['high']:+.2f})"
+        assert f"{stated}% {verdict}{numbers}" in conclusions, f"notebook 03's Conclusions lack {recipe}'s {numbers}"
+
+
+def test_speed_page_and_readme_quote_the_quick_report_s_wall_time_from_an_empty_cache():
+    """benchmarks/report_quick_from_empty_cache_cpu.txt is `time make report-quick` from an empty cache: every
+    notebook ran, and docs/speed.md and README quote its wall time."""
+    import re
+
+    from cifar_utils.recipes import REPO_ROOT
+    output = (REPO_ROOT / "benchmarks" / "report_quick_from_empty_cache_cpu.txt").read_text()
+    assert [line.split()[1] for line in output.splitlines() if line.startswith("ok ")] == \
+        ["00_theory", "01_baseline", "02_alexnet_sgd", "03_alexnet_adam_dropout"]
+    minutes, seconds = re.search(r"^real\s+(\d+)m([\d.]+)s$", output, re.M).groups()
+    total = int(minutes) * 60 + float(seconds)
+    page = (REPO_ROOT / "docs" / "speed.md").read_text().replace("\n", " ")
+    assert f"took {int(total // 60)} min {int(total % 60)} s of wall time" in page
+    assert f"from an empty cache, {round(total / 60)} min" in (REPO_ROOT / "README.md").read_text().replace("\n", " ")
