@@ -69,7 +69,7 @@ def against_original(cell: study.Cell, results: list[dict]) -> dict | None:
     return effect({cell: results}, {cell: 1.0}, offset=-original(cell.recipe)["accuracy"])
 
 
-REACHED_COLUMN = "mean against the original's number"  # reached, not reached, indistinguishable
+REACHED_COLUMN = "mean against the original's number"  # reached, not reached, not supported
 
 
 def seeds_vs_original(cell: study.Cell, results: list[dict]) -> pd.DataFrame:

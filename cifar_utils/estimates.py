@@ -194,12 +194,12 @@ def direction(d: dict) -> str:
     return _DIRECTIONS[stats.verdict(d["low"], d["high"], "greater")]
 
 
-_REACHED = {"holds": "reached", "contradicted": "not reached", "not supported": "indistinguishable"}
+_REACHED = {"holds": "reached", "contradicted": "not reached", "not supported": "not supported"}
 
 
 def reached(d: dict) -> str:
     """A mean against a published single number, from the interval of mean minus number: "reached" (above it),
-    "not reached" (below it) or "indistinguishable" (the interval contains it). Descriptive: a mean above one
+    "not reached" (below it) or "not supported" (the interval contains it: neither shown). Descriptive: a mean above one
     run of the original report is not a reproduction of it."""
     return _REACHED[stats.verdict(d["low"], d["high"], "greater")]
 
