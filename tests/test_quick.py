@@ -15,6 +15,18 @@ MAIN = study.load()
 EPOCH_LIMIT = {"baseline": 5, "alexnet_sgd": 4, "alexnet_adam_dropout": 4}  # at most half the study's epochs
 
 
+def stored_against_original(recipe: str) -> tuple[list[dict], str, dict]:
+    """A quick recipe's stored final runs, the original report's number as the prose states it (67, 71.99,
+    74.30) and the interval of their mean minus that number (``conclusions.against_original``)."""
+    from cifar_utils import conclusions, study_results
+    from cifar_utils.recipes import original
+    (cell,) = [c for c in quick.profile_cells(QUICK) if c.recipe == recipe]
+    results = study_results.cell_results(QUICK)[cell]
+    target = original(recipe)["accuracy"]
+    stated = f"{target:g}" if target == int(target) else f"{target:.2f}"
+    return results, stated, conclusions.against_original(cell, results)
+
+
 def test_every_try_and_profile_cell_keeps_the_network_optimizer_and_dropout_in_half_the_epochs():
     for cell in QUICK.cells:
         recipe = profile_config("report", cell.recipe)
@@ -131,16 +143,10 @@ def test_each_notebook_states_its_quick_recipe_s_numbers(recipe):
     """The section's numbers are literal prose: when the stored runs change, this names the sentence to rewrite."""
     import nbformat
 
-    from cifar_utils import study_results
-    from cifar_utils.estimates import effect
-    from cifar_utils.recipes import NOTEBOOKS_DIR, original
+    from cifar_utils.recipes import NOTEBOOKS_DIR
     from cifar_utils.results import accuracy
-    (cell,) = [c for c in quick.profile_cells(QUICK) if c.recipe == recipe]
-    results = study_results.cell_results(QUICK)[cell]
+    results, stated, gap = stored_against_original(recipe)
     values = [accuracy(r) for r in results]
-    target = original(recipe)["accuracy"]
-    stated = f"{target:g}" if target == int(target) else f"{target:.2f}"  # 67%, 71.99%, 74.30%
-    gap = effect({cell: results}, {cell: 1.0}, offset=-target)
     side = "above" if gap["estimate"] >= 0 else "below"
     rows = {(r["lr"], r["evaluation"]): r["validation accuracy (%)"] for r in quick.tries(QUICK, recipe)}
     chosen = quick.choice(QUICK, recipe)["lr"]
@@ -217,21 +223,15 @@ def test_the_conclusions_judge_each_quick_recipe_over_five_seeds():
     interval, and say "not supported" where that interval reaches zero."""
     import nbformat
 
-    from cifar_utils import study_results
-    from cifar_utils.estimates import effect
-    from cifar_utils.recipes import NOTEBOOKS_DIR, REPO_ROOT, original
+    from cifar_utils.recipes import NOTEBOOKS_DIR, REPO_ROOT
     nb = nbformat.read(NOTEBOOKS_DIR / f"{EXPERIMENTS[list(EXPERIMENTS)[-1]].notebook}.ipynb", as_version=4)
     text = " ".join(c.source for c in nb.cells if c.cell_type == "markdown").replace("−", "-")
     conclusions = text[text.index("## Conclusions"):text.index("**Limits.**")]
     readme = (REPO_ROOT / "README.md").read_text().replace("−", "-")
     found = readme[readme.index("## What the study found"):readme.index("## Results")]
     for recipe in EXPERIMENTS:
-        (cell,) = [c for c in quick.profile_cells(QUICK) if c.recipe == recipe]
-        results = study_results.cell_results(QUICK)[cell]
+        results, stated, gap = stored_against_original(recipe)
         assert len(results) == 5, f"{recipe}: the Conclusions speak of five seeds"
-        target = original(recipe)["accuracy"]
-        stated = f"{target:g}" if target == int(target) else f"{target:.2f}"
-        gap = effect({cell: results}, {cell: 1.0}, offset=-target)
         verdict = "is not supported " if gap["low"] <= 0 <= gap["high"] else ""  # "reaching 74.30% is not supported"
         numbers = f"({gap['estimate']:+.2f}, {gap['low']:+.2f} to {gap['high']:+.2f})"
         assert f"{stated}% {verdict}{numbers}" in conclusions, f"notebook 03's Conclusions lack {recipe}'s {numbers}"
@@ -249,10 +249,11 @@ def test_speed_page_and_readme_quote_the_quick_report_s_wall_time_from_an_empty_
         ["00_theory", "01_baseline", "02_alexnet_sgd", "03_alexnet_adam_dropout"]
     minutes, seconds = re.search(r"^real\s+(\d+)m([\d.]+)s$", output, re.M).groups()
     total = int(minutes) * 60 + float(seconds)
-    page = (REPO_ROOT / "docs" / "speed.md").read_text().replace("\n", " ")
+    page, readme, reproducing = ((REPO_ROOT / path).read_text().replace("\n", " ")
+                                 for path in ("docs/speed.md", "README.md", "docs/reproducing.md"))
     assert f"took {int(total // 60)} min {int(total % 60)} s of wall time" in page
-    assert f"from an empty cache took {round(total / 60)} min" in (REPO_ROOT / "README.md").read_text().replace("\n", " ")
-    assert f"{round(total / 60)} min on a 2-core CPU" in (REPO_ROOT / "docs" / "reproducing.md").read_text().replace("\n", " ")
+    assert f"from an empty cache took {round(total / 60)} min" in readme
+    assert f"{round(total / 60)} min on a 2-core CPU" in reproducing
     # "Its three test accuracies (...) equal those of the stored seed-0 runs"
     from cifar_utils import study_results
     from cifar_utils.results import accuracy
