@@ -96,15 +96,20 @@ def label_of(settings: dict, recipe: ExperimentConfig, profile: str = "") -> str
         extras.append(f"{NETWORKS[recipe.model]} recipe")
     if settings["epochs"] != recipe.epochs and not profile:
         extras.append(f"{settings['epochs']} epoch{'s' * (settings['epochs'] != 1)}")
+    if settings["batch_size"] != recipe.batch_size and not profile:
+        extras.append(f"batch {settings['batch_size']}")
+    if settings["precision"] != recipe.precision:
+        extras.append(settings["precision"])
     return " + ".join(parts) + (f" ({', '.join(extras)})" if extras else "")
 
 
-def design(cells, model: str, epochs: int) -> dict[tuple[str, float], Cell]:
+def design(cells, model: str, epochs: int, batch_size: int | None = None) -> dict[tuple[str, float], Cell]:
     """The cells of one optimizer x dropout design among ``cells``: (optimizer, dropout) -> cell, for the
-    cells of ``model`` trained ``epochs`` epochs with an AlexNet notebook's recipe (which share everything
-    but the optimizer's own settings and dropout)."""
+    cells with final seeds of ``model`` trained ``epochs`` epochs (at ``batch_size``, when given) with an AlexNet
+    notebook's recipe (which share everything but the optimizer's own settings and dropout)."""
     return {(c.value("optimizer"), c.value("dropout")): c for c in cells
-            if c.value("model") == model and c.value("epochs") == epochs and c.recipe != "baseline"}
+            if c.value("model") == model and c.value("epochs") == epochs and batch_size in (None, c.value("batch_size"))
+            and c.recipe != "baseline" and c.seeds}
 
 
 @dataclass(frozen=True)
@@ -138,6 +143,7 @@ class Study:
     tuning_dir: Path                # tuning runs (validation split)
     file: Path                      # the study file: where a tuned cell that is no notebook recipe keeps its lr
     logs_dir: Path                  # the sweep's logs of its training children
+    extend_at_edge: bool = False    # the sweep extends a grid whose best rate sits at its edge (``edge_extensions``)
 
     def cell(self, name: str) -> Cell:
         found = next((c for c in self.cells if c.name == name), None)
@@ -236,6 +242,25 @@ class Study:
             chosen[name] = max(eligible, key=mean_accuracy)
         return chosen
 
+    def edge_extensions(self, log: list[dict], unstable=frozenset()) -> dict[str, tuple[float, ...]]:
+        """The rule's edge clause: tuned cell -> its grid with the next rate out (x2 above, /2 below) added, for
+        each cell whose tuning is complete and whose best rate (``choose``) is its grid's highest or lowest.
+        A grid whose outer rate diverged is not at its edge: that rate bounds it."""
+        extended = {}
+        for cell in self.cells:
+            if not cell.tuned:
+                continue
+            try:
+                best = self.choose(log, cells=[cell.name], unstable=unstable)[cell.name]
+            except ValueError:  # tuning runs missing, or every rate diverged: nothing to extend yet
+                continue
+            grid = sorted(cell.grid)
+            if best == grid[-1]:
+                extended[cell.name] = (*grid, round(2 * grid[-1], 10))
+            elif best == grid[0]:
+                extended[cell.name] = (round(grid[0] / 2, 10), *grid)
+        return extended
+
     def adopt(self, name: str, lr: float) -> Path:
         """Write ``lr`` as the chosen rate of the tuned cell ``name``: into its notebook's recipe file when
         the cell is that recipe unchanged, else into the study file. Returns the file written."""
@@ -324,7 +349,7 @@ def load(path: str | Path = STUDY_FILE) -> Study:
     results = repo_path(spec.get("results_dir", "results"))
     return Study(tuple(cells), seeds, spec["figure_seed"], tuple(spec["tuning_seeds"]), results,
                  repo_path(spec.get("tuning_dir", results / "tuning")), path,
-                 repo_path(spec.get("logs_dir", "build/sweep-logs")))
+                 repo_path(spec.get("logs_dir", "build/sweep-logs")), bool(spec.get("extend_at_edge", False)))
 
 
 def stored(runs: list[Run]) -> dict[Run, dict | None]:

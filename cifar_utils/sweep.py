@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from . import study, study_results
 from .config import ConfigError
 from .files import atomic_write_bytes
-from .recipes import REPO_ROOT, repo_path, repo_relative
+from .recipes import REPO_ROOT, repo_path, repo_relative, set_recipe_value
 from .results import ResultError, accuracy, load_result
 from .sweep_children import STOP, follow_the_sweep, launch, outcome_of, run_one, submit_slurm
 
@@ -275,6 +275,16 @@ def stages(the_study: study.Study, args) -> bool:
     ok = True
     if args.stage in ("tune", "all"):
         ok &= execute(the_study.tuning_runs(), args, the_study)
+        while the_study.extend_at_edge and ok and not args.dry_run:  # the rule's edge clause: a new rate, tuned
+            extended = the_study.edge_extensions(the_study.tuning_log(), the_study.unstable_rates())
+            if not extended:
+                break
+            for name, grid in extended.items():
+                print(f"{the_study.cell(name).label}: the best rate sits at its grid's edge; grid now "
+                      f"{', '.join(f'{lr:g}' for lr in grid)}", flush=True)
+                set_recipe_value(the_study.file, "grid", list(grid), within=name)
+            the_study = study.load(the_study.file).only(args.cells)
+            ok &= execute(the_study.tuning_runs(), args, the_study)
     if args.stage in ("adopt", "all") and ok:
         adopt(the_study, args.dry_run)
         the_study = study.load(the_study.file).only(args.cells)  # the rates just written

@@ -248,6 +248,39 @@ def test_choose_leaves_out_rates_that_diverged_anywhere(two_grids):
         two_grids.choose(log, ["a"], unstable={("a", lr) for lr in (0.05, 0.1, 0.2)})
 
 
+def test_the_edge_clause_extends_a_grid_whose_best_rate_sits_at_either_edge(two_grids):
+    best = {"a": 0.2, "b": 0.01}  # a: the top edge (0.1 next best); b: the bottom edge
+    log = make_log(two_grids, lambda cell, lr, seed: 70.0 if lr == best[cell] else 60.0 if lr == 0.1 else 50.0)
+    assert two_grids.edge_extensions(log) == {"a": (0.05, 0.1, 0.2, 0.4), "b": (0.005, 0.01, 0.02)}
+    inside = make_log(two_grids, lambda cell, lr, seed: 70.0 if lr in (0.1, 0.02) else 50.0)
+    assert two_grids.edge_extensions(inside) == {"b": (0.01, 0.02, 0.04)}
+    # an outer rate that diverged bounds the grid; a cell still tuning is left alone
+    assert "a" not in two_grids.edge_extensions(log, unstable={("a", 0.2)})
+    log[0]["validation accuracy (%)"] = None
+    assert log[0]["cell"] not in two_grids.edge_extensions(log)
+
+
+def test_the_sweep_writes_an_extended_grid_into_the_study_file_keeping_its_comment(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text("cells:\n  a:\n    grid: [0.1, 0.2]   # why these\n  b:\n    grid: [0.1, 0.2]\n")
+    recipes.set_recipe_value(path, "grid", [0.1, 0.2, 0.4], within="a")
+    line = path.read_text().splitlines()[2]
+    assert line.startswith("    grid: [0.1, 0.2, 0.4]") and line.endswith("# why these")
+    assert path.read_text().splitlines()[4] == "    grid: [0.1, 0.2]"
+
+
+def test_a_design_holds_one_batch_size_and_only_cells_with_final_seeds(tmp_path):
+    the_study = write_study(tmp_path, {
+        "sgd": {"recipe": "alexnet_sgd", "epochs": 2, "grid": [0.1], "lr": 0.1},
+        "sgd_b128": {"recipe": "alexnet_sgd", "epochs": 2, "batch_size": 128, "grid": [0.1], "lr": 0.1},
+        "sgd_try": {"recipe": "alexnet_sgd", "epochs": 2, "batch_size": 64, "grid": [0.1], "lr": 0.1, "seeds": []}})
+    cells = {c.name: c for c in the_study.cells}
+    assert study.design(the_study.cells, "alexnet", 2, 128) == {("sgd", 0.0): cells["sgd_b128"]}
+    assert study.design(the_study.cells, "alexnet", 2, 512) == {("sgd", 0.0): cells["sgd"]}
+    assert study.design(the_study.cells, "alexnet", 2, 64) == {}
+    assert cells["sgd_b128"].label == "AlexNet + SGD (2 epochs, batch 128)"
+
+
 def test_a_divergence_of_a_cell_that_takes_another_s_rate_makes_that_rate_unstable(two_grids):
     two_grids = dataclasses.replace(two_grids, cells=tuple(
         dataclasses.replace(c, settings=tuple(sorted({**dict(c.settings), "lr": 0.2}.items())))

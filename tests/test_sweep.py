@@ -33,7 +33,7 @@ TINY = {"recipe": "baseline", "train_subset": 200, "test_subset": 50, "epochs": 
 # cell b (dropout 0.5) takes a's rate.
 TINY_CELLS = {"a": {**TINY, "grid": [0.05, 0.1], "lr": 0.2},
               "b": {**TINY, "dropout": 0.5, "lr_from": "a"}}
-LABEL_A, LABEL_B = "baseline CNN + SGD (1 epoch)", "baseline CNN + SGD + Dropout 0.5 (1 epoch)"
+LABEL_A, LABEL_B = "baseline CNN + SGD (1 epoch, batch 50, fp32)", "baseline CNN + SGD + Dropout 0.5 (1 epoch, batch 50, fp32)"
 DIVERGING_LR = 1e9  # a rate at which the tiny recipe's training loss becomes NaN
 
 
@@ -468,7 +468,7 @@ def test_progress_lines_estimate_the_time_left(mixed, capsys):
         f"[4/5] {b.describe()}: FAILED (exit 1; see x.log) in 600 s; about 2 min left",
         f"[5/5] {c.describe()}: 40.00% in 30 s; done",
     ]
-    assert b.describe() == "AlexNet + SGD (1 epoch), seed 0"
+    assert b.describe() == "AlexNet + SGD (1 epoch, batch 50, fp32), seed 0"
     # before this sweep has timed a network, its stored runs' training time is the guess
     prior = [(tuning_run(mixed, "d", 0), 600.0), (tuning_run(mixed, "d", 1), 720.0)]
     progress = sweep.Progress([a, b, c], stored=2, prior=prior)
