@@ -340,6 +340,8 @@ def findings(cells: Cells, upto: str | None = None) -> str:
 def summary_text(the_study: study.Study) -> str:
     """The README's results block: the study's table, its status line, the verdicts and the answers to the
     questions the first study left open, where it has their cells (``sweep --summary``)."""
+    if the_study.recipes:
+        return recipe_text(the_study)
     cells = {cell: results for cell, results in study_results.cell_results(the_study).items() if cell.seeds}  # no tries
     answers = questions.findings(cells)
     return (f"{study_markdown(cells)}\n\n{status(the_study, cells)}\n\n{findings(cells)}"
@@ -405,3 +407,114 @@ def with_readme_block(readme: str, block: str, markers: tuple[str, str] = (READM
     readme_block(readme, markers)  # the markers are there
     start, end = readme.find(markers[0]) + len(markers[0]), readme.find(markers[1])
     return f"{readme[:start]}\n{block}\n{readme[end:]}"
+
+
+# --- Does the verdict survive the recipe? (profiles/study_recipe.yaml, docs/recipe_plan.md) -------------------
+
+def _recipe_of(cell: study.Cell, recipes) -> str:
+    return next((name for name, epochs, batch in recipes
+                 if cell.value("epochs") == epochs and cell.value("batch_size") == batch), "")
+
+
+def recipe_cells_table(cells: Cells, recipes) -> pd.DataFrame:
+    """Per cell of either recipe: runs, the primary measure (plain weights) as mean +- std and its 95% interval
+    over seeds, the mean with test-time flips where stored, the precision its runs trained in, its rate."""
+    rows = {}
+    for cell, results in cells.items():
+        recipe = _recipe_of(cell, recipes)
+        if not recipe or cell.value("model") not in ("alexnet", "baseline") or cell.recipe == "baseline":
+            continue
+        plain = over_seeds([questions.plain_accuracy(r) for r in results])
+        flips = [100 * r["evaluations"]["weights + test flips"] for r in results
+                 if "weights + test flips" in r.get("evaluations", {})]
+        rows[cell.label] = {
+            "recipe": recipe, "runs": f"{len(results)} of {len(cell.seeds)}",
+            "plain weights (%)": (f"{plain.mean:.2f} +- {plain.std:.2f}" if not plain.missing
+                                  else f"{plain.mean:.2f}" if plain.n else "not run"),
+            "95% interval (seeds)": f"{plain.low:.2f} to {plain.high:.2f}" if not plain.missing else "",
+            "with test-time flips (%)": f"{np.mean(flips):.2f}" if flips else "",
+            "precision": "; ".join(sorted({r["environment"]["autocast"] for r in results})),
+            "lr": f"{cell.lr:g}" if cell.lr is not None else "not tuned yet"}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("cell")
+
+
+def _effects_table(found: dict, row_name, axis: str) -> pd.DataFrame:
+    rows = {}
+    for (what, recipe), d in found.items():
+        rows[f"{row_name(what)}, {'last minus first recipe' if recipe == 'change' else recipe}"] = questions._row(d)
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis(axis)
+
+
+def batch_size_tries(the_study: study.Study, compared: study.Study) -> pd.DataFrame:
+    """Each try of ``the_study`` (a tuned cell without final seeds) against the tuned cell of ``compared`` that
+    has the same network, optimizer, dropout and epochs: the best mean validation accuracy of each (the rule's
+    choice, the evaluation its recipe names), and whether the try beats it by more than the plan's margin."""
+    rows = {}
+    for cell in the_study.cells:
+        if cell.seeds or not cell.tuned:
+            continue
+        same = [c for c in compared.cells if c.tuned and all(
+            c.value(k) == cell.value(k) for k in ("model", "optimizer", "dropout", "epochs"))]
+        if not same:
+            continue
+        theirs = same[0]
+        found = []
+        for owner, c in ((the_study, cell), (compared, theirs)):
+            log, lr, _ = study_results.tuning(owner, c.name)
+            accuracies_at = [r["validation accuracy (%)"] for r in log if r["lr"] == lr]
+            found.append((lr, float(np.mean(accuracies_at)) if lr is not None and accuracies_at else None,
+                          {r["precision"] for r in log if r["precision"]}))
+        (lr, mine, p_mine), (lr_theirs, ref, p_ref) = found
+        gap = None if mine is None or ref is None else mine - ref
+        rows[cell.label] = {
+            f"batch {theirs.value('batch_size')}: lr, validation (%)": f"{lr_theirs:g}, {ref:.2f}" if ref is not None else "",
+            f"batch {cell.value('batch_size')}: lr, validation (%)": f"{lr:g}, {mine:.2f}" if mine is not None else "tuning",
+            "difference (points)": f"{gap:+.2f}" if gap is not None else "",
+            "precision": " vs ".join("; ".join(sorted(p)) for p in (p_ref, p_mine)),
+            "beyond the margin": "" if gap is None else "yes" if gap > BATCH_MARGIN else "no"}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("configuration, 8 epochs")
+
+
+BATCH_MARGIN = 0.6  # points on 5,000 validation images: the plan's margin (one binomial standard error near 75%)
+
+
+def recipe_text(the_study: study.Study) -> str:
+    """What ``sweep --study profiles/study_recipe.yaml --summary`` prints: the cells of both recipes, AlexNet's
+    2 x 2 at each and its change, depth at each, the precision effect, the plan's five contrasts judged with the
+    report's claims under Holm's correction, and the batch-size tries at 8 epochs."""
+    compared = study.load(the_study.compare_with)
+    cells = {cell: results for cell, results in study_results.cell_results(compared).items() if cell.seeds}
+    report_p = [j.p for j in judge(cells)]
+    cells.update({cell: results for cell, results in study_results.cell_results(the_study).items() if cell.seeds})
+    recipes = the_study.recipes
+    factors_name = {f: questions._factors(*f) for f in (("sgd", 0.0), ("sgd", 0.5), ("adam", 0.0), ("adam", 0.5))}
+    parts = ["Primary measure: test accuracy of the plain weights (no test-time flips); 95% intervals over seeds "
+             "only wherever a run's stored predictions are flipped ones (docs/recipe_plan.md).",
+             formats.markdown_table(recipe_cells_table(cells, recipes)),
+             formats.markdown_table(_effects_table(questions.design_by_recipe(cells, recipes), str,
+                                                   "AlexNet, optimizer x dropout")),
+             formats.markdown_table(_effects_table(questions.depth_by_recipe(cells, recipes),
+                                                   lambda f: f"AlexNet minus baseline CNN, {factors_name[f]}",
+                                                   "depth"))]
+    precision = questions.precision_effects(cells)
+    parts.append("\n".join(f"- precision, *{label} minus its fp32 runs*: "
+                           + (effect_text(d) + f"; **{direction(d)}**" if isinstance(d, dict) else d) + "."
+                           for label, d in precision.items()) or "- precision: no pair of cells differing in it alone.")
+    family = questions.judge_recipe_family(cells, recipes, report_p)
+    rows = {}
+    for j in family:
+        row = questions._row(j["effect"])
+        rows[j["statement"]] = {"estimate": row["estimate"], "95% CI, seeds only": row["95% CI, seeds only"],
+                                "p": stats.format_p(j["p"]), "p, Holm": stats.format_p(j["p_holm"]),
+                                "verdict": j["verdict"]}
+    size = family[0]["family size"] if family else 0
+    parts.append(formats.markdown_table(pd.DataFrame.from_dict(rows, orient="index").rename_axis(
+        f"the plan's contrasts, Holm over the report's family and these ({size} in all)")))
+    tries = batch_size_tries(the_study, compared)
+    if not tries.empty:
+        parts.append(formats.markdown_table(tries))
+    missing = [f"{cell.label} {len(results)} of {len(cell.seeds)}" for cell, results in cells.items()
+               if len(results) < len(cell.seeds)]
+    if missing:
+        parts.append(f"Runs still missing: {'; '.join(missing)}.")
+    return "\n\n".join(parts)

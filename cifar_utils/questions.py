@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from . import formats, study
-from .estimates import EFFECT_COLUMNS, direction, effect, effect_columns, effect_text
+from . import formats, stats, study
+from .estimates import ACCURACY, EFFECT_COLUMNS, Measure, direction, effect, effect_columns, effect_text
+from .results import accuracy
 
 NETWORK_EPOCHS = 8  # the budget of the design both networks are trained in
 NO_INTERVAL = "cannot be estimated yet"
@@ -155,3 +156,155 @@ def _bullet(name: str, found: dict | str) -> str:
     if isinstance(found, str):
         return f"- {name}: {found}."
     return f"- {name}: {effect_text(found)}; **{direction(found)}**."
+
+
+# --- Does the verdict survive the recipe? (docs/recipe_plan.md) ----------------------------------------------
+
+def plain_accuracy(result: dict) -> float:
+    """Test accuracy of the plain weights, in percent: no test-time flips, no moving average (the ``weights``
+    evaluation; a run that stored none evaluated only its plain weights)."""
+    if "evaluations" in result:
+        return 100 * result["evaluations"]["weights"]
+    config = result["config"]
+    if config.get("test_flips") or config.get("ema"):
+        raise ValueError(f"the run {result['experiment']}-{result['key']} stored no plain-weights evaluation")
+    return accuracy(result)
+
+
+PLAIN = Measure("test accuracy, plain weights", plain_accuracy)  # seeds only: per-image values may be flipped ones
+
+
+def _plain_predictions(result: dict) -> bool:
+    return not result["config"].get("test_flips") and not result["config"].get("ema")
+
+
+def primary_effect(cells: dict, weights: dict) -> dict | str:
+    """A contrast on the plan's primary measure, test accuracy of the plain weights: with both intervals where
+    every run stored plain per-image predictions, over seeds only where some stored flipped ones; or why it
+    cannot be estimated."""
+    runs = [r for cell in weights for r in cells[cell]]
+    measure = ACCURACY if runs and all(_plain_predictions(r) for r in runs) else PLAIN
+    few = {cell.label: len(cells[cell]) for cell in weights if len(cells[cell]) < 2}
+    if few:
+        return f"{NO_INTERVAL}: needs 2 runs of each, has " + ", ".join(f"{n} of {label}" for label, n in few.items())
+    try:
+        return effect(cells, weights, measure)
+    except ValueError as exc:
+        return f"{NO_INTERVAL}: {str(exc).rstrip('.')}"
+
+
+def recipe_designs(cells: dict, recipes) -> dict[str, dict[str, dict]]:
+    """recipe name -> network -> its optimizer x dropout design (``study.design``) at that recipe's epochs and
+    batch size."""
+    return {name: {model: study.design(cells, model, epochs, batch) for model in ("alexnet", "baseline")}
+            for name, epochs, batch in recipes}
+
+
+OPTIMIZER_EFFECTS = {
+    "Adam minus SGD (mean over both dropout levels)": {("adam", 0.0): 0.5, ("adam", 0.5): 0.5,
+                                                       ("sgd", 0.0): -0.5, ("sgd", 0.5): -0.5},
+    "Dropout 0.5 minus none (mean over both optimizers)": {("sgd", 0.5): 0.5, ("adam", 0.5): 0.5,
+                                                           ("sgd", 0.0): -0.5, ("adam", 0.0): -0.5},
+    "interaction: Dropout's effect with Adam minus with SGD": {("adam", 0.5): 1.0, ("adam", 0.0): -1.0,
+                                                               ("sgd", 0.5): -1.0, ("sgd", 0.0): 1.0},
+    "Adam + Dropout 0.5 minus SGD (the original report's comparison)": {("adam", 0.5): 1.0, ("sgd", 0.0): -1.0},
+}
+
+
+def _on(design: dict, factor_weights: dict) -> dict | None:
+    """The cell weights of a contrast given by factors, or None where the design lacks a cell."""
+    if not set(factor_weights) <= set(design):
+        return None
+    return {design[f]: w for f, w in factor_weights.items()}
+
+
+def design_by_recipe(cells: dict, recipes) -> dict[tuple[str, str], dict | str]:
+    """(contrast, recipe) -> AlexNet's 2 x 2 effects on the primary measure at each recipe, and under the recipe
+    "change" each effect at the last recipe minus at the first (the recipe x factor interaction)."""
+    designs = recipe_designs(cells, recipes)
+    names = [name for name, _, _ in recipes]
+    found = {}
+    for what, factors in OPTIMIZER_EFFECTS.items():
+        for name in names:
+            weights = _on(designs[name]["alexnet"], factors)
+            found[what, name] = primary_effect(cells, weights) if weights else f"{NO_INTERVAL}: cells missing"
+        first, last = (_on(designs[n]["alexnet"], factors) for n in (names[0], names[-1]))
+        found[what, "change"] = (primary_effect(cells, {**{c: -w for c, w in first.items()}, **last})
+                                 if first and last else f"{NO_INTERVAL}: cells missing")
+    return found
+
+
+def depth_by_recipe(cells: dict, recipes) -> dict[tuple[tuple, str], dict | str]:
+    """((optimizer, dropout), recipe) -> AlexNet minus the baseline network on the primary measure at each
+    recipe, and under "change" the last recipe's effect minus the first's."""
+    designs = recipe_designs(cells, recipes)
+    names = [name for name, _, _ in recipes]
+    found = {}
+    for factors in (("sgd", 0.0), ("sgd", 0.5), ("adam", 0.0), ("adam", 0.5)):
+        weights = {}
+        for name in names:
+            big, small = designs[name]["alexnet"].get(factors), designs[name]["baseline"].get(factors)
+            weights[name] = {small: -1.0, big: 1.0} if big and small else None
+            found[factors, name] = (primary_effect(cells, weights[name]) if weights[name]
+                                    else f"{NO_INTERVAL}: cells missing")
+        first, last = weights[names[0]], weights[names[-1]]
+        found[factors, "change"] = (primary_effect(cells, {**{c: -w for c, w in first.items()}, **last})
+                                    if first and last else f"{NO_INTERVAL}: cells missing")
+    return found
+
+
+def precision_pairs(cells: dict) -> list[tuple]:
+    """(fp32 cell, other-precision cell) for every two cells that differ in their precision alone (a pinned
+    precision or the one their stored runs trained in)."""
+    def trained(cell):
+        names = {r["environment"]["autocast"] for r in cells[cell]}
+        return names.pop() if len(names) == 1 else cell.value("precision")
+    found = []
+    for a in cells:
+        for b in cells:
+            rest_a = {k: v for k, v in a.settings if k != "precision"}
+            rest_b = {k: v for k, v in b.settings if k != "precision"}
+            if a is not b and rest_a == rest_b and trained(a) == "fp32" and trained(b) != "fp32" and cells[b]:
+                found.append((a, b))
+    return found
+
+
+def precision_effects(cells: dict) -> dict[str, dict | str]:
+    """label of the other-precision cell -> its mean minus the fp32 cell's, on the primary measure."""
+    return {b.label: primary_effect(cells, {a: -1.0, b: 1.0}) for a, b in precision_pairs(cells)}
+
+
+def recipe_family(cells: dict, recipes) -> list[tuple[str, dict | str]]:
+    """The plan's five contrasts that join the report's Holm family (H1-H5), as (statement, effect)."""
+    names = [name for name, _, _ in recipes]
+    first, last = names[0], names[-1]
+    optimizer = design_by_recipe(cells, recipes)
+    depth = depth_by_recipe(cells, recipes)
+    main, original = list(OPTIMIZER_EFFECTS)[0], list(OPTIMIZER_EFFECTS)[3]
+    return [(f"Adam beats SGD, AlexNet, mean over both dropout levels ({last})", optimizer[main, last]),
+            (f"AlexNet + Adam + Dropout 0.5 beats AlexNet + SGD ({last})", optimizer[original, last]),
+            (f"the optimizer effect differs between recipes: Adam minus SGD at {last} minus at {first}",
+             optimizer[main, "change"]),
+            (f"AlexNet beats the baseline CNN, both with SGD without dropout ({last})", depth[("sgd", 0.0), last]),
+            (f"AlexNet beats the baseline CNN, both with Adam + Dropout 0.5 ({last})", depth[("adam", 0.5), last])]
+
+
+def judge_recipe_family(cells: dict, recipes, report_p_values: list[float]) -> list[dict]:
+    """H1-H5 with their p-values adjusted by Holm's correction over the report's family (``report_p_values``,
+    the claims' raw p-values) and these five together; a contrast that cannot be estimated counts with p = 1.
+    Verdicts as the claims': "holds" / "contradicted" for a claimed direction (H1, H2, H4, H5: greater), and
+    for H3, which claims a difference, "holds" when its adjusted p < 0.05 on either side."""
+    family = recipe_family(cells, recipes)
+    raw = [d["p_value"] if isinstance(d, dict) else 1.0 for _, d in family]
+    adjusted = stats.holm(list(report_p_values) + raw)[len(report_p_values):]
+    judged = []
+    for i, ((statement, d), p, q) in enumerate(zip(family, raw, adjusted)):
+        if not isinstance(d, dict):
+            verdict = "not supported"
+        elif i == 2:  # two-sided: a difference either way
+            verdict = "holds" if q < 0.05 else "not supported"
+        else:
+            verdict = stats.verdict_from_p(d["estimate"], q, "greater")
+        judged.append({"statement": statement, "effect": d, "p": p, "p_holm": q, "verdict": verdict,
+                       "family size": len(report_p_values) + len(raw)})
+    return judged

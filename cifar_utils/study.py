@@ -144,6 +144,8 @@ class Study:
     file: Path                      # the study file: where a tuned cell that is no notebook recipe keeps its lr
     logs_dir: Path                  # the sweep's logs of its training children
     extend_at_edge: bool = False    # the sweep extends a grid whose best rate sits at its edge (``edge_extensions``)
+    compare_with: Path | None = None  # the study whose cells train the first of ``recipes``
+    recipes: tuple = ()             # (name, epochs, batch size) of each recipe the answer compares
 
     def cell(self, name: str) -> Cell:
         found = next((c for c in self.cells if c.name == name), None)
@@ -349,7 +351,9 @@ def load(path: str | Path = STUDY_FILE) -> Study:
     results = repo_path(spec.get("results_dir", "results"))
     return Study(tuple(cells), seeds, spec["figure_seed"], tuple(spec["tuning_seeds"]), results,
                  repo_path(spec.get("tuning_dir", results / "tuning")), path,
-                 repo_path(spec.get("logs_dir", "build/sweep-logs")), bool(spec.get("extend_at_edge", False)))
+                 repo_path(spec.get("logs_dir", "build/sweep-logs")), bool(spec.get("extend_at_edge", False)),
+                 repo_path(spec["compare_with"]) if spec.get("compare_with") else None,
+                 tuple((name, int(epochs), int(batch)) for name, (epochs, batch) in spec.get("recipes", {}).items()))
 
 
 def stored(runs: list[Run]) -> dict[Run, dict | None]:
