@@ -5,7 +5,7 @@ Modules, one concern each: ``data`` (CIFAR-10 as uint8 tensors, batches, the val
 experiments, where each recipe lives, output folders, the original report's numbers), ``hardware``
 (device, precision, optimizer kernel, allocator), ``train`` (the training step and loop),
 ``evaluate`` (predictions and accuracy), ``results`` (stored JSON results), ``store`` (a stored result,
-or a training run that stores one; headless), ``tables`` (tables and prose over results), ``stats``
+or a training run that stores one; headless), ``tables`` (results beside the original report's), ``stats``
 (intervals and tests over seeds), ``plots`` (drawing) and ``figures`` (the figure registry), ``theory``
 (Part 1's worked examples), ``references`` (the report's one bibliography), ``experiment`` (what a notebook calls), ``study`` (the study's cells and
 runs) with ``study_results`` (its stored runs, read), ``estimates`` (their numbers), ``claims`` (the

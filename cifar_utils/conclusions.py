@@ -15,9 +15,8 @@ import pandas as pd
 
 from . import formats, questions, stats, study, study_results
 from .claims import Judged, judge
-from .estimates import (ACCURACY, EFFECT_COLUMNS, accuracies, by_seed, class_beyond_overall, design_effects,
-                        direction, effect, effect_columns, effect_text, mcnemar_counts, original_accuracy, over_seeds,
-                        paired_measure, reached, seed_of)
+from .estimates import (EFFECT_COLUMNS, accuracies, by_seed, design_effects, direction, effect, effect_columns,
+                        effect_text, mcnemar_counts, original_accuracy, over_seeds, reached, seed_of)
 from .evaluate import class_accuracy, overall_counts
 from .models import count_parameters, shapes_only
 from .recipes import EXPERIMENTS, original
@@ -206,39 +205,6 @@ def claims(cells: Cells) -> pd.DataFrame:
     its p-value before and after Holm's correction over the family, and the verdict after it."""
     rows = [claim_row(judged) for judged in judge(cells)]
     return pd.DataFrame(rows).set_index("claim") if rows else pd.DataFrame(index=pd.Index([], name="claim"))
-
-
-# The measures of the paired table: test accuracy, and each class the original report named beyond the overall.
-PAIRED_MEASURES = (ACCURACY, *(class_beyond_overall(name) for name in ("cat", "bird", "deer")))
-
-
-def paired_table(a: list[dict], b: list[dict]) -> pd.DataFrame:
-    """b minus a, paired by seed, on test accuracy and on each named class's accuracy beyond the overall one,
-    each with its paired t interval, p-value and the correlation of a's and b's values over the seeds
-    (pairing narrows the interval only when it is positive)."""
-    pa, pb = by_seed(a, b)
-    rows = []
-    for measure in PAIRED_MEASURES:
-        try:
-            found, correlation = paired_measure(pa, pb, measure.value)
-        except ValueError as exc:
-            rows.append({"measure": measure.name, "b minus a, paired by seed": f"cannot be estimated yet: {exc}",
-                         "p": "", "correlation over seeds": ""})
-            continue
-        rows.append({"measure": measure.name,
-                     "b minus a, paired by seed": stats.format_interval(found, unit=measure.unit,
-                                                                        digits=measure.digits),
-                     "p": stats.format_p(found["p_value"]),
-                     "correlation over seeds": "" if correlation is None else formats.correlation(correlation)})
-    return pd.DataFrame(rows).set_index("measure")
-
-
-def mcnemar(a: dict, b: dict) -> pd.DataFrame:
-    """McNemar's exact test between two trained models on the same test images (schema 2 results): one row,
-    named by their seeds."""
-    seeds = {seed_of(a), seed_of(b)}
-    name = f"seed {seed_of(a)}" if len(seeds) == 1 else f"seeds {seed_of(a)} and {seed_of(b)}"
-    return pd.DataFrame([_mcnemar_row(mcnemar_counts(a, b))], index=[name])
 
 
 def _mcnemar_row(test: dict) -> dict:

@@ -10,7 +10,7 @@
   ``effect_columns``);
 - the 2 x 2 optimizer x dropout design (``design_accuracies``, ``design_effects``);
 - per-result measures (``eval_loss_gap``, ``class_accuracy_of``, ``class_beyond_overall``), runs paired by seed
-  (``by_seed``, ``paired_measure``) and McNemar's test of two runs on the same test images
+  (``by_seed``) and McNemar's test of two runs on the same test images
   (``mcnemar_counts``).
 """
 from __future__ import annotations
@@ -35,7 +35,7 @@ class SeedSummary:
     std: float | None = None      # sample standard deviation (ddof = 1)
     low: float | None = None      # the Student t 95% interval of the mean
     high: float | None = None
-    summary: dict | None = None   # ``stats.summary``'s whole dict, as ``stats.format_interval`` takes it
+    summary: dict | None = None   # ``stats.summary``'s whole dict, as ``stats.interval_text`` takes it
 
     @property
     def missing(self) -> str | None:
@@ -223,16 +223,6 @@ def by_seed(a: list[dict], b: list[dict]) -> tuple[list[dict], list[dict]]:
     a_seeds, b_seeds = {seed_of(r): r for r in a}, {seed_of(r): r for r in b}
     common = sorted(a_seeds.keys() & b_seeds.keys())
     return [a_seeds[s] for s in common], [b_seeds[s] for s in common]
-
-
-def paired_measure(pa: list[dict], pb: list[dict], value: Callable[[dict], float]) -> tuple[dict, float | None]:
-    """``value`` of b minus a over runs already paired (``by_seed``): the paired t interval
-    (``stats.paired_difference``) and the correlation of a's and b's values over the seeds (None when one
-    side does not vary); ValueError with fewer than 2 pairs or no spread."""
-    xa, xb = [value(r) for r in pa], [value(r) for r in pb]
-    found = stats.paired_difference(xa, xb)
-    both_vary = np.std(xa) > 0 and np.std(xb) > 0
-    return found, float(np.corrcoef(xa, xb)[0, 1]) if both_vary else None
 
 
 def mcnemar_counts(a: dict, b: dict) -> dict:

@@ -1,5 +1,5 @@
 """Test-set predictions and what is measured from them: the confusion matrix, per-class and overall
-accuracy, and the first ten test images with their predictions (the tables are in ``tables``)."""
+accuracy, and the first ten test images with their predictions (the tables are in ``tables`` and ``conclusions``)."""
 from __future__ import annotations
 
 import base64

@@ -7,7 +7,7 @@
 
 Loading, training and storing are ``store.ExperimentRun``'s (headless: what a sweep's training child
 uses); this module adds what a notebook shows: what the parameters imply, the network, the figures.
-Tables and prose about a result are in ``tables``, the figure registry (numbers, captions) in ``figures``.
+A result beside the original report's is in ``tables``, the figure registry (numbers, captions) in ``figures``.
 """
 from __future__ import annotations
 

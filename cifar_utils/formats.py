@@ -41,11 +41,6 @@ def loss_difference(x: float) -> str:
     return f"{x:+.{LOSS_DECIMALS}f}"
 
 
-def correlation(r: float) -> str:
-    """A correlation coefficient: "-0.90"."""
-    return f"{r:.2f}"
-
-
 def minutes(seconds: float) -> str:
     """A training time given in seconds, as minutes: "12.4"."""
     return f"{seconds / 60:.1f}"

@@ -3,9 +3,7 @@
 Every experiment is trained with several seeds, so each number in the report is a mean with a
 sample standard deviation and a Student t 95% confidence interval (``summary``). Comparisons are
 ``difference`` (two independent groups of runs, Welch), ``contrast`` and ``two_by_two`` (linear
-contrasts of group means, e.g. the optimizer x dropout design), ``paired_difference`` (runs paired
-by seed), ``mcnemar_exact`` (two classifiers on the same test images) and
-``proportion_interval`` (one run's accuracy on n images). ``verdict`` says whether a claim
+contrasts of group means, e.g. the optimizer x dropout design) and ``mcnemar_exact`` (two classifiers on the same test images). ``verdict`` says whether a claim
 holds: only when the interval excludes zero in the claimed direction. All distributions come
 from ``scipy.stats``.
 
@@ -16,7 +14,7 @@ judged after Holm's correction (``holm``, ``verdict_from_p``); ``format_p`` prin
 
 Every interval needs at least two runs per group (n = 1 has no spread to estimate): fewer raise
 ValueError rather than return NaN. Each result is a dict with ``estimate``, ``low``, ``high``,
-``n`` and ``confidence``, so ``format_interval`` can print any of them.
+``n`` and ``confidence``, so ``interval_text`` can print any of them.
 """
 from __future__ import annotations
 
@@ -137,19 +135,6 @@ def two_by_two_weights(factor_a: tuple, factor_b: tuple) -> dict[str, dict[tuple
     return {"main_a": {(a0, b0): -0.5, (a0, b1): -0.5, (a1, b0): 0.5, (a1, b1): 0.5},
             "main_b": {(a0, b0): -0.5, (a0, b1): 0.5, (a1, b0): -0.5, (a1, b1): 0.5},
             "interaction": {(a0, b0): 1.0, (a0, b1): -1.0, (a1, b0): -1.0, (a1, b1): 1.0}}
-
-
-def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> dict:
-    """Mean of b_i - a_i over pairs (same seed), its t interval and the paired t-test p-value."""
-    _check_confidence(confidence)
-    xa, xb = _runs(a, "a"), _runs(b, "b")
-    if xa.size != xb.size:
-        raise ValueError(f"a has {xa.size} runs but b has {xb.size}; "
-                         "pair each run of a with one run of b.")
-    result = summary(xb - xa, confidence)
-    _check_spread(result["sem"], "the paired difference b - a")
-    result["p_value"] = float(stats.ttest_rel(xb, xa).pvalue)
-    return result
 
 
 RESAMPLES = 10_000      # B, the resamples of the test images (``seeds_and_images`` says why so many)
@@ -341,19 +326,6 @@ def mcnemar_exact(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> dict:
             "difference": (b10 - b01) / ca.size}
 
 
-def proportion_interval(correct: int, total: int, confidence: float = 0.95,
-                        method: str = "wilson") -> dict:
-    """One run's accuracy correct/total with scipy's binomial interval ("wilson", "exact", ...)."""
-    _check_confidence(confidence)
-    if int(total) != total or total < 1:
-        raise ValueError(f"total={total!r} is not a positive whole number of test images.")
-    if int(correct) != correct or not 0 <= correct <= total:
-        raise ValueError(f"correct={correct!r} must be a whole number between 0 and total={total}.")
-    ci = stats.binomtest(int(correct), int(total)).proportion_ci(confidence, method=method)
-    return {"estimate": correct / total, "low": float(ci.low), "high": float(ci.high),
-            "n": int(total), "correct": int(correct), "method": method, "confidence": confidence}
-
-
 def verdict(low: float, high: float, direction: str) -> str:
     """Judge a claim that the effect is > 0 ("greater") or < 0 ("less") from its interval.
 
@@ -369,13 +341,6 @@ def verdict(low: float, high: float, direction: str) -> str:
     if high < 0:
         return "holds" if direction == "less" else "contradicted"
     return "not supported"
-
-
-def format_interval(d: Mapping, unit: str = "points", digits: int = 2) -> str:
-    """One result dict as text, e.g. "+1.23 points (95% CI +0.40 to +2.06, n = 5)"."""
-    unit = f" {unit}" if unit else ""
-    return (f"{d['estimate']:+.{digits}f}{unit} ({100 * d['confidence']:g}% CI {interval_text(d, digits)}, "
-            f"n = {format_n(d['n'])})")
 
 
 def format_n(n: int | Mapping) -> str:

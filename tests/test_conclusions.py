@@ -110,17 +110,6 @@ def test_mcnemar_by_seed_counts_the_discordant_images():
     assert table.loc[1, "exact p"] == "<0.001"  # 100 discordant images, all one way
 
 
-def test_mcnemar_of_two_runs_is_a_table_of_one_row_named_by_the_seed():
-    a, b = results_of(SGD, [70.0])[0], results_of(ADAM_DROPOUT, [71.0])[0]
-    table = conclusions.mcnemar(a, b)
-    assert list(table.index) == ["seed 0"] and table.loc["seed 0", "only the second right"] == 100
-    assert table.loc["seed 0", "images"] == "10,000" and table.loc["seed 0", "exact p"] == "<0.001"
-    assert table.loc["seed 0", "both right"] == 7000 and table.loc["seed 0", conclusions.DIFFERENCE_COLUMN] == "+1.00"
-    assert "dtype" not in table.to_string()
-    other = results_of(ADAM_DROPOUT, [71.0], seeds=[3])[0]
-    assert list(conclusions.mcnemar(a, other).index) == ["seeds 0 and 3"]
-
-
 def test_tuning_table_marks_the_chosen_rate(tmp_path):
     the_study = study_in(tmp_path)
     grid = BASELINE.grid
@@ -363,23 +352,6 @@ def test_study_figures_are_fig20_and_fig21(tmp_path):
     assert [f.figure.number for f in drawn] == [20, 21] and all(f.path.is_file() for f in drawn)
 
 
-def test_paired_table_pairs_by_seed_and_says_when_it_cannot():
-    a = results_of(SGD, [70.0, 71.0, 72.0])
-    b = results_of(ADAM_DROPOUT, [71.0, 72.5, 73.1])
-    table = conclusions.paired_table(a, b)
-    assert list(table.index) == ["test accuracy"] + [f"{name} accuracy minus overall accuracy"
-                                                     for name in ("cat", "bird", "deer")]
-    expected = scipy_stats.ttest_rel([71.0, 72.5, 73.1], [70.0, 71.0, 72.0])
-    assert table.loc["test accuracy", "p"] == stats.format_p(expected.pvalue) == "0.016"
-    assert table.loc["test accuracy", "b minus a, paired by seed"].startswith("+1.20 points (95% CI ")
-    pearson = scipy_stats.pearsonr([70.0, 71.0, 72.0], [71.0, 72.5, 73.1]).statistic
-    assert table.loc["test accuracy", "correlation over seeds"] == f"{pearson:.2f}" == "0.97"
-    # every class as accurate as the whole: no spread, so no interval and no correlation
-    assert table.loc["cat accuracy minus overall accuracy", "b minus a, paired by seed"].startswith(
-        "cannot be estimated yet")
-    assert table.loc["cat accuracy minus overall accuracy", "correlation over seeds"] == ""
-
-
 def test_every_number_a_table_shows_is_a_preformatted_string_or_an_int():
     """No table holds a float, whose decimals pandas would choose (72.0 beside 88.82, 5.0 runs): accuracies and
     points with two decimals, losses with three, counts as ints (``formats``). tuning_table and unstable_finals:
@@ -388,8 +360,8 @@ def test_every_number_a_table_shows_is_a_preformatted_string_or_an_int():
     sgd, adam_dropout = cells[SGD], cells[ADAM_DROPOUT]
     for table in (conclusions.seeds_table(sgd), conclusions.seeds_vs_original(SGD, sgd),
                   conclusions.per_class_summary(sgd, "alexnet_sgd"), conclusions.summary_table(cells),
-                  conclusions.two_by_two(cells), conclusions.claims(cells), conclusions.paired_table(sgd, adam_dropout),
-                  conclusions.mcnemar_by_seed(sgd, adam_dropout), conclusions.mcnemar(sgd[0], adam_dropout[0])):
+                  conclusions.two_by_two(cells), conclusions.claims(cells),
+                  conclusions.mcnemar_by_seed(sgd, adam_dropout)):
         assert_displayable(table)
     assert conclusions.mcnemar_by_seed(sgd, adam_dropout)["only the first right"].dtype.kind == "i"
     assert conclusions.summary_table(cells)["runs"].dtype.kind == "i"
@@ -400,7 +372,6 @@ def test_tables_with_no_runs_stored_say_so_instead_of_failing():
     assert conclusions.two_by_two(cells)["estimate"].iloc[0].startswith("cannot be estimated yet")
     assert conclusions.mcnemar_by_seed([], []).empty
     assert set(conclusions.claims(cells)["verdict"]) == {"not supported"}
-    assert conclusions.paired_table([], [])["p"].tolist() == ["", "", "", ""]
     assert conclusions.summary_table(cells)["runs"].tolist() == [0] * len(CELLS)
     assert set(conclusions.summary_table(cells)["mean (%)"]) == {"not run yet"}
 

@@ -100,17 +100,6 @@ def test_two_by_two_effects_by_hand():
                          ("sgd", "adam"), ("0", "0.5"))
 
 
-def test_paired_difference_is_summary_of_differences():
-    a, b = [70.1, 71.0, 69.5, 70.4, 70.9], [71.0, 71.5, 70.9, 70.8, 71.6]
-    p = stats.paired_difference(a, b)
-    s = stats.summary(np.subtract(b, a))
-    for key in ("n", "estimate", "std", "sem", "low", "high", "df"):
-        assert p[key] == approx(s[key]), key
-    assert p["p_value"] == approx(sps.ttest_rel(b, a).pvalue)
-    with pytest.raises(ValueError, match="a has 2 runs but b has 3"):
-        stats.paired_difference([1, 2], [1, 2, 3])
-
-
 def _pairs(b01: int, b10: int, both_right: int = 5, both_wrong: int = 3):
     """Two correctness arrays with the given cell counts."""
     a = [True] * b01 + [False] * b10 + [True] * both_right + [False] * both_wrong
@@ -143,20 +132,6 @@ def test_mcnemar_validation():
         stats.mcnemar_exact([], [])
 
 
-def test_proportion_intervals():
-    exact = stats.proportion_interval(0, 10, method="exact")
-    assert exact["low"] == 0.0 and exact["high"] == approx(1 - 0.025 ** (1 / 10))   # 0.308497
-    # Wilson, z = 1.959964: (p + z^2/2n +- z sqrt(p(1-p)/n + z^2/4n^2)) / (1 + z^2/n).
-    w = stats.proportion_interval(950, 1000)
-    assert w["estimate"] == 0.95 and w["method"] == "wilson"
-    assert w["low"] == pytest.approx(0.934686, abs=1e-6)
-    assert w["high"] == pytest.approx(0.961870, abs=1e-6)
-    with pytest.raises(ValueError, match="correct=11"):
-        stats.proportion_interval(11, 10)
-    with pytest.raises(ValueError, match="total=0"):
-        stats.proportion_interval(0, 0)
-
-
 @pytest.mark.parametrize("low, high, direction, expected", [
     (0.4, 2.1, "greater", "holds"),
     (0.4, 2.1, "less", "contradicted"),
@@ -177,24 +152,11 @@ def test_verdict_validation():
         stats.verdict(0.3, 0.2, "greater")
 
 
-def test_format_interval():
-    assert (stats.format_interval(stats.summary([1, 2, 3, 4, 5]))
-            == "+3.00 points (95% CI +1.04 to +4.96, n = 5)")
-    d = stats.difference([1, 2, 3, 4], [2, 4, 6, 8, 10])
-    assert stats.format_interval(d, digits=1) == "+3.5 points (95% CI -0.4 to +7.4, n = 4, 5)"
-    c = stats.contrast({"a": [1, 2, 3], "b": [2, 3, 5]}, {"a": -1, "b": 1}, confidence=0.9)
-    assert stats.format_interval(c, unit="").startswith("+1.33 (90% CI ")
-    assert stats.format_interval(c).endswith("n = 3 per group)")
-    assert stats.format_n({"a": 5}) == "5" and stats.format_n({"a": 2, "b": 5}) == "2, 5" and stats.format_n(4) == "4"
-
-
-def test_difference_and_paired_validation():
+def test_difference_validation():
     with pytest.raises(ValueError, match="a has 1 run"):
         stats.difference([1.0], [1.0, 2.0])
     with pytest.raises(ValueError, match="standard error 0"):
         stats.difference([1.0, 1.0], [2.0, 2.0])
-    with pytest.raises(ValueError, match="standard error 0"):
-        stats.paired_difference([1.0, 2.0, 3.0], [2.0, 3.0, 4.0])
 
 
 # --- intervals over seeds and test images ----------------------------------------------------------------
