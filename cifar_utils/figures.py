@@ -292,12 +292,14 @@ def _study_caption(cells: dict) -> str:
             f"test of this study's recipe.")
 
 
-def _design_cells(cells: dict, model: str, epochs: int = questions.NETWORK_EPOCHS) -> dict:
-    return {cell: cells[cell] for cell in study.design(cells, model, epochs).values()}
+def _design_cells(cells: dict, model: str, epochs: int | None = None) -> dict:
+    """The cells of ``model``'s optimizer x dropout design at ``epochs`` (None: the matched recipe's)."""
+    found = study.design(cells, model, *study.matched_recipe()) if epochs is None else study.design(cells, model, epochs)
+    return {cell: cells[cell] for cell in found.values()}
 
 
 def _interaction_caption(cells: dict) -> str:
-    return (f"Mean test accuracy of AlexNet trained {questions.NETWORK_EPOCHS} epochs with SGD and with Adam "
+    return (f"Mean test accuracy of AlexNet trained {study.matched_recipe()[0]} epochs with SGD and with Adam "
             f"(horizontal axis), without dropout (solid) and with Dropout 0.5 (dashed): each cell's mean with its "
             f"95% interval (Student t over the seeds) and each run as a faint dot; "
             f"{_n_per_cell(_design_cells(cells, 'alexnet'))}. Parallel lines mean Dropout changes accuracy by the "
@@ -315,7 +317,7 @@ def _depth_rows(cells: dict) -> dict:
     if not effects or not any(_design_cells(cells, "baseline").values()):
         raise MissingRuns("this figure needs the baseline network's cells trained with the AlexNet recipe "
                          "(profiles/study.yaml); run python -m cifar_utils.sweep first.")
-    small, large = (study.design(cells, model, questions.NETWORK_EPOCHS) for model in ("baseline", "alexnet"))
+    small, large = (study.design(cells, model, *study.matched_recipe()) for model in ("baseline", "alexnet"))
     return {_setting(*factors): {"a": [accuracy(r) for r in cells[small[factors]]],
                                  "b": [accuracy(r) for r in cells[large[factors]]],
                                  "difference": None if isinstance(effect, str) else effect}
@@ -324,7 +326,7 @@ def _depth_rows(cells: dict) -> dict:
 
 def _depth_caption(cells: dict) -> str:
     design = {**_design_cells(cells, "baseline"), **_design_cells(cells, "alexnet")}
-    return (f"AlexNet against the baseline CNN trained with the same AlexNet recipe, {questions.NETWORK_EPOCHS} "
+    return (f"AlexNet against the baseline CNN trained with the same AlexNet recipe, {study.matched_recipe()[0]} "
             f"epochs, at each optimizer x dropout setting; {_n_per_cell(design)}. Left: each network's runs as "
             f"dots, their mean with its 95% interval (Student t over the seeds). Right: AlexNet minus the "
             f"baseline CNN, the difference of the means with its 95% Welch interval (a hollow diamond: too few "
@@ -334,11 +336,11 @@ def _depth_caption(cells: dict) -> str:
 
 def _budget_groups(cells: dict) -> dict[str, list]:
     """Fig. 23's runs: AlexNet + Adam without and with Dropout 0.5 at the study's longest budget."""
-    budgets = questions.budgets(cells)
-    if not budgets or budgets[-1] <= questions.NETWORK_EPOCHS or not all(
+    budgets, matched = study.budgets(cells), study.matched_recipe()[0]
+    if not budgets or budgets[-1] <= matched or not all(
             cells[c] for c in _design_cells(cells, "alexnet", budgets[-1])):
         raise MissingRuns(f"this figure needs stored runs of AlexNet + Adam with and without Dropout 0.5 at a longer "
-                         f"budget than {questions.NETWORK_EPOCHS} epochs (profiles/study.yaml); run python -m "
+                         f"budget than {matched} epochs (profiles/study.yaml); run python -m "
                          f"cifar_utils.sweep first.")
     design = study.design(cells, "alexnet", budgets[-1])
     return {("no dropout" if p == 0 else f"Dropout {p:g}"): cells[design["adam", p]] for p in (0.0, 0.5)}

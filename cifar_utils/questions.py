@@ -1,7 +1,7 @@
 """The two questions the first study left open, answered from the stored runs of the cells that ask them.
 
 - **Depth at a matched recipe.** The baseline network trained with the AlexNet cells' recipe, in the same
-  optimizer x dropout design (``study.design(cells, "baseline", 8)``): at each of the four cells, AlexNet
+  optimizer x dropout design (``study.design(cells, "baseline", *study.matched_recipe())``): at each of the four cells, AlexNet
   minus the baseline network; and what Dropout 0.5 does to each network (``dropout_by_network``). The two networks differ in width and in the layers they have, not in depth
   alone, so an effect here is the network's, with the recipe held fixed.
 - **Dropout at a longer budget.** AlexNet + Adam with and without Dropout 0.5 at each budget the study
@@ -26,7 +26,6 @@ from . import formats, stats, study
 from .estimates import ACCURACY, EFFECT_COLUMNS, Measure, direction, effect, effect_columns, effect_text
 from .results import accuracy
 
-NETWORK_EPOCHS = 8  # the budget of the design both networks are trained in
 NO_INTERVAL = "cannot be estimated yet"
 
 
@@ -49,8 +48,8 @@ def _factors(optimizer: str, dropout: float) -> str:
 def depth_effects(cells: dict) -> dict[tuple[str, float], dict | str]:
     """(optimizer, dropout) -> AlexNet minus the baseline network in test accuracy (points), at the matched
     recipe, for every cell of the design both networks have."""
-    alexnet = study.design(cells, "alexnet", NETWORK_EPOCHS)
-    baseline = study.design(cells, "baseline", NETWORK_EPOCHS)
+    alexnet = study.design(cells, "alexnet", *study.matched_recipe())
+    baseline = study.design(cells, "baseline", *study.matched_recipe())
     return {factors: _estimate(cells, {baseline[factors]: -1.0, alexnet[factors]: 1.0})
             for factors in alexnet if factors in baseline}
 
@@ -60,24 +59,18 @@ def dropout_by_network(cells: dict, models=("baseline", "alexnet")) -> dict[tupl
     each of the ``models`` whose design has both dropout levels: what Dropout costs or gives each network."""
     found = {}
     for model in models:
-        design = study.design(cells, model, NETWORK_EPOCHS)
+        design = study.design(cells, model, *study.matched_recipe())
         for optimizer in ("sgd", "adam"):
             if {(optimizer, 0.0), (optimizer, 0.5)} <= set(design):
                 found[model, optimizer] = _estimate(cells, {design[optimizer, 0.0]: -1.0, design[optimizer, 0.5]: 1.0})
     return found
 
 
-def budgets(cells: dict) -> list[int]:
-    """The AlexNet budgets (epochs) at which the study has Adam both with and without Dropout 0.5."""
-    epochs = sorted({c.value("epochs") for c in cells if c.value("model") == "alexnet"})
-    return [e for e in epochs if {("adam", 0.0), ("adam", 0.5)} <= set(study.design(cells, "alexnet", e))]
-
-
 def dropout_by_budget(cells: dict) -> dict[int | str, dict | str]:
     """Dropout 0.5 minus none with Adam, in test accuracy (points), at each budget (epochs -> effect), and
     under "change" the difference between the longest and the shortest budget's effects."""
     found: dict[int | str, dict | str] = {}
-    designs = {epochs: study.design(cells, "alexnet", epochs) for epochs in budgets(cells)}
+    designs = {epochs: study.design(cells, "alexnet", epochs) for epochs in study.budgets(cells)}
     for epochs, design in designs.items():
         found[epochs] = _estimate(cells, {design["adam", 0.0]: -1.0, design["adam", 0.5]: 1.0})
     if len(found) >= 2:
@@ -143,7 +136,7 @@ def findings(cells: dict) -> list[str]:
     if depth:  # what Dropout does to the baseline network (AlexNet's: the 2 x 2 and the budgets)
         for (model, optimizer), found in dropout_by_network(cells, models=("baseline",)).items():
             lines.append(_bullet(f"*Dropout 0.5 minus none, {study.NETWORKS[model]} + "
-                                 f"{study.OPTIMIZER_NAMES[optimizer]}, {NETWORK_EPOCHS} epochs*", found))
+                                 f"{study.OPTIMIZER_NAMES[optimizer]}, {study.matched_recipe()[0]} epochs*", found))
     by_budget = dropout_by_budget(cells)
     for key, found in (by_budget.items() if len(by_budget) > 1 else ()):  # one budget: the 2 x 2 says it
         what = (f"Dropout 0.5 minus none with Adam, {key} epochs" if key != "change"

@@ -112,6 +112,19 @@ def design(cells, model: str, epochs: int, batch_size: int | None = None) -> dic
             and c.recipe != "baseline" and c.seeds}
 
 
+def matched_recipe() -> tuple[int, int]:
+    """(epochs, batch size) of the AlexNet notebooks' recipe (profiles/report/02_alexnet_sgd.yaml): the recipe
+    whose optimizer x dropout design both networks train in, and the report's claims are scoped to."""
+    config = profile_config("report", "alexnet_sgd")
+    return config.epochs, config.batch_size
+
+
+def budgets(cells) -> list[int]:
+    """The AlexNet budgets (epochs) at which ``cells`` have Adam both with and without Dropout 0.5."""
+    epochs = sorted({c.value("epochs") for c in cells if c.value("model") == "alexnet"})
+    return [e for e in epochs if {("adam", 0.0), ("adam", 0.5)} <= set(design(cells, "alexnet", e))]
+
+
 @dataclass(frozen=True)
 class Run:
     """One training of the study: a cell's configuration and the folder its result belongs in."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cifar_utils import estimates, questions, stats, study_results
+from cifar_utils import estimates, questions, stats, study, study_results
 from cifar_utils.results import save_result
 from helpers import assert_displayable, confusion_with_diagonal, fake_result, write_study
 
@@ -69,7 +69,7 @@ def test_dropout_s_effect_on_each_network_at_the_matched_recipe(cells):
 
 
 def test_dropout_at_each_budget_and_the_change_between_them(cells):
-    assert questions.budgets(cells) == [8, 16]
+    assert study.budgets(cells) == [8, 16]
     found = questions.dropout_by_budget(cells)
     assert found[8]["estimate"] == pytest.approx(-1) and found[16]["estimate"] == pytest.approx(2)
     groups = {(8, 0.0): [76, 77, 78], (8, 0.5): [75, 76, 77], (16, 0.0): [77, 78, 79], (16, 0.5): [79, 80, 81]}

@@ -136,7 +136,7 @@ def test_notebook_03_states_the_comparison_the_design_and_depth(cells):
 def test_notebook_03_states_the_longer_budget(cells):
     every = study_results.cell_results(study.load())
     budget = questions.dropout_by_budget(every)
-    long = questions.budgets(every)[-1]
+    long = study.budgets(every)[-1]
     effect, change = budget[long], budget["change"]
     design = study.design(every, "alexnet", long)
     runs = {dropout: every[design["adam", dropout]] for dropout in (0.0, 0.5)}
