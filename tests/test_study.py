@@ -47,9 +47,9 @@ def test_final_runs_are_every_cell_times_its_seeds_seed_by_seed():
 
 
 def test_every_stored_result_of_the_study_recipes_is_a_run_of_the_study():
-    """From a file in results/ to its cell (of the study or the quick profile's): nothing stored is orphaned by a
-    change of a study or a recipe."""
-    known = {path for the_study in (STUDY, study.load(REPO_ROOT / "profiles" / "study_quick.yaml"))
+    """From a file in results/ to its cell (of any study file: the study, the quick profile's, the second
+    recipe's): nothing stored is orphaned by a change of a study or a recipe."""
+    known = {path for the_study in map(study.load, sorted((REPO_ROOT / "profiles").glob("study*.yaml")))
              for run in the_study.recorded_runs() for path in (run.path, run.diverged_path)}
     faithful = {REPO_ROOT / "results" / f"{name}-{profile_config('faithful', name).key()}.json" for name in EXPERIMENTS}
     stray = sorted(p for p in list(STUDY.results_dir.glob("*.*")) + list(STUDY.tuning_dir.glob("*.*"))
