@@ -405,9 +405,14 @@ def recipe_cells_table(cells: Cells, recipes) -> pd.DataFrame:
 
 
 def _effects_table(found: dict, row_name, axis: str) -> pd.DataFrame:
+    """Effects as rows, with the precisions their runs trained in: a contrast that crosses precisions is read
+    beside the precision effect."""
     rows = {}
     for (what, recipe), d in found.items():
-        rows[f"{row_name(what)}, {'last minus first recipe' if recipe == 'change' else recipe}"] = questions._row(d)
+        precisions = d.get("precisions", []) if isinstance(d, dict) else []
+        rows[f"{row_name(what)}, {'last minus first recipe' if recipe == 'change' else recipe}"] = {
+            **questions._row(d), "precision": " and ".join(precisions)
+            + (" (crosses precisions: see the precision effect)" if len(precisions) > 1 else "")}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis(axis)
 
 

@@ -173,17 +173,18 @@ def _plain_predictions(result: dict) -> bool:
 
 def primary_effect(cells: dict, weights: dict) -> dict | str:
     """A contrast on the plan's primary measure, test accuracy of the plain weights: with both intervals where
-    every run stored plain per-image predictions, over seeds only where some stored flipped ones; or why it
-    cannot be estimated."""
+    every run stored plain per-image predictions, over seeds only where some stored flipped ones, and the
+    precisions its runs trained in ("precisions"); or why it cannot be estimated."""
     runs = [r for cell in weights for r in cells[cell]]
     measure = ACCURACY if runs and all(_plain_predictions(r) for r in runs) else PLAIN
     few = {cell.label: len(cells[cell]) for cell in weights if len(cells[cell]) < 2}
     if few:
         return f"{NO_INTERVAL}: needs 2 runs of each, has " + ", ".join(f"{n} of {label}" for label, n in few.items())
     try:
-        return effect(cells, weights, measure)
+        found = effect(cells, weights, measure)
     except ValueError as exc:
         return f"{NO_INTERVAL}: {str(exc).rstrip('.')}"
+    return {**found, "precisions": sorted({r["environment"]["autocast"] for r in runs})}
 
 
 def recipe_designs(cells: dict, recipes) -> dict[str, dict[str, dict]]:

@@ -49,7 +49,7 @@ def studies(tmp_path):
     second.file.write_text(yaml.safe_dump(spec, sort_keys=False))
     second = study.load(second.file)
     for run in first.final_runs():
-        store(run, PLAIN["A"][run.cell.name], run.config.seed)
+        store(run, PLAIN["A"][run.cell.name], run.config.seed, autocast="bfloat16")
     for run in second.final_runs():
         name = run.cell.name
         if name.startswith("b_net"):
@@ -81,6 +81,7 @@ def test_the_optimizer_effect_is_read_at_each_recipe_and_its_change_between_them
     # within recipe A every run stored plain predictions: both intervals; recipe B stored flipped ones: seeds only
     assert found[main, "recipe A"]["combined"] is not None
     assert found[main, "recipe B"]["combined"] is None and found[main, "change"]["combined"] is None
+    assert found[main, "change"]["precisions"] == ["bfloat16", "fp32"]  # recipe A's runs trained in bf16
 
 
 def test_depth_reads_both_networks_at_a_recipe_and_says_what_is_missing(studies):
@@ -134,3 +135,4 @@ def test_the_summary_of_a_recipe_study_prints_the_answer(studies, capsys):
     out = capsys.readouterr().out
     assert "-8.00 points" in out and "recipe A" in out and "recipe B" in out
     assert "Holm over the report's family and these" in out
+    assert "crosses precisions" in out
