@@ -186,6 +186,21 @@ def adopt(the_study: study.Study, dry_run: bool, say=print) -> bool:
     return changed
 
 
+def pending_estimate(the_study: study.Study, names: list[str]) -> str:
+    """What the final runs of cells still without a rate will cost, from the stored runs' times (at any rate of
+    their grid: a run's time does not depend on its rate)."""
+    pending = []
+    for name in names:
+        cell = the_study.cell(name)
+        grid = cell.grid or the_study.cell(cell.lr_from).grid
+        pending += [study.Run(cell, cell.config(seed, lr=grid[0]), the_study.results_dir) for seed in cell.seeds]
+    guesses = [estimate(run, stored_times(the_study)) for run in pending]
+    if not pending:
+        return "  they have no final runs (tries)"
+    return (f"  their {len(pending)} final runs: about {duration(sum(guesses))} more (from the stored runs' times)"
+            if all(guesses) else f"  their {len(pending)} final runs: time unknown (no stored run to go by)")
+
+
 def cells_without_rate(the_study: study.Study) -> list[str]:
     return [cell.name for cell in the_study.cells if cell.lr is None]
 
@@ -293,6 +308,8 @@ def stages(the_study: study.Study, args) -> bool:
         if waiting:
             print(f"{len(waiting)} cells have no chosen learning rate yet ({', '.join(waiting)}): their final runs "
                   f"follow --stage tune and --stage adopt.", flush=True)
+            if args.dry_run:
+                print(pending_estimate(the_study, waiting), flush=True)
         ok &= execute(the_study.final_runs(), args, the_study)
         # A final run that diverged makes its rate unstable: adopt the next choice and run its seeds.
         while args.stage == "all" and ok and not args.dry_run:

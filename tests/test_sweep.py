@@ -172,6 +172,20 @@ def test_dry_run_expects_the_training_time_from_the_stored_runs(tiny, monkeypatc
     ]
 
 
+def test_dry_run_expects_the_final_runs_of_cells_still_tuning(tmp_path, monkeypatch, capsys):
+    """A cell without a rate yet has no final runs to list, but their time is guessed all the same: here from its
+    own tuning run's seconds per epoch (2 epochs x 300 s, two seeds)."""
+    no_launch(monkeypatch)
+    the_study = write_study(tmp_path, {"a": {"recipe": "baseline", "epochs": 2, "grid": [0.1], "lr": None},
+                                       "t": {"recipe": "baseline", "epochs": 2, "grid": [0.05], "lr": None, "seeds": []}})
+    tuning = [run for run in the_study.tuning_runs() if run.cell.name == "a"][0]
+    store_fake(tuning, seconds=600.0)
+    assert sweep.main(["--study", str(the_study.file), "--dry-run", "--stage", "final"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("2 cells have no chosen learning rate yet (a, t)")
+    assert out[1] == "  their 2 final runs: about 20 min more (from the stored runs' times)"
+
+
 def test_dry_run_shows_the_adopted_rate_without_writing_it(tiny, monkeypatch, capsys):
     no_launch(monkeypatch)
     for run in tiny.tuning:
