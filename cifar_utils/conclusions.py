@@ -384,7 +384,8 @@ def _recipe_of(cell: study.Cell, recipes) -> str:
 
 def recipe_cells_table(cells: Cells, recipes) -> pd.DataFrame:
     """Per cell of either recipe: runs, the primary measure (plain weights) as mean +- std and its 95% interval
-    over seeds, the mean with test-time flips where stored, the precision its runs trained in, its rate."""
+    over seeds, the mean with test-time flips where stored and what they add (the same runs), the precision its
+    runs trained in, its rate."""
     rows = {}
     for cell, results in cells.items():
         recipe = _recipe_of(cell, recipes)
@@ -399,6 +400,7 @@ def recipe_cells_table(cells: Cells, recipes) -> pd.DataFrame:
                                   else f"{plain.mean:.2f}" if plain.n else "not run"),
             "95% interval (seeds)": f"{plain.low:.2f} to {plain.high:.2f}" if not plain.missing else "",
             "with test-time flips (%)": f"{np.mean(flips):.2f}" if flips else "",
+            "flips minus plain (points)": f"{np.mean(flips) - plain.mean:+.2f}" if flips else "",
             "precision": "; ".join(sorted({r["environment"]["autocast"] for r in results})),
             "lr": f"{cell.lr:g}" if cell.lr is not None else "not tuned yet"}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("cell")

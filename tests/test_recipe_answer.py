@@ -136,3 +136,12 @@ def test_the_summary_of_a_recipe_study_prints_the_answer(studies, capsys):
     assert "-8.00 points" in out and "recipe A" in out and "recipe B" in out
     assert "Holm over the report's family and these" in out
     assert "crosses precisions" in out
+
+
+def test_the_cells_table_shows_the_flips_lever_beside_the_plain_weights(studies):
+    first, second = studies
+    table = conclusions.recipe_cells_table(merged(first, second), second.recipes)
+    row = table.loc[second.cell("b_adam").label]
+    assert (row["plain weights (%)"], row["with test-time flips (%)"], row["flips minus plain (points)"]) == \
+        ("72.05 +- 0.07", "75.05", "+3.00")
+    assert table.loc[first.cell("adam").label, "flips minus plain (points)"] == ""  # recipe A evaluated no flips
