@@ -28,8 +28,10 @@ import statistics
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .files import atomic_write_json
@@ -319,14 +321,59 @@ class Study:
         return destinations
 
 
+Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Seeds = Annotated[list[NonNegativeInt], Field(min_length=1)]
+
+
+class _CellEntry(BaseModel):
+    """The keys of a cell that are the study's own (the rest change fields of its recipe; ``load`` checks them)."""
+    model_config = ConfigDict(extra="allow")
+    recipe: str | None = None  # required: load names the cell that lacks it
+    grid: Annotated[list[Rate], Field(min_length=1)] | None = None
+    lr: Rate | None = None
+    lr_from: str | None = None
+    seeds: list[NonNegativeInt] | None = None
+    profile: str | None = None
+
+
+class _StudyFile(BaseModel):
+    """A study file's schema: every key, its type and whether it may be left out."""
+    model_config = ConfigDict(extra="forbid")
+    seeds: Seeds
+    figure_seed: NonNegativeInt
+    tuning_seeds: Seeds
+    results_dir: str = "results"
+    tuning_dir: str | None = None
+    logs_dir: str = "build/sweep-logs"
+    extend_at_edge: bool = False
+    compare_with: str | None = None
+    recipes: dict[str, tuple[PositiveInt, PositiveInt]] = {}
+    cells: Annotated[dict[str, _CellEntry], Field(min_length=1)]
+
+
+def _schema_error(path: Path, exc: ValidationError) -> ConfigError:
+    """A study file's first schema error as one sentence naming the file, the key and the value."""
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"])
+    got = "" if error["type"] == "missing" else f" (it is {error['input']!r})"
+    return ConfigError(f"the study file {path}: {where}: {error['msg'][0].lower()}{error['msg'][1:]}{got}; fix that "
+                       f"key (profiles/study.yaml shows every key).")
+
+
 def load(path: str | Path = STUDY_FILE) -> Study:
     """The study that ``path`` (default ``profiles/study.yaml``) describes, each cell resolved against its
     notebook recipe as it is now. Raises ConfigError naming the file and the bad entry."""
     path = Path(path)
     try:
         spec = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read the study file {path} ({type(exc).__name__}); restore it from git.") from exc
+    if not isinstance(spec, dict):
+        raise ConfigError(f"the study file {path} holds no keys (it is {spec!r}); restore it from git.")
+    try:
+        _StudyFile.model_validate(spec)
+    except ValidationError as exc:
+        raise _schema_error(path, exc) from None
     seeds = tuple(spec["seeds"])
     raw = spec["cells"]
     own_lr: dict[str, float | None] = {}

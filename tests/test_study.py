@@ -7,6 +7,7 @@ import dataclasses
 import shutil
 
 import pytest
+import yaml
 
 from cifar_utils import recipes, study
 from cifar_utils.config import ConfigError
@@ -163,6 +164,38 @@ def test_a_bad_cell_is_refused_naming_the_file_and_the_cell(tmp_path, entry, mes
 def test_an_unreadable_study_file_is_one_sentence(tmp_path):
     (tmp_path / "study.yaml").write_text("cells: [unclosed\n")
     with pytest.raises(ConfigError, match="cannot read the study file .*study.yaml .*; restore it from git"):
+        study.load(tmp_path / "study.yaml")
+
+
+GOOD = {"seeds": [0, 1], "figure_seed": 0, "tuning_seeds": [7], "cells": {"a": {"recipe": "baseline", "grid": [0.1]}}}
+
+
+@pytest.mark.parametrize("change, names", [
+    ({"seeds": None}, ["seeds", "required"]),                      # renamed away: was a KeyError
+    ({"seeds": "all"}, ["seeds", "'all'"]),
+    ({"seeds": [-3]}, ["seeds.0", "-3"]),
+    ({"tuning_seeds": []}, ["tuning_seeds", "[]"]),                 # was "fmean requires at least one data point"
+    ({"cells": []}, ["cells", "[]"]),
+    ({"cells": {}}, ["cells", "{}"]),
+    ({"cells": {"a": 5}}, ["cells.a", "5"]),
+    ({"cells": {"a": {"recipe": "baseline", "grid": "0.02"}}}, ["cells.a.grid", "'0.02'"]),  # was "lr = '0'"
+    ({"cells": {"a": {"recipe": "baseline", "grid": [float("nan")]}}}, ["cells.a.grid.0", "nan"]),
+    ({"tuning_dirr": "x"}, ["tuning_dirr", "'x'"]),                  # a typo was ignored
+])
+def test_a_bad_study_file_is_one_sentence_naming_the_file_the_key_and_the_value(tmp_path, change, names):
+    spec = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError) as info:
+        study.load(tmp_path / "study.yaml")
+    message = str(info.value)
+    assert str(tmp_path / "study.yaml") in message and "fix that" in message and "\n" not in message
+    assert all(name in message for name in names), message
+
+
+@pytest.mark.parametrize("text", ["", "hello\n", "- 1\n", "\xff\xfe seeds"])
+def test_a_study_file_that_is_no_mapping_is_one_sentence(tmp_path, text):
+    (tmp_path / "study.yaml").write_bytes(text.encode("latin-1"))
+    with pytest.raises(ConfigError, match="study.yaml"):
         study.load(tmp_path / "study.yaml")
 
 
