@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import ast
+import difflib
 import functools
 import json
 import re
@@ -95,18 +96,44 @@ def recipe_path(notebook: str) -> Path:
     return PROFILES_DIR / BASE_PROFILE / f"{notebook}.yaml"
 
 
+def _text(path: Path) -> str:
+    """A recipe or profile file's text; ConfigError naming it when it is not UTF-8."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                          f"restore it from git or save it as UTF-8.") from None
+
+
 def recipe_lines(path: Path) -> list[tuple[str, object, str]]:
-    """(name, value, comment) of each ``name: value  # comment`` line of a recipe file, in order."""
-    rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    """(name, value, comment) of each ``name: value  # comment`` line of a recipe file, in order; a name set
+    twice is refused (YAML would keep the last silently)."""
+    rows, seen = [], {}
+    for number, line in enumerate(_text(path).splitlines(), start=1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         parts = _split_line(line)
         if parts is None or parts[0]:
             raise ConfigError(f"{path} line {number} is not 'name: value  # comment'; write one plain value "
                               f"per line.")
+        if parts[1] in seen:
+            raise ConfigError(f"{path} sets {parts[1]} twice (lines {seen[parts[1]]} and {number}); keep one of them.")
+        seen[parts[1]] = number
         rows.append(parts[1:])
     return rows
+
+
+def undeclared_recipe_keys(notebook: str) -> None:
+    """Refuse a name in ``notebook``'s report recipe that its committed parameters cell does not declare (a
+    typo such as ``epochz`` would otherwise become a new parameter of the published notebook). A new parameter
+    goes into the notebook's parameters cell first."""
+    saved = saved_parameters(notebook)
+    new = [name for name in notebook_recipe(notebook) if saved and name not in saved]
+    if new:
+        close = difflib.get_close_matches(new[0], saved, n=1)
+        raise ConfigError(f"{repo_relative(recipe_path(notebook))} sets {new[0]!r}, which the parameters cell of "
+                          f"notebooks/{notebook}.ipynb does not declare" + (f" (did you mean {close[0]!r}?)" if close
+                                                                             else "") + "; fix or remove that line.")
 
 
 def notebook_recipe(notebook: str) -> dict:
@@ -236,7 +263,18 @@ def profile_differences(profile: str, notebook: str) -> dict:
     if not path.is_file() and notebook in BY_NOTEBOOK:  # a training notebook would silently run the report recipe
         raise ConfigError(f"profile {profile!r} has no recipe for {notebook} ({repo_relative(path)}); add that file "
                           f"or run that notebook with another profile.")
-    return (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    if not path.is_file():
+        return {}
+    try:
+        values = yaml.safe_load(_text(path))
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        raise ConfigError(f"{repo_relative(path)} is not valid YAML" + (f" (line {where.line + 1})" if where else "")
+                          + "; write one 'name: value' per line.") from None
+    if values is not None and not isinstance(values, dict):
+        raise ConfigError(f"{repo_relative(path)} holds {values!r}, not 'name: value' lines; write one 'name: value' "
+                          f"per line.")
+    return values or {}
 
 
 def profile_parameters(profile: str, notebook: str) -> dict:

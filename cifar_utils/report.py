@@ -41,7 +41,7 @@ from .kernels import QuietKernelManager
 from .nbclean import strip_volatile
 from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, cell_differences, describe_differences,
                       notebook_recipe, outside_the_report, parameters_cell, parameters_cell_of, profile_differences,
-                      recipe_lines, recipe_path, saved_parameters)
+                      recipe_lines, recipe_path, saved_parameters, undeclared_recipe_keys)
 from .results import ResultError, load_result
 from .store import ExperimentRun
 from .tables import results_markdown
@@ -77,6 +77,8 @@ def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
     """Parameters to inject into each notebook: its profile's differences, then the overrides it declares.
 
     A name that none of the notebooks declares is refused (papermill itself would only warn)."""
+    for name in names:
+        undeclared_recipe_keys(name)
     declared = {n: set(notebook_recipe(n)) for n in names}
     unused = sorted(set(overrides) - set().union(*declared.values()))
     if unused:

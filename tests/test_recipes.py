@@ -295,6 +295,59 @@ def test_a_recipe_line_that_is_not_one_plain_value_is_refused(tmp_path):
         recipe_lines(path)
 
 
+def test_a_recipe_that_sets_a_name_twice_is_refused_naming_both_lines(tmp_path):
+    """YAML keeps the last of two equal keys silently: an appended 'lr: 0.5' would become a new recipe."""
+    path = tmp_path / "r.yaml"
+    path.write_text("lr: 0.1  # ok\nepochs: 2\nlr: 0.5\n")
+    with pytest.raises(ConfigError, match=r"r.yaml sets lr twice \(lines 1 and 3\); keep one of them"):
+        recipe_lines(path)
+
+
+def test_a_recipe_or_profile_that_is_not_utf8_is_refused_naming_the_file(tmp_path, monkeypatch):
+    path = tmp_path / "r.yaml"
+    path.write_bytes(b"lr: 0.1  # caf\xe9\n")
+    with pytest.raises(ConfigError, match=r"r.yaml is not UTF-8 text \(byte 0xe9 at offset 14\)"):
+        recipe_lines(path)
+    (tmp_path / "report").mkdir()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "01_baseline.yaml").write_bytes(b"epochs: 1 # \xff\n")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path)
+    with pytest.raises(ConfigError, match="01_baseline.yaml is not UTF-8 text"):
+        profile_differences("odd", "01_baseline")
+
+
+@pytest.mark.parametrize("text, message", [("epochs: [1\n", r"is not valid YAML \(line 2\)"),
+                                           ("hello\n", "holds 'hello', not 'name: value' lines"),
+                                           ("- 1\n", r"holds \[1\], not 'name: value' lines")])
+def test_a_profile_that_is_no_mapping_is_one_sentence_naming_the_file(tmp_path, monkeypatch, text, message):
+    (tmp_path / "report").mkdir()
+    (tmp_path / "odd").mkdir()
+    (tmp_path / "odd" / "01_baseline.yaml").write_text(text)
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path)
+    with pytest.raises(ConfigError, match=f"01_baseline.yaml {message}"):
+        profile_differences("odd", "01_baseline")
+
+
+def test_a_report_recipe_name_the_notebook_does_not_declare_is_refused_with_the_likely_one(tmp_path, monkeypatch):
+    """An 'epochz: 5' appended to the recipe would otherwise become a parameter of the published notebook."""
+    (tmp_path / "report").mkdir()
+    (tmp_path / "report" / "nb.yaml").write_text("epochs: 2  # passes\nlr: 0.1  # rate\n")
+    write_notebook(tmp_path, "nb", "epochs = 2\nlr = 0.1\n")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path)
+    monkeypatch.setattr(recipes, "NOTEBOOKS_DIR", tmp_path)
+    recipes.undeclared_recipe_keys("nb")  # every name declared: nothing to say
+    with open(tmp_path / "report" / "nb.yaml", "a") as fh:
+        fh.write("epochz: 5  # typo\n")
+    with pytest.raises(ConfigError, match=r"sets 'epochz', which the parameters cell of notebooks/nb.ipynb does not "
+                                          r"declare \(did you mean 'epochs'\?\); fix or remove that line"):
+        recipes.undeclared_recipe_keys("nb")
+
+
+def test_every_report_recipe_declares_only_its_notebook_s_parameters():
+    for notebook in NOTEBOOKS:
+        recipes.undeclared_recipe_keys(notebook)
+
+
 def test_parameters_from_text_names_its_source():
     assert parameters_from_text('lr = 0.1  # x = 3\nname = "a # b"\n') == {"lr": 0.1, "name": "a # b"}
     with pytest.raises(ConfigError, match=r"^somewhere.ipynb has a line in its parameters cell that is not "
