@@ -360,7 +360,13 @@ README_END = "<!-- end of results -->"
 
 
 def readme_block(readme: str, markers: tuple[str, str] = (README_START, README_END)) -> str:
-    """The block of README.md's text between its two ``markers`` (ValueError when they are missing)."""
+    """The block of README.md's text between its two ``markers`` (ValueError when they are missing, or when one
+    stands more than once: writing between the wrong two would delete what lies between them)."""
+    for marker in markers:
+        lines = [n for n, line in enumerate(readme.splitlines(), start=1) if marker in line]
+        if len(lines) > 1:
+            raise ValueError(f"README.md has the marker {marker!r} on lines {', '.join(map(str, lines))}; keep one of "
+                             f"them, then write the block again.")
     start, end = readme.find(markers[0]), readme.find(markers[1])
     if start < 0 or end < start:
         raise ValueError(f"README.md lacks the block's markers; put {markers[0]!r} and {markers[1]!r} around "

@@ -219,7 +219,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="local: child processes here; slurm: one submitit job per run")
     parser.add_argument("--cluster", default=None, help="submitit cluster (default: slurm where srun exists, else local)")
     parser.add_argument("--slurm-partition", default=None)
-    parser.add_argument("--timeout-min", type=int, default=120, help="time limit of each Slurm job")
+    parser.add_argument("--timeout-min", type=positive_int, default=120, help="time limit of each Slurm job")
     parser.add_argument("--cpus-per-task", type=int, default=None)
     parser.add_argument("--gpus", type=int, default=None, help="GPUs per Slurm job")
     parser.add_argument("--dry-run", action="store_true",
@@ -237,6 +237,10 @@ def main(argv: list[str] | None = None) -> int:
                              "the next sweep starts the study afresh; run nothing")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # the child process: one run, as JSON
     args = parser.parse_args(argv)
+    refused = refusal(args)
+    if refused:
+        print(f"error: {refused}", file=sys.stderr)
+        return 2
     if args.one:
         follow_the_sweep()
         run_one(json.loads(args.one))
@@ -246,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.summary:
             from .conclusions import readme_text, summary_text, with_readme_block
             if args.write_readme:
+                if the_study.recipes or any(cell.profile for cell in the_study.cells):
+                    raise ConfigError(f"{repo_relative(the_study.file)} has no block of README's results to write: "
+                                      f"print its summary with --summary alone (the quick profile's block: python "
+                                      f"-m cifar_utils.quick --write-readme).")
                 readme = REPO_ROOT / "README.md"
                 text = readme_text(the_study)
                 atomic_write_bytes(readme, with_readme_block(readme.read_text(), text).encode())
@@ -283,6 +291,34 @@ def main(argv: list[str] | None = None) -> int:
                   f"command again to go on (a run cut short resumes from its last checkpoint).", file=sys.stderr)
             return 128 + STOP.signum
     return 0 if ok else 1
+
+
+def positive_int(text: str) -> int:
+    """argparse's type for a number of minutes: a whole number above 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of minutes above 0; pass e.g. 120")
+    return value
+
+
+def refusal(args) -> str:
+    """Why this combination of options is refused before anything runs ("" when it is not): each option that
+    prints or moves instead of training acts alone, and --write-readme writes the study's own block only."""
+    alone = [name for name, given in (("--summary", args.summary), ("--list", args.list),
+                                      ("--set-aside", args.set_aside is not None)) if given]
+    if len(alone) > 1:
+        return f"{alone[0]} and {alone[1]} cannot be combined; run them one at a time."
+    if args.set_aside is not None and not args.set_aside.strip():
+        return "--set-aside needs a folder, e.g. --set-aside build/old."
+    if args.write_readme and not args.summary:
+        return "--write-readme writes what --summary prints; pass --summary --write-readme."
+    if args.write_readme and args.cells:
+        return ("--write-readme writes README's block from every cell of the study, not --cells "
+                f"{' '.join(args.cells)}; drop --cells, or print those with --summary alone.")
+    return ""
 
 
 def stages(the_study: study.Study, args) -> bool:

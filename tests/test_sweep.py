@@ -685,6 +685,42 @@ def test_summary_written_into_the_readme(three_notebooks, tmp_path, monkeypatch,
     assert readme.read_text() == "# Report without markers\n"
 
 
+@pytest.mark.parametrize("options, names", [
+    (["--summary", "--list"], ["--summary", "--list"]),              # --list was dropped
+    (["--list", "--set-aside", "x"], ["--list", "--set-aside"]),
+    (["--set-aside", ""], ["--set-aside", "build/old"]),             # started the whole sweep
+    (["--write-readme"], ["--write-readme", "--summary"]),           # started the whole sweep
+    (["--summary", "--write-readme", "--cells", "a"], ["--cells a"]),  # overwrote README's table with one cell's
+])
+def test_options_that_cannot_go_together_are_refused_before_anything_runs(tiny, tmp_path, monkeypatch, capsys, options,
+                                                                          names):
+    no_launch(monkeypatch)
+    monkeypatch.setattr(sweep, "REPO_ROOT", tmp_path)  # a README.md written by mistake lands here
+    assert sweep.main(args_of(tiny, *options)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and all(name in err for name in names), err
+    assert stored_files(tiny.root) == [] and not (tmp_path / "README.md").exists()
+
+
+def test_a_timeout_that_is_not_a_positive_number_of_minutes_is_refused(tiny, monkeypatch, capsys):
+    no_launch(monkeypatch)
+    with pytest.raises(SystemExit) as info:
+        sweep.main(args_of(tiny, "--timeout-min", "-5"))
+    assert info.value.code == 2 and "'-5' is not a whole number of minutes above 0" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("study_file", ["study_quick.yaml", "study_recipe.yaml"])
+def test_write_readme_refuses_a_study_whose_summary_is_not_readme_s_block(tmp_path, monkeypatch, capsys, study_file):
+    """Either one's summary written there replaced the study's table and emptied the verdicts."""
+    no_launch(monkeypatch)
+    monkeypatch.setattr(sweep, "REPO_ROOT", tmp_path)  # a copy of README.md is what would be written
+    shutil.copy(REPO_ROOT / "README.md", tmp_path / "README.md")
+    assert sweep.main(["--study", str(REPO_ROOT / "profiles" / study_file), "--summary", "--write-readme"]) == 2
+    err = capsys.readouterr().err
+    assert study_file in err and "--summary alone" in err
+    assert (tmp_path / "README.md").read_bytes() == (REPO_ROOT / "README.md").read_bytes()
+
+
 def test_summary_of_the_study_file_by_default(monkeypatch, capsys):
     no_launch(monkeypatch)
     assert sweep.main(["--summary"]) == 0
