@@ -38,7 +38,8 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 
 from . import study, study_results
 from .config import ConfigError
-from .files import atomic_write_bytes
+from .data import DataError, check_available
+from .files import OutputError, atomic_write_bytes, check_writable_dir
 from .recipes import REPO_ROOT, repo_path, repo_relative, set_recipe_value
 from .results import ResultError, accuracy, load_result
 from .sweep_children import STOP, follow_the_sweep, launch, outcome_of, run_one, submit_slurm
@@ -121,6 +122,10 @@ def execute(runs: list[study.Run], args, the_study: study.Study) -> bool:
         elif todo:
             print("  expected training time: unknown (no stored run to go by)", flush=True)
         return True
+    if args.executor == "local":  # before the first run: no data, or nowhere to store, would fail every run alike
+        check_available(args.data_dir)
+        for folder in sorted({run.path.parent for run in todo}):
+            check_writable_dir(folder)
     progress = Progress(todo, len(runs) - len(todo), prior)
     failures = 0
     if args.executor == "slurm":
@@ -283,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     with STOP.handles():
         try:
             ok = stages(the_study, args)
-        except (ConfigError, ValueError, ResultError) as exc:
+        except (ConfigError, ValueError, ResultError, DataError, OutputError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         if STOP.signum:

@@ -23,7 +23,7 @@ from cifar_utils import conclusions, study, sweep, sweep_children
 from cifar_utils.train import NonFiniteLossError
 from cifar_utils.recipes import EXPERIMENTS, REPO_ROOT, profile_config
 from cifar_utils.results import ResultError, load_result, save_result
-from helpers import confusion_with_diagonal, fake_result, write_study
+from helpers import confusion_with_diagonal, fake_result, write_study, write_synthetic_npz
 
 # Everything a tiny cell changes in the baseline notebook's recipe: 1 epoch on 200 training images, 50
 # evaluated, on the CPU in fp32 (the same on any machine).
@@ -283,7 +283,8 @@ def test_a_cell_without_a_rate_has_its_final_runs_after_adopt(tmp_path, launches
     assert capsys.readouterr().out == ("2 cells have no chosen learning rate yet (a, b): their final runs follow "
                                        "--stage tune and --stage adopt.\n0 of 0 runs stored; 0 to run.\n")
     assert launches == []
-    assert sweep.main(["--study", str(the_study.file)]) == 0
+    write_synthetic_npz(root / "cifar10.npz")
+    assert sweep.main(["--study", str(the_study.file), "-p", "data_dir", str(root)]) == 0
     assert study.load(the_study.file).cell("b").lr == 0.1
     assert [call.run.config.lr for call in launches] == [0.05, 0.1] + [0.1] * 4
 
@@ -700,6 +701,23 @@ def test_options_that_cannot_go_together_are_refused_before_anything_runs(tiny, 
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and all(name in err for name in names), err
     assert stored_files(tiny.root) == [] and not (tmp_path / "README.md").exists()
+
+
+def test_a_sweep_without_data_or_a_place_to_store_stops_before_the_first_run(tiny, tmp_path, monkeypatch, capsys):
+    """Each run failed alike, one FAILED line and a traceback in its log after another."""
+    no_launch(monkeypatch)
+    empty = tmp_path / "no data here"
+    empty.mkdir()
+    assert sweep.main(args_of(tiny, "-p", "data_dir", str(empty))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no CIFAR-10 data in ") and str(empty) in err and "data_dir" in err
+    tuning_dir = tiny.study.tuning_dir
+    tuning_dir.parent.mkdir(parents=True, exist_ok=True)
+    tuning_dir.write_text("a file where the tuning runs' folder must be")
+    assert sweep.main(args_of(tiny, "-p", "data_dir", tiny.data_dir)) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the output folder ") and str(tuning_dir) in err and "choose a folder" in err
+    assert stored_files(tiny.root) == []
 
 
 def test_a_timeout_that_is_not_a_positive_number_of_minutes_is_refused(tiny, monkeypatch, capsys):
