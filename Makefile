@@ -4,7 +4,7 @@
 # make test-fast  the tests not marked slow (pytest -m "not slow", about a minute): no notebook executed,
 #                no nbval, no training subprocess, no HTML conversion; `make test` (what CI runs) is still the whole suite
 # make html     the committed notebooks as static pages in build/html/ (images embedded, formulas as MathML: no network)
-# make lab      JupyterLab on notebooks/, its kernel this .venv's python
+# make lab      JupyterLab on notebooks/, its kernel this .venv's python (--allow-root when run as root)
 # Each builds .venv from requirements.txt on first use. Pass options with ARGS, e.g.
 #   make report ARGS="--only 02_alexnet_sgd -p retrain True -p download True"
 PYTHON ?= python3
@@ -42,5 +42,6 @@ html: $(VENV)/.installed
 	$(PY) -m cifar_utils.webpages $(ARGS)
 
 # This environment's kernelspecs before a user's own 'python3' (jupyter_core's default in a venv, made explicit).
+# As root (Docker, Colab) JupyterLab refuses to start without --allow-root, so root gets it.
 lab: $(VENV)/.installed
-	JUPYTER_PREFER_ENV_PATH=1 $(PY) -m jupyter lab $(ARGS) notebooks/
+	JUPYTER_PREFER_ENV_PATH=1 $(PY) -m jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) $(ARGS) notebooks/

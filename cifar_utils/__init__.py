@@ -7,7 +7,8 @@ experiments, where each recipe lives, output folders, the original report's numb
 ``evaluate`` (predictions and accuracy), ``results`` (stored JSON results), ``store`` (a stored result,
 or a training run that stores one; headless), ``tables`` (results beside the original report's), ``stats``
 (intervals and tests over seeds), ``plots`` (drawing) and ``figures`` (the figure registry), ``theory``
-(Part 1's parameter checks, AlexNet's layer table and receptive fields, the profiles' label smoothing), ``references`` (the report's one bibliography), ``experiment`` (what a notebook calls), ``study`` (the study's cells and
+(Part 1's parameter checks, AlexNet's layer table and receptive fields, the profiles' label smoothing),
+``references`` (the report's one bibliography), ``experiment`` (what a notebook calls), ``study`` (the study's cells and
 runs) with ``study_results`` (its stored runs, read), ``estimates`` (their numbers), ``claims`` (the
 original report's claims) and ``conclusions`` (their tables and Markdown), ``sweep`` (the study's
 runner), ``report`` (``python -m cifar_utils.report`` runs the notebooks with papermill) and

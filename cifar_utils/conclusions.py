@@ -446,7 +446,8 @@ def batch_size_tries(the_study: study.Study, compared: study.Study) -> pd.DataFr
         (lr, mine, p_mine), (lr_theirs, ref, p_ref) = found
         gap = None if mine is None or ref is None else mine - ref
         rows[cell.label] = {
-            f"batch {theirs.value('batch_size')}: lr, validation (%)": f"{lr_theirs:g}, {ref:.2f}" if ref is not None else "",
+            f"batch {theirs.value('batch_size')}: lr, validation (%)":
+                f"{lr_theirs:g}, {ref:.2f}" if ref is not None else "",
             f"batch {cell.value('batch_size')}: lr, validation (%)": f"{lr:g}, {mine:.2f}" if mine is not None else "tuning",
             "difference (points)": f"{gap:+.2f}" if gap is not None else "",
             "precision": " vs ".join("; ".join(sorted(p)) for p in (p_ref, p_mine)),

@@ -39,9 +39,9 @@ from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked,
 from .hardware import resolve_device
 from .kernels import QuietKernelManager
 from .nbclean import strip_volatile
-from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, cell_differences, describe_differences,
-                      notebook_recipe, outside_the_report, parameters_cell, parameters_cell_of, profile_differences,
-                      recipe_lines, recipe_path, saved_parameters, undeclared_recipe_keys)
+from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPORT_RESULTS, cell_differences,
+                      describe_differences, notebook_recipe, outside_the_report, parameters_cell, parameters_cell_of,
+                      profile_differences, recipe_lines, recipe_path, saved_parameters, undeclared_recipe_keys)
 from .results import ResultError, load_result
 from .store import ExperimentRun
 from .tables import results_markdown
@@ -166,8 +166,8 @@ def run_notebook(name: str, params: dict, output_dir: Path, source: Path | None 
                  base: dict | None = None) -> tuple[bool, str, nbformat.NotebookNode | None]:
     """Execute one notebook (``source``, default ``notebooks/<name>.ipynb``) into a file of this run's own,
     moved to ``<output_dir>/<name>.ipynb`` when it succeeds and to ``<name>.failed.ipynb`` when it fails
-    (the last good copy stays); return success, the one-line detail, and the executed notebook exactly as
-    this run left it."""
+    (the last good copy stays; an older failed copy goes when this run leaves none); return success, the
+    one-line detail, and the executed notebook exactly as this run left it."""
     source, target = source or NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
     running, ok = new_temp(target, suffix=RUNNING_SUFFIX), False
     try:
@@ -181,13 +181,13 @@ def run_notebook(name: str, params: dict, output_dir: Path, source: Path | None 
     except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: still one FAILED line
         return False, f"{type(exc).__name__}: {exc}", None
     finally:
-        failed = output_dir / f"{name}.failed.ipynb"
-        if os.path.getsize(running):
+        failed, executed = output_dir / f"{name}.failed.ipynb", os.path.getsize(running) > 0
+        if executed:
             os.replace(running, target if ok else failed)
         else:
             os.unlink(running)
-        if ok:
-            failed.unlink(missing_ok=True)  # an older failure, fixed now
+        if ok or not executed:
+            failed.unlink(missing_ok=True)  # an older failure: fixed now, or not what this run did
 
 
 def publish(name: str, nb: nbformat.NotebookNode, saved: bytes) -> bool:
@@ -217,8 +217,14 @@ def variant_of(name: str, params: dict) -> tuple[dict, str]:
 
 
 def results_table(profile: str) -> str:
-    """Markdown table of the stored results of a profile beside the original report's numbers."""
-    return results_markdown({name: ExperimentRun.stored(name, profile, required=False).result for name in EXPERIMENTS})
+    """Markdown table of the stored results of a profile beside the original report's numbers: each found where
+    a run of the profile stores it (build/results/ for most), else in results/, where the sweep stores every
+    study run (the quick profile's final runs among them)."""
+    def stored(name: str) -> dict | None:
+        found = (ExperimentRun.stored(name, profile, results_dir=folder, required=False).result
+                 for folder in ("auto", REPORT_RESULTS))
+        return next((result for result in found if result is not None), None)
+    return results_markdown({name: stored(name) for name in EXPERIMENTS})
 
 
 def literal(value) -> str:
@@ -258,6 +264,20 @@ def parameters_help(names: list[str]) -> str:
         for comment, where in said.items():  # notebooks that mean different things by one name each say theirs
             lines.append(f"  {'':16s}  {comment}" + (f" ({', '.join(where)})" if len(said) > 1 else ""))
     return "\n".join(lines) + "\n"
+
+
+def where_it_failed(failed: list[str], output_dir: Path, shown_as: str) -> str:
+    """The end of the runner's last line: the ``<name>.failed.ipynb`` copies this run left in ``output_dir``
+    (written as the user gave it, ``shown_as``); for a notebook without one (its kernel never ran a cell, or it
+    ran but was not published), its FAILED line above, which says why."""
+    has_copy = {name: (output_dir / f"{name}.failed.ipynb").is_file() for name in failed}
+    copies = [f"{shown_as}/{name}.failed.ipynb" for name in failed if has_copy[name]]
+    others = [name for name in failed if not has_copy[name]]
+    parts = [f"{', '.join(copies)} show{'s' * (len(copies) == 1)} where"] if copies else []
+    if others:
+        parts.append(f"the FAILED line{'s' * (len(others) > 1)} above say{'s' * (len(others) == 1)} why"
+                     + (f" for {', '.join(others)}" if copies else ""))
+    return "; ".join(parts)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -332,8 +352,8 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep_going:
                 break
     if failed:
-        print(f"error: {', '.join(failed)} failed; {', '.join(f'{args.output_dir}/{n}.failed.ipynb' for n in failed)} "
-              f"show{'s' * (len(failed) == 1)} where.", file=sys.stderr)
+        print(f"error: {', '.join(failed)} failed; {where_it_failed(failed, output_dir, args.output_dir)}.",
+              file=sys.stderr)
         return 1
     return 0
 

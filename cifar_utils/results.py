@@ -29,6 +29,10 @@ class ResultError(RuntimeError):
     """A stored result is unreadable, hand-edited into an invalid shape, or from another schema."""
 
 
+class NewerResult(ResultError):
+    """A stored result written by a newer cifar-report: kept as it is, never trained over (upgrade to read it)."""
+
+
 def make_result(experiment: str, config, history: list[dict], test_probs, data, environment: dict,
                 wall_seconds: float, evaluations: dict | None = None) -> dict:
     """A result in this schema from a finished training: ``test_probs`` (N, 10) softmax outputs on
@@ -106,9 +110,12 @@ def _check_fields(result, path) -> None:
             raise ResultError(f"the stored result {path} {why}; delete it or run with retrain=True to replace it.")
 
     require(isinstance(result, dict), "is not a JSON object")
-    version = result.get("schema_version")
-    require(version in READABLE_VERSIONS, f"has schema_version {version!r}, but this code reads versions "
-                                          f"{', '.join(map(str, READABLE_VERSIONS))}")
+    version, readable = result.get("schema_version"), ", ".join(map(str, READABLE_VERSIONS))
+    if isinstance(version, int) and not isinstance(version, bool) and version > SCHEMA_VERSION:  # keep the file
+        raise NewerResult(f"the stored result {path} has schema_version {version}, written by a newer version of "
+                          f"cifar-report than this one (it reads versions {readable}); upgrade this copy (git pull, "
+                          f"then make install) to read it.")
+    require(version in READABLE_VERSIONS, f"has schema_version {version!r}, but this code reads versions {readable}")
     missing = [k for k in REQUIRED + (("predictions",) if version >= 2 else ()) if k not in result]
     require(not missing, f"lacks the fields {missing}")
     if isinstance(result["config"], dict):  # fields added since, at the value that behaves as before

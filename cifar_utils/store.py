@@ -20,7 +20,7 @@ from .config import ConfigError, ExperimentConfig
 from .data import DataError, check_available, load_cifar10
 from .files import check_writable_dir, locked
 from .recipes import REPO_ROOT, experiment_info, output_dirs, profile_config, repo_path, repo_relative
-from .results import ResultError, data_label, load_result, make_result, result_path, save_result
+from .results import NewerResult, ResultError, data_label, load_result, make_result, result_path, save_result
 from .train import train
 
 RUN_OPTIONS = ("data_dir", "download", "retrain", "results_dir", "figures_dir")
@@ -119,6 +119,8 @@ class ExperimentRun:
         """Load the stored result into ``self.result``; False when there is none or it is unusable (warned)."""
         try:
             self.result = load_result(self.path, key=self.key)
+        except NewerResult:
+            raise  # training again would overwrite a result this copy cannot read: upgrade instead
         except ResultError as exc:
             log(f"Warning: {exc} Training again now.")
             self.damaged = True

@@ -37,7 +37,7 @@ from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .files import atomic_write_json
 from .recipes import (EXPERIMENTS, PROFILES_DIR, profile_config, profile_differences, recipe_path, repo_path,
                       set_recipe_value)
-from .results import ResultError, accuracy, load_result, result_path
+from .results import NewerResult, ResultError, accuracy, load_result, result_path
 
 STUDY_FILE = PROFILES_DIR / "study.yaml"
 NETWORKS = {"baseline": "baseline CNN", "alexnet": "AlexNet"}
@@ -425,6 +425,8 @@ def stored_result(run: Run) -> dict | None:
     """The run's stored result; None when there is none, or when it is unusable (named with its fix, once)."""
     try:
         return load_result(run.path, key=run.config.key())
+    except NewerResult:
+        raise  # the sweep would train over it: it stops with the upgrade advice instead
     except ResultError as exc:
         warn(f"{exc} It is left out; the sweep (python -m cifar_utils.sweep) trains it again.")
         return None

@@ -41,13 +41,15 @@ from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-from .files import atomic_write_bytes, ensure_writable_dir
+from .config import ConfigError
+from .files import OutputError, atomic_write_bytes, ensure_writable_dir
 from .nbclean import strip_progress
-from .recipes import NOTEBOOKS_DIR, REPO_ROOT
+from .recipes import NOTEBOOKS_DIR, REPO_ROOT, outside_the_report
 
 STYLESHEET = Path(__file__).with_name("webpages.css")
 README = REPO_ROOT / "README.md"
 INDEX = "index.html"
+OUTPUT_DIR = "build/html"  # make html's folder, relative to the repository root
 TEMPLATE = "offline.html.j2"
 # JupyterLab's template less everything it would fetch from a CDN; the report's stylesheet after JupyterLab's and
 # its navigation around the cells; LaTeX outputs rendered like Markdown math; images with their alt text (the
@@ -414,10 +416,10 @@ def index_html(contents: list[Entry]) -> str:
             "images are embedded: these pages need no network.</p>\n</main>\n</body>\n</html>\n")
 
 
-def build(output_dir: str | Path = "build/html", notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
+def build(output_dir: str | Path = OUTPUT_DIR, notebooks_dir: Path = NOTEBOOKS_DIR) -> list[Path]:
     """Write one page per ``notebooks_dir/*.ipynb`` and ``index.html`` into ``output_dir`` (relative to the
-    repository root); return the paths written, index last."""
-    folder = ensure_writable_dir(REPO_ROOT / output_dir)
+    repository root; never the root itself, notebooks/, results/ or figures/); return the paths written, index last."""
+    folder = ensure_writable_dir(outside_the_report("--output-dir", output_dir))
     notebooks = sorted(notebooks_dir.glob("*.ipynb"))  # 00 to 03: their names give the reading order
     contents = [contents_entry(path) for path in notebooks]
     written = []
@@ -430,10 +432,13 @@ def build(output_dir: str | Path = "build/html", notebooks_dir: Path = NOTEBOOKS
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cifar_utils.webpages", description=__doc__.split("\n")[0])
-    parser.add_argument("--output-dir", default="build/html", help="where the pages go (default: build/html)")
+    parser.add_argument("--output-dir", default=OUTPUT_DIR, help=f"where the pages go (default: {OUTPUT_DIR})")
     args = parser.parse_args(argv)
     try:
         written = build(args.output_dir)
+    except (ConfigError, OutputError) as exc:  # their sentence ends with the fix; name the default too
+        print(f"error: {str(exc).rstrip('.')}, e.g. {OUTPUT_DIR} (the default).", file=sys.stderr)
+        return 2
     except FormulaError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -335,3 +335,19 @@ def test_a_sign_without_a_left_operand_and_a_solidus_take_no_space():
                                          display=True), "html.parser")
     tight = [(mo.get_text(), mo.get("lspace"), mo.get("rspace")) for mo in soup.find_all("mo") if mo.get("lspace")]
     assert tight == [("\u2212", "0", "0"), ("\u2212", "0", "0"), ("/", "0", "0")]
+
+
+@pytest.mark.parametrize("folder", ["notebooks", ".", "results", "figures", "README.md"])
+def test_pages_are_never_written_into_the_committed_report(folder, monkeypatch, capsys):
+    """Refused with one sentence naming the folder and the default, before anything is converted or written."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a page was converted")
+
+    monkeypatch.setattr(webpages, "notebook_html", refuse)
+    before = sorted(p.name for p in REPO_ROOT.iterdir())
+    assert webpages.main(["--output-dir", folder]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith("error: ") and captured.err.count("\n") == 1
+    assert repr(folder) in captured.err or folder in captured.err
+    assert "build/html" in captured.err
+    assert sorted(p.name for p in REPO_ROOT.iterdir()) == before

@@ -262,3 +262,11 @@ def test_speed_page_and_readme_quote_the_quick_report_s_wall_time_from_an_empty_
               if r["config"]["seed"] == 0]
     assert measured == [round(a, 2) for a in stored]
     assert "(" + ", ".join(f"{a:.2f}%" for a in measured) + ", with" in page
+
+
+def test_the_report_s_table_of_the_quick_profile_finds_its_runs_where_the_sweep_stored_them(capsys):
+    """They are in results/ (the sweep's folder), not build/results/ (a report run's): the table said 'not run'."""
+    from cifar_utils import report
+    assert report.main(["--profile", "quick", "--table"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0")]
+    assert len(rows) == 3 and not any("not run" in row for row in rows), rows

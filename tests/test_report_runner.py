@@ -270,3 +270,44 @@ def test_a_run_that_would_train_without_data_is_refused_before_any_notebook(tmp_
                         "--output-dir", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"error: no CIFAR-10 data in {tmp_path}") and "-p data_dir FOLDER" in err
+
+
+# --- make lab as root (Docker, Colab): JupyterLab refuses root unless told --allow-root ----------------------
+
+@pytest.mark.parametrize("uid,allowed", [("0", True), ("1000", False)])
+def test_make_lab_passes_allow_root_only_as_root(uid, allowed, tmp_path):
+    import os
+    import shutil
+    import subprocess
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    fake_id = tmp_path / "id"  # the uid the Makefile reads with `id -u`, whoever runs the tests
+    fake_id.write_text(f"#!/bin/sh\necho {uid}\n")
+    fake_id.chmod(0o755)
+    env = {**os.environ, "PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}"}
+    dry = subprocess.run(["make", "-n", "lab"], cwd=recipes.REPO_ROOT, env=env, capture_output=True, text=True,
+                         check=True).stdout
+    (lab,) = [line for line in dry.splitlines() if "jupyter lab" in line]
+    assert ("--allow-root" in lab) is allowed
+
+
+# --- the final line names a failed notebook's copy only where there is one -----------------------------------
+
+@pytest.mark.parametrize("writes", [True, False], ids=["executed copy", "nothing written"])
+def test_the_final_line_names_the_failed_copy_only_when_it_exists(writes, tmp_path, monkeypatch, capsys):
+    def fails(source, output, **kwargs):
+        if writes:
+            nbformat.write(nbformat.v4.new_notebook(), output)
+        raise RuntimeError("Kernel died before replying to kernel_info")
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "01_baseline.failed.ipynb").write_text("an older run's failure")  # not this run's
+    monkeypatch.setattr(report.papermill, "execute_notebook", fails)
+    assert report.main(["--only", "01_baseline", "--output-dir", str(out)]) == 1
+    last = capsys.readouterr().err.splitlines()[-1]
+    failed = out / "01_baseline.failed.ipynb"
+    assert last.startswith("error: 01_baseline failed")
+    assert (str(failed) in last) is writes is failed.is_file()
+    if not writes:
+        assert "FAILED line above" in last

@@ -87,7 +87,7 @@ def _set(result, dotted, value):
 
 _DELETE = object()
 BROKEN = {
-    "schema 3": ("schema_version", 3, "schema_version 3"),
+    "schema 0": ("schema_version", 0, "schema_version 0"),  # a newer schema is told to upgrade instead (below)
     "schema missing": ("schema_version", _DELETE, "schema_version None"),
     "no confusion": ("confusion", _DELETE, "lacks the fields ['confusion']"),
     "no environment": ("environment", _DELETE, "lacks the fields ['environment']"),
@@ -120,6 +120,18 @@ def _assert_refused(tmp_path, result, needle) -> None:
         load_result(path)
     _assert_names_file_and_fix(info.value, path)
     assert needle in str(info.value)
+
+
+def test_a_result_of_a_newer_schema_is_told_to_upgrade_not_to_delete_or_retrain(tmp_path, result):
+    result["schema_version"] = SCHEMA_VERSION + 1
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(result))
+    with pytest.raises(ResultError) as info:
+        load_result(path)
+    message = str(info.value)
+    assert str(path) in message and f"schema_version {SCHEMA_VERSION + 1}" in message
+    assert "newer version of cifar-report" in message and "git pull" in message
+    assert "delete" not in message and "retrain" not in message
 
 
 def test_result_not_an_object(tmp_path):

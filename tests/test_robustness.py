@@ -40,7 +40,7 @@ from cifar_utils.data import CLASSES, DataError, load_cifar10  # noqa: E402
 from cifar_utils.files import locked  # noqa: E402
 from cifar_utils.models import build_model  # noqa: E402
 from cifar_utils.recipes import REPO_ROOT  # noqa: E402
-from cifar_utils.results import ResultError, load_result, save_result  # noqa: E402
+from cifar_utils.results import SCHEMA_VERSION, NewerResult, ResultError, load_result, save_result  # noqa: E402
 from cifar_utils.store import ExperimentRun  # noqa: E402
 from cifar_utils.train import train  # noqa: E402
 from helpers import make_config, without_seconds, write_synthetic_npz  # noqa: E402
@@ -382,6 +382,23 @@ def test_experiment_warns_and_trains_before_drawing_anything(variant, stored, tm
     assert len(lines) == 1 and lines[0].startswith("Warning: ") and lines[0].endswith("Training again now."), lines
     assert not exp.figures_dir.exists() or not list(exp.figures_dir.iterdir())  # nothing drawn
     assert exp.path.read_bytes() == bad
+
+
+def test_a_result_of_a_newer_schema_is_never_trained_over(stored, tmp_path, data_dir, monkeypatch):
+    """Training again would overwrite a result only a newer cifar-report can read: the run stops, saying to upgrade."""
+    exp = make_exp(tmp_path, data_dir)
+    newer = {**json.loads(stored), "schema_version": SCHEMA_VERSION + 1}
+    exp.path.parent.mkdir(parents=True, exist_ok=True)
+    exp.path.write_text(json.dumps(newer))
+    before = exp.path.read_bytes()
+
+    def stop(*args, **kwargs):
+        raise Stop
+
+    monkeypatch.setattr(store_mod, "train", stop)
+    with pytest.raises(NewerResult, match="upgrade"):
+        exp.run(log=lambda line: None, progress=False)
+    assert exp.path.read_bytes() == before
 
 
 def test_experiment_replaces_a_bad_stored_result(stored, tmp_path, data_dir, train_calls, uninterrupted):

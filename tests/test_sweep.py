@@ -720,6 +720,17 @@ def test_a_sweep_without_data_or_a_place_to_store_stops_before_the_first_run(tin
     assert stored_files(tiny.root) == []
 
 
+def test_a_sweep_stops_at_a_result_of_a_newer_schema_instead_of_training_over_it(tiny, launches, capsys):
+    run = tiny.final[0]
+    result = store_fake(run)
+    run.path.write_text(json.dumps({**result, "schema_version": result["schema_version"] + 1}))
+    before = run.path.read_bytes()
+    assert sweep.main(args_of(tiny, "--stage", "final", "-p", "data_dir", tiny.data_dir)) == 2
+    err = capsys.readouterr().err
+    assert str(run.path) in err and "newer version of cifar-report" in err and "upgrade" in err
+    assert launches == [] and run.path.read_bytes() == before
+
+
 def test_a_timeout_that_is_not_a_positive_number_of_minutes_is_refused(tiny, monkeypatch, capsys):
     no_launch(monkeypatch)
     with pytest.raises(SystemExit) as info:
