@@ -2,9 +2,11 @@
 
 A reader sees either the old file or the complete new one, never a half-written file, and the old
 file is left intact when writing fails. A writer killed mid-way (kill -9, power loss) leaves its
-hidden temp file ``.<name>.<random>.tmp`` behind; the next write of the same file removes it
-(``remove_stale_temps``), also when it skips writing identical bytes. A write that fails (a full disk)
-is one ``OutputError`` naming the file. ``locked`` serialises work that two processes must not do at once.
+hidden temp file ``.<name>.<pid>.<random>.tmp`` behind; the next write of the same file removes it
+(``remove_stale_temps``: at once when that pid is no live process here, else once an hour old), also when it
+skips writing identical bytes. A write that fails (a full disk) is one ``OutputError`` naming the file.
+``locked`` serialises work that two processes must not do at once; ``remove_unheld_locks`` removes the lock
+files that killed holders left.
 """
 from __future__ import annotations
 
@@ -67,12 +69,12 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
 
 
 def new_temp(path: str | os.PathLike, suffix: str = ".tmp") -> str:
-    """A new empty temp file ``.<name>.<random><suffix>`` beside ``path``, with the usual permissions,
-    after removing the stale ones of that pattern that killed writers left there."""
+    """A new empty temp file ``.<name>.<pid>.<random><suffix>`` beside ``path`` (``pid`` this process's), with
+    the usual permissions, after removing the stale ones of that pattern that killed writers left there."""
     path = Path(path)
     ensure_writable_dir(path.parent)
     remove_stale_temps(path.parent, path.name, suffix=suffix)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix, dir=path.parent)
     os.close(fd)
     try:
         usual_permissions(tmp)
@@ -82,15 +84,16 @@ def new_temp(path: str | os.PathLike, suffix: str = ".tmp") -> str:
     return tmp
 
 
-STALE_AFTER_S = 3600  # a temp file untouched this long is no longer being written
+STALE_AFTER_S = 3600  # a temp file of a live process (or of no known one) untouched this long is no longer written
 
 
 def remove_stale_temps(folder: str | os.PathLike, name: str, older_than_s: float = STALE_AFTER_S,
                        suffix: str = ".tmp") -> list[Path]:
-    """Delete the temp files ``.<name>.<random><suffix>`` that ``atomic_write_with`` (or another writer
-    of this project using that pattern) left in ``folder`` and that were last modified at least
-    ``older_than_s`` seconds ago (a younger one may belong to a writer still at work); return the
-    paths removed. Best effort: what cannot be removed is left."""
+    """Delete the temp files ``.<name>.<pid>.<random><suffix>`` (or, from before the pid was named,
+    ``.<name>.<random><suffix>``) that ``new_temp``'s killed writers left in ``folder``; return the paths
+    removed. A temp whose pid is no live process on this machine goes at once; any other only once it was
+    last modified at least ``older_than_s`` seconds ago (a younger one may belong to a writer still at work).
+    Best effort: what cannot be removed is left."""
     prefix = f".{name}."
     try:
         entries = list(os.scandir(folder))
@@ -98,17 +101,33 @@ def remove_stale_temps(folder: str | os.PathLike, name: str, older_than_s: float
         return []
     removed = []
     for entry in sorted(entries, key=lambda e: e.name):
-        middle = entry.name[len(prefix):-len(suffix)]  # mkstemp's random part: no dots
-        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix) and middle and "." not in middle):
+        if not (entry.name.startswith(prefix) and entry.name.endswith(suffix)):
+            continue
+        parts = entry.name[len(prefix):len(entry.name) - len(suffix)].split(".")  # mkstemp's random part: no dots
+        if not (len(parts) == 1 or len(parts) == 2 and parts[0].isdigit()) or not all(parts):
             continue
         try:
             info = entry.stat(follow_symlinks=False)
-            if stat.S_ISREG(info.st_mode) and time.time() - info.st_mtime >= older_than_s:
+            writer_gone = len(parts) == 2 and not _is_live(int(parts[0]))
+            if stat.S_ISREG(info.st_mode) and (writer_gone or time.time() - info.st_mtime >= older_than_s):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:  # removed meanwhile by another process, or not ours to remove
             pass
     return removed
+
+
+def _is_live(pid: int) -> bool:
+    """Whether ``pid`` is a process on this machine (one of another user's included)."""
+    if pid <= 0:  # 0 would ask about this process group
+        return False
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether it could be
+    except (ProcessLookupError, OverflowError):  # no such process, or a number no pid can be
+        return False
+    except PermissionError:  # another user's process
+        pass
+    return True
 
 
 def usual_permissions(path: str | os.PathLike) -> None:
@@ -172,3 +191,26 @@ def locked(path: str | os.PathLike, on_wait=None):
                     return
             finally:
                 fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def remove_unheld_locks(folder: str | os.PathLike) -> list[Path]:
+    """Delete the empty ``*.lock`` files in ``folder`` that no process holds (``locked``'s files that a
+    killed holder, SIGTERM or kill -9, left); return the paths removed. Safe beside ``locked``: a process
+    that opened one of them meanwhile finds it removed once it holds it, and takes the lock on a new file."""
+    removed = []
+    for path in sorted(Path(folder).glob("*.lock")):
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:  # removed meanwhile, a link, or not ours to read
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            info = os.fstat(fd)
+            if stat.S_ISREG(info.st_mode) and info.st_size == 0 and os.path.samefile(path, fd):
+                os.unlink(path)
+                removed.append(path)
+        except OSError:  # held (BlockingIOError), or removed meanwhile
+            pass
+        finally:
+            os.close(fd)  # lets the lock go
+    return removed

@@ -131,7 +131,7 @@ def accuracy_summary(name: str, params: dict, base: dict | None = None) -> str:
 
 
 
-RUNNING_SUFFIX = ".tmp.ipynb"  # a notebook being executed: .<name>.ipynb.<random>.tmp.ipynb (papermill wants .ipynb)
+RUNNING_SUFFIX = ".tmp.ipynb"  # a notebook being run: .<name>.ipynb.<pid>.<random>.tmp.ipynb (papermill wants .ipynb)
 SOURCE_SUFFIX = ".source.ipynb"  # what a publishing run executes: its notebook with the recipe's parameters cell
 
 
@@ -317,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OutputError, DataError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for name in notebook_names(None):  # what runs killed here before left (another run's are younger)
+    for name in notebook_names(None):  # what runs killed here before left (a live run's temps stay)
         for suffix in (RUNNING_SUFFIX, SOURCE_SUFFIX):
             remove_stale_temps(output_dir, f"{name}.ipynb", suffix=suffix)
     # Options that do not change any result may be given without losing the right to publish.

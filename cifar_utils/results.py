@@ -64,10 +64,15 @@ def save_result(path: str | os.PathLike, result: dict) -> Path:
 
 def load_result(path: str | os.PathLike, key: str | None = None) -> dict | None:
     """The stored result at ``path``, None when there is none, ResultError when it is unusable (also
-    when ``key`` is given and the result's configuration is another one)."""
+    when ``key`` is given and the result's configuration is another one, and when ``path`` is a link to a file
+    outside its folder, which would publish what the folder does not hold)."""
     path = Path(path)
     if not path.is_file():
         return None
+    target, folder = path.resolve(), path.parent.resolve()
+    if not target.is_relative_to(folder):  # a link (or a link on its way) to a file this folder does not hold
+        raise ResultError(f"the stored result {path} is a link to {target}, outside its folder {folder}; replace the "
+                          f"link with a copy of that file, or remove it.")
     try:
         result = json.loads(path.read_text(), parse_constant=_refuse_constant)
     except (OSError, UnicodeDecodeError, ValueError) as exc:  # JSONDecodeError is a ValueError

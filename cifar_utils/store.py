@@ -12,13 +12,14 @@ the same whether it starts in notebooks/ or in the root.
 """
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 
 from . import hardware
 from .config import ConfigError, ExperimentConfig
 from .data import DataError, check_available, load_cifar10
-from .files import check_writable_dir, locked
+from .files import check_writable_dir, locked, remove_unheld_locks
 from .recipes import REPO_ROOT, experiment_info, output_dirs, profile_config, repo_path, repo_relative
 from .results import NewerResult, ResultError, data_label, load_result, make_result, result_path, save_result
 from .train import train
@@ -84,7 +85,8 @@ class ExperimentRun:
         """Load the stored result for this configuration, or train (and store) when there is none.
 
         Training holds a lock per configuration (``runs/<experiment>-<key>.lock``): a second run of the
-        same parameters waits, then loads the result the first one stored."""
+        same parameters waits, then loads the result the first one stored. A run that fails leaves neither its
+        lock nor an empty checkpoint folder (a checkpoint stays, to resume from)."""
         # A device named explicitly must exist even when the stored result is only loaded ("auto" always
         # resolves, so a stored GPU result still draws on a CPU machine); precision matters only for training.
         device = hardware.resolve_device(self.config.device)
@@ -94,8 +96,9 @@ class ExperimentRun:
         check_writable_dir(self.results_dir)  # created when written: a failed run leaves no empty folder
         check_writable_dir(self.figures_dir)
         lock = self.checkpoint.parent.with_suffix(".lock")
+        remove_unheld_locks(lock.parent)  # those of runs killed before (their holders gone)
         waiting = f"Waiting for another run of these parameters to finish ({repo_relative(lock)})."
-        with locked(lock, on_wait=lambda: log(waiting)):
+        with locked(lock, on_wait=lambda: log(waiting)):  # removed when this run ends, failed or not
             if not self.retrain and self._load(lambda message: None):  # the run we waited for stored it
                 log(f"Loaded stored result {repo_relative(self.path)}, just stored by the other run.")
                 return self.result
@@ -103,8 +106,10 @@ class ExperimentRun:
                 shutil.rmtree(self.checkpoint.parent, ignore_errors=True)  # retrain always starts clean
             try:
                 trained = self._train(device, dtype, log, progress)
-            except DataError as exc:
-                if not self.damaged:
+            except BaseException as exc:
+                with contextlib.suppress(OSError):  # a checkpoint folder left empty goes; one with a checkpoint stays
+                    self.checkpoint.parent.rmdir()
+                if not (isinstance(exc, DataError) and self.damaged):
                     raise
                 raise DataError(f"the stored result {repo_relative(self.path)} is damaged and training it again needs "
                                 f"CIFAR-10 ({exc}); restore the file, or delete it and train again with -p data_dir "

@@ -2,9 +2,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
-from cifar_utils.files import atomic_write_bytes, remove_stale_temps
+import pytest
+
+from cifar_utils.files import atomic_write_bytes, new_temp, remove_stale_temps
+from cifar_utils.recipes import REPO_ROOT
 
 DAY = 86400
 
@@ -60,3 +66,47 @@ def test_temps_left_by_atomic_writes_match_the_pattern(tmp_path, monkeypatch):
     [left] = list(tmp_path.iterdir())
     assert remove_stale_temps(tmp_path, "out.json", older_than_s=0) == [left]
     assert list(tmp_path.iterdir()) == []
+
+
+# --- a temp names its writer's pid: one left by a killed writer goes at once -------------------------------
+
+WRITER = ("import sys, time\nfrom cifar_utils.files import new_temp\n"
+          "print(new_temp(sys.argv[1], suffix=sys.argv[2]), flush=True)\ntime.sleep(60)\n")
+
+
+def temp_of_a_writer(target, suffix=".tmp"):
+    """A writer process that made its temp for ``target`` and is still at work: (process, temp path)."""
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target), suffix], stdout=subprocess.PIPE, text=True,
+                            cwd=REPO_ROOT)
+    return proc, Path(proc.stdout.readline().strip())
+
+
+def test_a_temp_names_its_writers_pid_and_keeps_its_suffix(tmp_path):
+    for suffix in (".tmp", ".source.ipynb"):
+        temp = Path(new_temp(tmp_path / "nb.ipynb", suffix=suffix))
+        assert temp.parent == tmp_path and temp.name.startswith(f".nb.ipynb.{os.getpid()}.")
+        assert temp.name.endswith(suffix) and "." not in temp.name[len(f".nb.ipynb.{os.getpid()}."):-len(suffix)]
+
+
+@pytest.mark.parametrize("suffix", [".tmp", ".tmp.ipynb"])
+def test_the_temp_of_a_killed_writer_is_removed_at_once_and_a_live_writers_is_kept(suffix, tmp_path):
+    killed, killed_temp = temp_of_a_writer(tmp_path / "cache.pt", suffix)
+    live, live_temp = temp_of_a_writer(tmp_path / "cache.pt", suffix)
+    try:
+        killed.kill()  # kill -9: no cleanup runs
+        killed.wait(timeout=30)
+        assert killed_temp.exists() and live_temp.exists()
+        assert remove_stale_temps(tmp_path, "cache.pt", suffix=suffix) == [killed_temp]
+        assert live_temp.exists()  # a writer still at work keeps its temp...
+        # ...till it is old
+        assert remove_stale_temps(tmp_path, "cache.pt", older_than_s=0, suffix=suffix) == [live_temp]
+    finally:
+        live.kill()
+        live.wait(timeout=30)
+
+
+def test_a_temp_without_a_pid_or_of_this_process_keeps_the_age_rule(tmp_path):
+    own = Path(new_temp(tmp_path / "run.json"))
+    unnamed = make(tmp_path, ".run.json.abc123de.tmp")
+    assert remove_stale_temps(tmp_path, "run.json") == [] and own.exists() and unnamed.exists()
+    assert remove_stale_temps(tmp_path, "run.json", older_than_s=0) == sorted([own, unnamed])

@@ -458,3 +458,29 @@ def test_schema_2_result_needs_predictions_schema_1_does_not(trained_result, tmp
         check_result(result, tmp_path / "r.json")
     result["schema_version"] = 1
     check_result(result, tmp_path / "r.json")
+
+
+def test_a_result_linked_from_outside_its_folder_is_refused_naming_link_and_target(tmp_path, result):
+    outside = save_result(tmp_path / "elsewhere" / "baseline-x.json", result)
+    link = tmp_path / "results" / result_path("", "baseline", result["key"]).name
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    with pytest.raises(ResultError) as refused:
+        load_result(link, key=result["key"])
+    assert str(link) in str(refused.value) and str(outside) in str(refused.value)
+    assert link.is_symlink() and outside.is_file()  # refused, neither followed nor deleted
+    (tmp_path / "results" / "hop").symlink_to(outside.parent, target_is_directory=True)  # a link inside that leads out
+    link.unlink()
+    link.symlink_to(link.parent / "hop" / outside.name)
+    with pytest.raises(ResultError, match="outside"):
+        load_result(link)
+
+
+def test_a_result_linked_within_its_folder_loads(tmp_path, result):
+    stored = save_result(tmp_path / "results" / "kept" / "baseline-x.json", result)
+    link = tmp_path / "results" / "baseline-x.json"
+    link.symlink_to(stored)
+    assert load_result(link) == load_result(stored)
+    linked_folder = tmp_path / "linked-results"  # a results folder that is itself a link keeps working
+    linked_folder.symlink_to(tmp_path / "results", target_is_directory=True)
+    assert load_result(linked_folder / "baseline-x.json") == load_result(stored)

@@ -10,6 +10,8 @@
 5. A second run of a configuration that is being trained waits for the first and loads its result.
 6. The seed's range is checked at construction.
 7. A 1-image test set is evaluated; a data_dir that is a file says so.
+8. What a killed or failed run leaves goes: the runner's temps of a killed run (at its next run), a failed
+   run's lock and empty checkpoint folder (a checkpoint stays), lock files whose holders were killed.
 
 All on synthetic data in tmp folders, a baseline model, one epoch, a few hundred images.
 """
@@ -44,6 +46,7 @@ from cifar_utils.results import SCHEMA_VERSION, NewerResult, ResultError, load_r
 from cifar_utils.store import ExperimentRun  # noqa: E402
 from cifar_utils.train import train  # noqa: E402
 from helpers import make_config, without_seconds, write_synthetic_npz  # noqa: E402
+from test_report_runner import runner, save_cell  # noqa: E402,F401  (the fixture, used by name)
 
 CONFIG = dict(train_subset=200, test_subset=50)  # on top of helpers.BASE_RECIPE: baseline, fp32, CPU, 1 epoch
 HOUR = 3600
@@ -504,3 +507,85 @@ def test_a_data_dir_that_is_a_file_says_so(tmp_path, data_dir):
     exp.checkpoint = tmp_path / "runs" / "checkpoint.pt"
     with pytest.raises(DataError, match="is a file, not a folder"):
         exp.run(log=quiet, progress=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# 8. What a killed or failed run leaves goes: the runner's temps, empty checkpoint folders, lock files.
+
+def exited_pid() -> int:
+    """The pid of a process that has ended (as a kill -9 leaves its writer)."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def test_a_killed_variant_runs_temps_are_gone_after_the_next_run(runner, capsys):
+    _, root = runner
+    save_cell(root / "notebooks" / "01_baseline.ipynb",
+              lambda source: source.replace("epochs: int = 10 ", "epochs: int = 3  "))
+    out, dead = root / "out", exited_pid()
+    out.mkdir()
+    killed = [out / f".01_baseline.ipynb.{dead}.k1ll3d99{suffix}"
+              for suffix in (report.RUNNING_SUFFIX, report.SOURCE_SUFFIX)]
+    working = out / f".01_baseline.ipynb.{os.getpid()}.wr1t1ng0{report.RUNNING_SUFFIX}"  # a run still at work
+    for temp in (*killed, working):
+        temp.write_text("{}")
+    assert report.main(["--only", "01_baseline", "--output-dir", str(out)]) == 0
+    assert "runs as a variant" in capsys.readouterr().out
+    assert not any(temp.exists() for temp in killed) and working.exists()
+
+
+def fails_in_training(creates_folder: bool, writes_checkpoint: bool):
+    """A stand-in for train() that fails (as a full disk or a crash would), after making its checkpoint folder
+    (as a checkpoint write that failed does) and, optionally, a checkpoint."""
+    def failing(config, data, checkpoint_path, **kwargs):
+        if creates_folder:
+            checkpoint_path.parent.mkdir(parents=True)
+        if writes_checkpoint:
+            checkpoint_path.write_bytes(b"epoch 1")
+        raise Stop
+    return failing
+
+
+@pytest.mark.parametrize("creates_folder", [False, True], ids=["before any checkpoint write", "in a checkpoint write"])
+def test_a_failed_run_leaves_no_empty_checkpoint_folder_and_no_lock(creates_folder, tmp_path, data_dir, monkeypatch):
+    exp = make_exp(tmp_path, data_dir)
+    monkeypatch.setattr(store_mod, "train", fails_in_training(creates_folder, writes_checkpoint=False))
+    with pytest.raises(Stop):
+        exp.run(log=quiet, progress=False)
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_failed_run_without_data_leaves_nothing_in_runs(tmp_path):
+    (tmp_path / "empty").mkdir()
+    exp = make_exp(tmp_path, tmp_path / "empty")
+    with pytest.raises(DataError):
+        exp.run(log=quiet, progress=False)
+    assert list((tmp_path / "runs").iterdir()) == []
+
+
+def test_a_failed_run_keeps_its_checkpoint_to_resume_from(tmp_path, data_dir, monkeypatch):
+    exp = make_exp(tmp_path, data_dir)
+    monkeypatch.setattr(store_mod, "train", fails_in_training(creates_folder=True, writes_checkpoint=True))
+    with pytest.raises(Stop):
+        exp.run(log=quiet, progress=False)
+    assert exp.checkpoint.read_bytes() == b"epoch 1"
+    assert list((tmp_path / "runs").iterdir()) == [exp.checkpoint.parent]
+
+
+def test_a_run_removes_the_locks_killed_runs_left_and_keeps_a_held_one(tmp_path, data_dir, monkeypatch):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    left = runs / "baseline-0123456789ab.lock"  # its holder was killed (SIGTERM, kill -9): no one holds it
+    left.touch()
+    held, release, released = runs / "baseline-ba9876543210.lock", tmp_path / "release", tmp_path / "released"
+    proc = hold_lock(held, release, released)
+    try:
+        monkeypatch.setattr(store_mod, "train", fails_in_training(creates_folder=False, writes_checkpoint=False))
+        with pytest.raises(Stop):
+            make_exp(tmp_path, data_dir).run(log=quiet, progress=False)
+        assert not left.exists() and held.exists()
+    finally:
+        release.touch()
+        proc.wait(timeout=30)
+    assert not held.exists()
