@@ -29,7 +29,18 @@ MAX_SEED = 2 ** 32 - 1
 
 
 class ConfigError(ValueError):
-    """A parameter has the wrong type or an invalid value."""
+    """A parameter has the wrong type or an invalid value. Raised for one parameter, it also says which (``key``,
+    ``value``), what is wrong with it (``problem``) and how to fix it in a file (``fix``), so that a value read
+    from a recipe or profile file can be reported naming that file (``in_file``)."""
+
+    def __init__(self, message: str, key: str | None = None, value=None, problem: str = "", fix: str = ""):
+        super().__init__(message)
+        self.key, self.value, self.problem, self.fix = key, value, problem, fix
+
+    def in_file(self, path) -> "ConfigError":
+        """The same error as one sentence naming the file ``path`` that set the value (itself no longer
+        attributable to another file)."""
+        return ConfigError(f"{path} sets {self.key}: {self.value!r}, which {self.problem}; {self.fix} in that file.")
 
 
 @dataclass(frozen=True)
@@ -68,13 +79,19 @@ class ExperimentConfig:
         self._validate()
 
     @classmethod
-    def from_parameters(cls, params: dict) -> "ExperimentConfig":
-        """Build from a notebook's globals (or any dict) holding every field; extra names are ignored."""
+    def from_parameters(cls, params: dict, sources: dict[str, str] | None = None) -> "ExperimentConfig":
+        """Build from a notebook's globals (or any dict) holding every field; extra names are ignored.
+        ``sources`` maps a name to the file its value was read from: an error in that value names the file."""
         missing = [f.name for f in fields(cls) if f.name not in params]
         if missing:
             raise ConfigError(f"the parameters {', '.join(missing)} are missing; give every field of "
                               f"ExperimentConfig (a notebook's parameters cell has them all).")
-        return cls(**{f.name: params[f.name] for f in fields(cls)})
+        try:
+            return cls(**{f.name: params[f.name] for f in fields(cls)})
+        except ConfigError as exc:
+            if exc.key in (sources or {}) and exc.problem:
+                raise exc.in_file(sources[exc.key]) from None
+            raise
 
     def key(self) -> str:
         """12 hex digits naming this configuration's result."""
@@ -97,7 +114,8 @@ class ExperimentConfig:
         usable = self.train_subset or n_train
         if self.batch_size > usable:
             raise ConfigError(f"batch_size = {self.batch_size} is larger than the {usable:,} training images; "
-                              f"use a batch_size of at most {usable:,}.")
+                              f"use a batch_size of at most {usable:,}.", "batch_size", self.batch_size,
+                              f"is larger than the {usable:,} training images", f"make it at most {usable:,}")
 
     def _validate(self) -> None:
         """Raise ConfigError with one sentence naming the first bad value and the fix."""
@@ -110,7 +128,8 @@ class ExperimentConfig:
         _choice("evaluate_on", self.evaluate_on, SPLITS)
         for name in ("nesterov", "flip", "test_flips"):
             if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"{name} = {getattr(self, name)!r} is not a boolean; use True or False.")
+                raise ConfigError(f"{name} = {getattr(self, name)!r} is not a boolean; use True or False.",
+                                  name, getattr(self, name), "is not a boolean", "write true or false")
         _number("epochs", self.epochs, int, low=1)
         _number("batch_size", self.batch_size, int, low=1)
         _number("crop_pad", self.crop_pad, int, low=0, high=16)
@@ -126,20 +145,22 @@ class ExperimentConfig:
         self.check_dataset(TRAIN_SIZE - VALID_SIZE if self.evaluate_on == "validation" else TRAIN_SIZE,
                            VALID_SIZE if self.evaluate_on == "validation" else TEST_SIZE)
         if self.nesterov and (self.optimizer != "sgd" or self.momentum == 0):
-            raise ConfigError("nesterov = True needs optimizer 'sgd' with momentum > 0; set nesterov = False.")
+            raise ConfigError("nesterov = True needs optimizer 'sgd' with momentum > 0; set nesterov = False.",
+                              "nesterov", True, "needs optimizer 'sgd' with momentum > 0", "set it to false")
 
 
 def _choice(name: str, value, allowed: tuple) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name} = {value!r} is not known; use one of {', '.join(map(repr, allowed))}.")
+        use = f"use one of {', '.join(map(repr, allowed))}"
+        raise ConfigError(f"{name} = {value!r} is not known; {use}.", name, value, "is not known", use)
 
 
 def _number(name, value, kind, low=None, high=None, low_open=False, high_open=False, hint=""):
     ok_types = (int,) if kind is int else (int, float)
     if isinstance(value, bool) or not isinstance(value, ok_types):
-        wanted = "an integer" if kind is int else "a number"
-        raise ConfigError(f"{name} = {value!r} is not {wanted}; pass {wanted} such as "
-                          f"{'-p ' + name + (' 10' if kind is int else ' 0.01')}.")
+        wanted, example = ("an integer", "10") if kind is int else ("a number", "0.01")
+        raise ConfigError(f"{name} = {value!r} is not {wanted}; pass {wanted} such as -p {name} {example}.",
+                          name, value, f"is not {wanted}", f"write {wanted} such as {example}")
     too_low = low is not None and (value <= low if low_open else value < low)
     too_high = high is not None and (value >= high if high_open else value > high)
     if too_low or too_high or not math.isfinite(value):
@@ -149,4 +170,5 @@ def _number(name, value, kind, low=None, high=None, low_open=False, high_open=Fa
         if high is not None:
             bounds.append(f"{'<' if high_open else '<='} {high}")
         extra = f" ({hint})" if hint else ""
-        raise ConfigError(f"{name} = {value!r} is out of range; it must be {' and '.join(bounds)}{extra}.")
+        raise ConfigError(f"{name} = {value!r} is out of range; it must be {' and '.join(bounds)}{extra}.",
+                          name, value, "is out of range", f"make it {' and '.join(bounds)}{extra}")

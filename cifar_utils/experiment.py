@@ -19,10 +19,10 @@ import pandas as pd
 import torch
 
 from . import figures, plots, study
-from .config import KEY_SINCE, ExperimentConfig
+from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .data import DataError, load_cifar10
 from .models import count_parameters, shapes_only
-from .recipes import experiment_info, repo_path
+from .recipes import experiment_info, known_profiles, profile_config, repo_path
 from .recipes import repo_relative
 from .results import ResultError, load_result
 from .store import ExperimentRun
@@ -35,7 +35,10 @@ class Experiment(ExperimentRun):
     @classmethod
     def from_parameters(cls, name: str, params: dict) -> "Experiment":
         """As ``ExperimentRun.from_parameters``; a run that will train checks its data here too, so that a
-        notebook without CIFAR-10 stops in its first cell, not after the cells before training."""
+        notebook without CIFAR-10 stops in its first cell, not after the cells before training. So does a
+        ``compare_with`` (notebook 03's) that names no profile with a recipe for 02_alexnet_sgd."""
+        if "compare_with" in params:
+            check_compare_with(params["compare_with"])
         exp = super().from_parameters(name, params)
         exp.check_data()
         return exp
@@ -87,6 +90,15 @@ class Experiment(ExperimentRun):
         figure = figures.experiment_figure(self.name, kind)
         inputs = self.seed_runs() if kind in figures.SEED_KINDS else self.result
         return figures.render_captioned(figure, inputs, self.figures_dir)
+
+
+def check_compare_with(profile) -> None:
+    """``profile`` names a profile whose 02_alexnet_sgd recipe makes a configuration (what notebook 03 compares its
+    run with, after training): ConfigError naming the value and the profiles there are otherwise."""
+    if not isinstance(profile, str) or profile not in known_profiles():
+        raise ConfigError(f"compare_with = {profile!r} is not a profile; use one of "
+                          f"{', '.join(map(repr, known_profiles()))}.")
+    profile_config(profile, "alexnet_sgd")
 
 
 def stored_profiles(name: str, profiles=("report", "faithful")) -> dict[str, dict | None]:

@@ -14,23 +14,36 @@ and the profile's cells, five seeds each on the test set. This module reads that
 from __future__ import annotations
 
 import statistics
+import sys
 
 import pandas as pd
 
 from . import formats, stats, study, study_results
 from .estimates import effect, reached
-from .recipes import EXPERIMENTS, PROFILES_DIR, original
+from .config import ConfigError
+from .recipes import EXPERIMENTS, PROFILES_DIR, REPO_ROOT, original, repo_relative
 from .results import accuracy
 from .train import EVALUATIONS
 
 STUDY_FILE = PROFILES_DIR / "study_quick.yaml"
+README_FILE = REPO_ROOT / "README.md"  # its quick block: ``main --write-readme``
 PROFILE = "quick"
 # Fields a try's row names apart from its rate: the evaluation column says how it was evaluated instead.
 _EVALUATION_FIELDS = ("ema", "test_flips")
 
 
 def load() -> study.Study:
-    return study.load(STUDY_FILE)
+    """The quick study (``STUDY_FILE``); ConfigError naming that file, or the profile file, that holds a bad value."""
+    the_study = study.load(STUDY_FILE)
+    for cell in the_study.cells:  # each cell's configuration, built here so that a bad value is named now
+        for rate in cell.grid or ([cell.lr] if cell.lr is not None else []):
+            try:
+                cell.config(the_study.figure_seed, lr=rate)
+            except ConfigError as exc:
+                if exc.problem:  # a value of the study file's own: the profiles' were checked, naming their files
+                    raise exc.in_file(f"{repo_relative(STUDY_FILE)} (cell {cell.name})") from None
+                raise
+    return the_study
 
 
 def tries(the_study: study.Study, recipe: str) -> list[dict]:
@@ -140,22 +153,33 @@ def main(argv: list[str] | None = None) -> int:
 
     from .conclusions import with_readme_block
     from .files import atomic_write_bytes
-    from .recipes import REPO_ROOT
     parser = argparse.ArgumentParser(prog="python -m cifar_utils.quick",
                                      description="The quick profile's tries and final runs, from results/.")
     parser.add_argument("--write-readme", action="store_true",
                         help="write the quick block of README.md between its markers instead of printing it")
     args = parser.parse_args(argv)
-    the_study = load()
+    try:  # every check before anything is written or printed; each error is one sentence naming its file
+        the_study = load()
+        if args.write_readme:
+            readme = README_FILE
+            try:
+                text = readme.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(f"cannot read {repo_relative(readme)} ({type(exc).__name__}); restore it from "
+                                  f"git.") from None
+            updated = with_readme_block(text, readme_text(the_study), README_MARKERS)
+        else:
+            tables = [f"{info.title}: tries on the validation split\n"
+                      f"{formats.markdown_table(tries_table(the_study, recipe))}\n" for recipe, info in EXPERIMENTS.items()]
+            tables.append(readme_text(the_study))
+    except (ConfigError, ValueError, OSError) as exc:
+        print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
+        return 2
     if args.write_readme:
-        readme = REPO_ROOT / "README.md"
-        atomic_write_bytes(readme, with_readme_block(readme.read_text(), readme_text(the_study),
-                                                     README_MARKERS).encode())
-        print("wrote the quick block of README.md")
+        atomic_write_bytes(readme, updated.encode())
+        print(f"wrote the quick block of {repo_relative(readme)}")
         return 0
-    for recipe, info in EXPERIMENTS.items():
-        print(f"{info.title}: tries on the validation split\n{formats.markdown_table(tries_table(the_study, recipe))}\n")
-    print(readme_text(the_study))
+    print("\n".join(tables))
     return 0
 
 

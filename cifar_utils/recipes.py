@@ -20,7 +20,7 @@ import difflib
 import functools
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import yaml
@@ -217,7 +217,13 @@ def saved_parameters(notebook: str) -> dict:
 def parameters_from_text(source: str, path: Path | str = "the notebook") -> dict:
     """The ``name = literal`` (or ``name: type = literal``) assignments of a parameters cell's source."""
     values = {}
-    for node in ast.parse(source).body:
+    try:
+        body = ast.parse(source).body
+    except (SyntaxError, ValueError) as exc:  # ValueError: a null byte, on older Pythons
+        line = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+        raise ConfigError(f"{path} has a parameters cell that is not valid Python{line}; fix that line so that "
+                          f"each reads 'name = literal'.") from None
+    for node in body:
         target = (node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1
                   else node.target if isinstance(node, ast.AnnAssign) and node.value is not None else None)
         if not isinstance(target, ast.Name):
@@ -225,7 +231,7 @@ def parameters_from_text(source: str, path: Path | str = "the notebook") -> dict
                               f"{node.lineno}); keep only plain assignments there.")
         try:
             values[target.id] = ast.literal_eval(node.value)
-        except ValueError as exc:
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError) as exc:  # {[1]: 2}: TypeError
             raise ConfigError(f"{path} gives {target.id} a value in its parameters cell that is not a plain literal "
                               f"(line {node.lineno}); write the number or string itself.") from exc
     return values
@@ -258,6 +264,8 @@ def profile_differences(profile: str, notebook: str) -> dict:
     if profile not in known_profiles():
         raise ConfigError(f"profile {profile!r} does not exist; use one of {', '.join(known_profiles())}.")
     if profile == BASE_PROFILE:
+        _require_recipe(notebook)
+        _check_values(profile, notebook, {})
         return {}
     path = PROFILES_DIR / profile / f"{notebook}.yaml"
     if not path.is_file() and notebook in BY_NOTEBOOK:  # a training notebook would silently run the report recipe
@@ -265,6 +273,13 @@ def profile_differences(profile: str, notebook: str) -> dict:
                           f"or run that notebook with another profile.")
     if not path.is_file():
         return {}
+    values = _profile_values(path)
+    _check_values(profile, notebook, values)
+    return values
+
+
+def _profile_values(path: Path) -> dict:
+    """The ``name: value`` lines of a profile file; ConfigError naming it when it is no YAML mapping."""
     try:
         values = yaml.safe_load(_text(path))
     except yaml.YAMLError as exc:
@@ -277,8 +292,40 @@ def profile_differences(profile: str, notebook: str) -> dict:
     return values or {}
 
 
+def _check_values(profile: str, notebook: str, differences: dict) -> None:
+    """A training notebook's report recipe with ``profile``'s ``differences`` must make an ExperimentConfig:
+    ConfigError naming the file and the key of a bad value otherwise, wherever the values are read (the
+    runner's plan, ``profile_config``). Nothing to check while the report recipe is missing."""
+    path = recipe_path(notebook)
+    if notebook not in BY_NOTEBOOK or not path.is_file():
+        return
+    base = notebook_recipe(notebook)
+    missing = [f.name for f in fields(ExperimentConfig) if f.name not in base]
+    if missing:
+        raise ConfigError(f"{repo_relative(path)} has no line for {', '.join(missing)}; restore it from git "
+                          f"({_restore(notebook)}) or add the line.")
+    profile_file = repo_relative(PROFILES_DIR / profile / f"{notebook}.yaml")
+    sources = {name: profile_file if name in differences else repo_relative(path) for name in base}
+    ExperimentConfig.from_parameters({**base, **differences}, sources)
+
+
+def _restore(notebook: str) -> str:
+    """The git command that restores ``notebook``'s report recipe, as the repository names it."""
+    return f"git checkout -- {recipe_path(notebook).relative_to(PROFILES_DIR.parent).as_posix()}"
+
+
+def _require_recipe(notebook: str) -> None:
+    """A training notebook's report recipe must exist: ConfigError naming it and how to restore it (else every
+    parameter would be reported missing, and the file never named)."""
+    path = recipe_path(notebook)
+    if notebook in BY_NOTEBOOK and not path.is_file():
+        raise ConfigError(f"{repo_relative(path)}, the report recipe of notebooks/{notebook}.ipynb, is missing; "
+                          f"restore it from git ({_restore(notebook)}).")
+
+
 def profile_parameters(profile: str, notebook: str) -> dict:
     """Every parameter of ``notebook`` under ``profile``: the report recipe with the profile's differences."""
+    _require_recipe(notebook)
     base = notebook_recipe(notebook)
     differences = profile_differences(profile, notebook)
     stray = sorted(set(differences) - set(base))

@@ -477,3 +477,18 @@ def test_faithful_figures_only_for_the_baseline_and_only_when_stored(tmp_path, m
     assert [f.figure.number for f in drawn] == ([6, 7] if stored else [])
     monkeypatch.setattr(Experiment, "stored", classmethod(lambda cls, *a, **k: SimpleNamespace(result=None)))
     assert faithful_figures("baseline", tmp_path / "none") == []
+
+
+@pytest.mark.parametrize("compare_with", ["nope", "", 3, None])
+def test_a_compare_with_that_names_no_profile_is_refused_before_any_training(tmp_path, synthetic_dir, train_calls,
+                                                                             compare_with):
+    from cifar_utils.recipes import profile_parameters
+    params = {**profile_parameters("smoke", "03_alexnet_adam_dropout"), "compare_with": compare_with,
+              "data_dir": str(synthetic_dir), "results_dir": str(tmp_path / "r"), "figures_dir": str(tmp_path / "f")}
+    with pytest.raises(ConfigError) as caught:
+        Experiment.from_parameters("alexnet_adam_dropout", params)
+    message = str(caught.value)
+    assert "compare_with" in message and repr(compare_with) in message and "'quick'" in message
+    assert train_calls == [] and not (tmp_path / "r").exists() and not (tmp_path / "f").exists()
+    exp = Experiment.from_parameters("alexnet_adam_dropout", {**params, "compare_with": "quick"})  # a profile: fine
+    assert exp.config.epochs == params["epochs"]

@@ -270,3 +270,81 @@ def test_the_report_s_table_of_the_quick_profile_finds_its_runs_where_the_sweep_
     assert report.main(["--profile", "quick", "--table"]) == 0
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 0")]
     assert len(rows) == 3 and not any("not run" in row for row in rows), rows
+
+
+# --- python -m cifar_utils.quick on bad input: one line naming the file, exit 2 ---------------------------
+
+def _one_error_line(capsys, name: str) -> str:
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert err.startswith("error: ") and "\n" not in err and "Traceback" not in err
+    assert name in err
+    return err
+
+
+@pytest.mark.parametrize("text", [
+    "seeds: [0, 1\n",                                     # malformed YAML
+    "{STUDY}colour: red\n",                               # an unknown key
+    "- 1\n- 2\n",                                        # a list
+    "just a sentence\n",                                  # a scalar
+    "",                                                   # empty
+    "SEEDS-3",                                            # seeds: [-3]
+    "EPOCHS four",                                        # a cell's epochs: four
+    "EPOCHS .nan",                                        # a cell's epochs: .nan
+    "FIGURE .nan",                                        # figure_seed: .nan
+])
+def test_quick_refuses_a_bad_study_file_in_one_line_naming_it(tmp_path, monkeypatch, capsys, text):
+    original = quick.STUDY_FILE.read_text()
+    if text.startswith("SEEDS"):
+        text = original.replace("seeds: [0, 1, 2, 3, 4]", "seeds: [-3]", 1)
+    elif text.startswith("EPOCHS"):
+        text = original.replace("    epochs: 5\n", f"    epochs: {text.split()[1]}\n", 1)
+    elif text.startswith("FIGURE"):
+        text = original.replace("figure_seed: 0", "figure_seed: .nan", 1)
+    text = text.replace("{STUDY}", original)
+    assert text != original
+    path = tmp_path / "study_quick.yaml"
+    path.write_text(text)
+    monkeypatch.setattr(quick, "STUDY_FILE", path)
+    assert quick.main([]) == 2
+    _one_error_line(capsys, "study_quick.yaml")
+
+
+def test_quick_refuses_a_missing_study_file_naming_it(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(quick, "STUDY_FILE", tmp_path / "gone.yaml")
+    assert quick.main([]) == 2
+    _one_error_line(capsys, "gone.yaml")
+
+
+@pytest.fixture
+def quick_profiles(tmp_path, monkeypatch):
+    """A copy of profiles/ that recipes.PROFILES_DIR points at; returns the quick profile's baseline file."""
+    import shutil
+    from cifar_utils import recipes
+    shutil.copytree(recipes.PROFILES_DIR, tmp_path / "profiles")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path / "profiles")
+    return tmp_path / "profiles" / "quick" / "01_baseline.yaml"
+
+
+@pytest.mark.parametrize("text", ["epochs: [5\n", "epochz: 5\n", "epochs: four\n", "epochs: .nan\n", "lr: .nan\n",
+                                  "- 5\n", "five\n", "seed: -3\n"])
+def test_quick_refuses_a_bad_quick_profile_file_in_one_line_naming_it(quick_profiles, capsys, text):
+    quick_profiles.write_text(text)
+    assert quick.main([]) == 2
+    _one_error_line(capsys, "quick/01_baseline.yaml")
+
+
+def test_quick_refuses_a_missing_quick_profile_file_naming_it(quick_profiles, capsys):
+    quick_profiles.unlink()
+    assert quick.main([]) == 2
+    _one_error_line(capsys, "01_baseline.yaml")
+
+
+def test_quick_write_readme_without_its_markers_names_readme_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    readme = tmp_path / "README.md"
+    readme.write_text("# A README without the quick block\n")
+    monkeypatch.setattr(quick, "README_FILE", readme)
+    assert quick.main(["--write-readme"]) == 2
+    _one_error_line(capsys, "README.md")
+    assert readme.read_text() == "# A README without the quick block\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["README.md"]

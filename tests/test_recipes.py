@@ -375,3 +375,48 @@ def test_cell_differences_name_what_a_saved_edit_changed(tmp_path, monkeypatch):
     assert cell_differences("01_baseline") == {}  # 0 and 0.0 are one value
     write_notebook(tmp_path, "01_baseline", cell.replace("flip: bool = True", "flip: bool = 1   "))
     assert cell_differences("01_baseline") == {"flip": (1, True)}  # 1 is no boolean
+
+
+# --- a bad or missing recipe file names itself ----------------------------------------------------
+
+def _set_line(path, name, text):
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join(f"{name}: {text}" if line.split(":")[0] == name else line for line in lines) + "\n")
+
+
+@pytest.mark.parametrize("profile,key,text", [("report", "epochs", '"ten"'), ("quick", "epochs", '"ten"'),
+                                               ("smoke", "optimizer", '"adamw"'), ("report", "lr", "-1")])
+def test_a_bad_value_in_a_recipe_or_profile_file_names_the_file_and_the_key(recipe_copy, profile, key, text):
+    path = recipe_copy.parents[1] / profile / "01_baseline.yaml"
+    _set_line(path, key, text)
+    if key not in path.read_text():
+        path.write_text(path.read_text() + f"{key}: {text}\n")
+    with pytest.raises(ConfigError) as caught:
+        recipes.profile_config(profile, "baseline")
+    message = str(caught.value)
+    assert f"{profile}/01_baseline.yaml" in message and key in message and "-p " not in message
+    assert "\n" not in message
+
+
+def test_a_deleted_recipe_file_is_named_with_how_to_restore_it(recipe_copy):
+    missing = recipe_copy.parent / "02_alexnet_sgd.yaml"
+    missing.unlink()
+    for call in (lambda: recipes.profile_config("report", "alexnet_sgd"),
+                 lambda: recipes.profile_parameters("quick", "02_alexnet_sgd")):
+        with pytest.raises(ConfigError) as caught:
+            call()
+        message = str(caught.value)
+        assert "report/02_alexnet_sgd.yaml" in message and "git checkout --" in message
+        assert "missing" not in message or "lr" not in message  # not a list of 23 missing parameters
+
+
+@pytest.mark.parametrize("source,lineno", [("epochs = 10\nlr = (0.1\n", 2), ("epochs = 10\nlr 0.1\n", 2),
+                                           ("epochs = 10\nx = {[1]: 2}\n", 2), ("epochs = 1\nlr = 1 +\n", 2),
+                                           ("epochs = 1\n" + "x = " + "[" * 1000 + "]" * 1000 + "\n", None)])
+def test_a_parameters_cell_that_does_not_parse_is_one_error_naming_the_notebook_and_line(source, lineno):
+    with pytest.raises(ConfigError) as caught:
+        recipes.parameters_from_text(source, "notebooks/01_baseline.ipynb")
+    message = str(caught.value)
+    assert "notebooks/01_baseline.ipynb" in message and "\n" not in message
+    if lineno:
+        assert f"line {lineno}" in message

@@ -311,3 +311,32 @@ def test_the_final_line_names_the_failed_copy_only_when_it_exists(writes, tmp_pa
     assert (str(failed) in last) is writes is failed.is_file()
     if not writes:
         assert "FAILED line above" in last
+
+
+# --- a bad or missing recipe file is named before any run -------------------------------------------
+
+@pytest.fixture
+def profiles_copy(tmp_path, monkeypatch):
+    import shutil
+    shutil.copytree(recipes.PROFILES_DIR, tmp_path / "profiles")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path / "profiles")
+    return tmp_path / "profiles"
+
+
+@pytest.mark.parametrize("profile", ["report", "quick"])
+def test_a_bad_value_in_a_recipe_file_stops_the_runner_naming_the_file_and_key(nothing_runs, profiles_copy, capsys,
+                                                                               profile):
+    path = profiles_copy / profile / "01_baseline.yaml"
+    path.write_text(path.read_text().replace("epochs: 10 ", 'epochs: "ten"').replace("epochs: 5", 'epochs: "ten"'))
+    assert '"ten"' in path.read_text()
+    assert report.main(["--profile", profile, "--only", "01_baseline"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "\n" not in err
+    assert f"{profile}/01_baseline.yaml" in err and "epochs" in err
+
+
+def test_a_deleted_recipe_file_stops_the_runner_naming_it_and_git_checkout(nothing_runs, profiles_copy, capsys):
+    (profiles_copy / "report" / "02_alexnet_sgd.yaml").unlink()
+    assert report.main(["--only", "02_alexnet_sgd"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "report/02_alexnet_sgd.yaml" in err and "git checkout -- profiles/report/02_alexnet_sgd.yaml" in err
