@@ -479,7 +479,8 @@ def recipe_text(the_study: study.Study) -> str:
     precision = questions.precision_effects(cells)
     parts.append("\n".join(f"- precision, *{label} minus its fp32 runs*: "
                            + (effect_text(d) + f"; **{direction(d)}**" if isinstance(d, dict) else d) + "."
-                           for label, d in precision.items()) or "- precision: no pair of cells differing in it alone.")
+                           for label, d in precision.items())
+                 or "- precision: no two cells of the study differ in their precision alone.")
     family = questions.judge_recipe_family(cells, recipes, report_p)
     rows = {}
     for j in family:
@@ -490,6 +491,7 @@ def recipe_text(the_study: study.Study) -> str:
     size = family[0]["family size"] if family else 0
     parts.append(formats.markdown_table(pd.DataFrame.from_dict(rows, orient="index").rename_axis(
         f"the plan's contrasts, Holm over the report's family and these ({size} in all)")))
+    parts.append(questions.recipe_verdict(cells, recipes, family))
     tries = batch_size_tries(the_study, compared)
     if not tries.empty:
         parts.append(formats.markdown_table(tries))

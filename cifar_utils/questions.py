@@ -248,17 +248,20 @@ def depth_by_recipe(cells: dict, recipes) -> dict[tuple[tuple, str], dict | str]
 
 
 def precision_pairs(cells: dict) -> list[tuple]:
-    """(fp32 cell, other-precision cell) for every two cells that differ in their precision alone (a pinned
-    precision or the one their stored runs trained in)."""
+    """(fp32 cell, other-precision cell) for every two cells that differ in their precision alone: the one their
+    stored runs all trained in, or, for a cell not run yet, the one it pins (a cell whose runs mix precisions,
+    or that pins none and has no runs, pairs with nothing)."""
     def trained(cell):
         names = {r["environment"]["autocast"] for r in cells[cell]}
-        return names.pop() if len(names) == 1 else cell.value("precision")
+        if len(names) == 1:
+            return names.pop()
+        return None if names or cell.value("precision") == "auto" else cell.value("precision")
     found = []
     for a in cells:
         for b in cells:
             rest_a = {k: v for k, v in a.settings if k != "precision"}
             rest_b = {k: v for k, v in b.settings if k != "precision"}
-            if a is not b and rest_a == rest_b and trained(a) == "fp32" and trained(b) != "fp32" and cells[b]:
+            if a is not b and rest_a == rest_b and trained(a) == "fp32" and trained(b) not in (None, "fp32"):
                 found.append((a, b))
     return found
 
@@ -281,6 +284,31 @@ def recipe_family(cells: dict, recipes) -> list[tuple[str, dict | str]]:
              optimizer[main, "change"]),
             (f"AlexNet beats the baseline CNN, both with SGD without dropout ({last})", depth[("sgd", 0.0), last]),
             (f"AlexNet beats the baseline CNN, both with Adam + Dropout 0.5 ({last})", depth[("adam", 0.5), last])]
+
+
+def recipe_verdict(cells: dict, recipes, judged: list[dict]) -> str:
+    """The plan's rule for "the verdict depends on the recipe", in one sentence: H3 holds (Holm), or the optimizer
+    effect has opposite signs at the two recipes with both unadjusted intervals clear of zero; a precision effect
+    clear of zero and at least as large as H3 makes H3 confounded, not a recipe effect."""
+    names = [name for name, _, _ in recipes]
+    main = list(OPTIMIZER_EFFECTS)[0]
+    optimizer = design_by_recipe(cells, recipes)
+    first, last, h3 = optimizer[main, names[0]], optimizer[main, names[-1]], judged[2]
+    if not isinstance(h3["effect"], dict):
+        return f"Whether the verdict depends on the recipe cannot be judged yet: H3 {h3['effect']}."
+    precision = [d for d in precision_effects(cells).values() if isinstance(d, dict)]
+    confounded = [d for d in precision if direction(d) != "indistinguishable from zero"
+                  and abs(d["estimate"]) >= abs(h3["effect"]["estimate"])]
+    opposite = (isinstance(first, dict) and isinstance(last, dict) and "zero" not in direction(first)
+                and "zero" not in direction(last) and direction(first) != direction(last))
+    if h3["verdict"] == "holds" or opposite:
+        if confounded:
+            return ("The optimizer effect differs between the recipes, but a precision effect as large as it, clear "
+                    "of zero, confounds it: not shown to be the recipe's.")
+        return ("The verdict depends on the recipe: " + ("the recipe x optimizer interaction (H3) holds after Holm's "
+                "correction" if h3["verdict"] == "holds" else "the optimizer effect has opposite signs at the two "
+                "recipes") + (" (no precision effect measured yet)" if not precision else "") + ".")
+    return "The verdict is not shown to depend on the recipe: H3 does not hold, and the signs do not reverse."
 
 
 def judge_recipe_family(cells: dict, recipes, report_p_values: list[float]) -> list[dict]:

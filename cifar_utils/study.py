@@ -326,8 +326,9 @@ Seeds = Annotated[list[NonNegativeInt], Field(min_length=1)]
 
 
 class _CellEntry(BaseModel):
-    """The keys of a cell that are the study's own (the rest change fields of its recipe; ``load`` checks them)."""
-    model_config = ConfigDict(extra="allow")
+    """The keys of a cell that are the study's own (the rest change fields of its recipe; ``load`` checks them).
+    Strict: ``load`` uses the values as written, so a "0.02" or "false" must be refused here, not converted."""
+    model_config = ConfigDict(extra="allow", strict=True)
     recipe: str | None = None  # required: load names the cell that lacks it
     grid: Annotated[list[Rate], Field(min_length=1)] | None = None
     lr: Rate | None = None
@@ -337,8 +338,8 @@ class _CellEntry(BaseModel):
 
 
 class _StudyFile(BaseModel):
-    """A study file's schema: every key, its type and whether it may be left out."""
-    model_config = ConfigDict(extra="forbid")
+    """A study file's schema: every key, its type and whether it may be left out (strict, as ``_CellEntry``)."""
+    model_config = ConfigDict(extra="forbid", strict=True)
     seeds: Seeds
     figure_seed: NonNegativeInt
     tuning_seeds: Seeds
@@ -347,7 +348,7 @@ class _StudyFile(BaseModel):
     logs_dir: str = "build/sweep-logs"
     extend_at_edge: bool = False
     compare_with: str | None = None
-    recipes: dict[str, tuple[PositiveInt, PositiveInt]] = {}
+    recipes: dict[str, Annotated[list[PositiveInt], Field(min_length=2, max_length=2)]] = {}  # epochs, batch size
     cells: Annotated[dict[str, _CellEntry], Field(min_length=1)]
 
 

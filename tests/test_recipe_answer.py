@@ -145,3 +145,29 @@ def test_the_cells_table_shows_the_flips_lever_beside_the_plain_weights(studies)
     assert (row["plain weights (%)"], row["with test-time flips (%)"], row["flips minus plain (points)"]) == \
         ("72.05 +- 0.07", "75.05", "+3.00")
     assert table.loc[first.cell("adam").label, "flips minus plain (points)"] == ""  # recipe A evaluated no flips
+
+
+def test_the_plan_s_rule_says_whether_the_verdict_depends_on_the_recipe(studies):
+    first, second = studies
+    cells = merged(first, second)
+    judged = questions.judge_recipe_family(cells, second.recipes, [])
+    assert questions.recipe_verdict(cells, second.recipes, judged).startswith(
+        "The verdict depends on the recipe: the recipe x optimizer interaction (H3) holds")
+    small = [dict(j) for j in judged]
+    small[2]["effect"] = {**small[2]["effect"], "estimate": -1.0}  # smaller than the precision effect (+2)
+    assert "confounds it" in questions.recipe_verdict(cells, second.recipes, small)
+    small[2]["effect"] = "cannot be estimated yet: needs 2 runs"
+    assert questions.recipe_verdict(cells, second.recipes, small).startswith("Whether the verdict depends on the "
+                                                                             "recipe cannot be judged yet")
+
+
+def test_a_pinned_precision_cell_not_run_yet_is_paired_and_says_so(studies):
+    first, second = studies
+    cells = merged(first, second)
+    bf16 = second.cell("base_bf16")
+    cells[bf16] = []
+    assert questions.precision_effects(cells)[bf16.label].startswith(questions.NO_INTERVAL)
+    mixed = second.cell("base")  # its runs in two precisions: no longer the fp32 side of a pair
+    cells[mixed] = [*cells[mixed], {**cells[mixed][0], "environment": {**cells[mixed][0]["environment"],
+                                                                        "autocast": "bfloat16"}}]
+    assert questions.precision_effects(cells) == {}

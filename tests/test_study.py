@@ -181,6 +181,10 @@ GOOD = {"seeds": [0, 1], "figure_seed": 0, "tuning_seeds": [7], "cells": {"a": {
     ({"cells": {"a": {"recipe": "baseline", "grid": "0.02"}}}, ["cells.a.grid", "'0.02'"]),  # was "lr = '0'"
     ({"cells": {"a": {"recipe": "baseline", "grid": [float("nan")]}}}, ["cells.a.grid.0", "nan"]),
     ({"tuning_dirr": "x"}, ["tuning_dirr", "'x'"]),                  # a typo was ignored
+    ({"extend_at_edge": "false"}, ["extend_at_edge", "'false'"]),    # bool("false") is True: never convert
+    ({"seeds": ["0"]}, ["seeds.0", "'0'"]),
+    ({"cells": {"a": {"recipe": "baseline", "grid": ["0.02"]}}}, ["cells.a.grid.0", "'0.02'"]),
+    ({"recipes": {"r": [8]}}, ["recipes.r", "[8]"]),
 ])
 def test_a_bad_study_file_is_one_sentence_naming_the_file_the_key_and_the_value(tmp_path, change, names):
     spec = {k: v for k, v in {**GOOD, **change}.items() if v is not None}
