@@ -29,14 +29,14 @@ from .results import accuracy
 NO_INTERVAL = "cannot be estimated yet"
 
 
-def _estimate(cells: dict, weights: dict) -> dict | str:
-    """``estimates.effect`` of test accuracy with these weights, or why it cannot be: a cell with fewer than 2
-    runs, or no spread."""
+def _estimate(cells: dict, weights: dict, measure: Measure = ACCURACY) -> dict | str:
+    """``estimates.effect`` of ``measure`` (test accuracy) with these weights, or why it cannot be: a cell with
+    fewer than 2 runs, or no spread."""
     few = {cell.label: len(cells[cell]) for cell in weights if len(cells[cell]) < 2}
     if few:
         return f"{NO_INTERVAL}: needs 2 runs of each, has " + ", ".join(f"{n} of {label}" for label, n in few.items())
     try:
-        return effect(cells, weights)
+        return effect(cells, weights, measure)
     except ValueError as exc:  # no spread at all
         return f"{NO_INTERVAL}: {str(exc).rstrip('.')}"
 
@@ -176,15 +176,9 @@ def primary_effect(cells: dict, weights: dict) -> dict | str:
     every run stored plain per-image predictions, over seeds only where some stored flipped ones, and the
     precisions its runs trained in ("precisions"); or why it cannot be estimated."""
     runs = [r for cell in weights for r in cells[cell]]
-    measure = ACCURACY if runs and all(_plain_predictions(r) for r in runs) else PLAIN
-    few = {cell.label: len(cells[cell]) for cell in weights if len(cells[cell]) < 2}
-    if few:
-        return f"{NO_INTERVAL}: needs 2 runs of each, has " + ", ".join(f"{n} of {label}" for label, n in few.items())
-    try:
-        found = effect(cells, weights, measure)
-    except ValueError as exc:
-        return f"{NO_INTERVAL}: {str(exc).rstrip('.')}"
-    return {**found, "precisions": sorted({r["environment"]["autocast"] for r in runs})}
+    found = _estimate(cells, weights, ACCURACY if runs and all(_plain_predictions(r) for r in runs) else PLAIN)
+    return found if isinstance(found, str) else {**found, "precisions": sorted({r["environment"]["autocast"]
+                                                                                for r in runs})}
 
 
 def recipe_designs(cells: dict, recipes) -> dict[str, dict[str, dict]]:
