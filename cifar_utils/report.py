@@ -15,6 +15,9 @@ run executed it (an edit from JupyterLab) is never overwritten: the run fails, i
 A notebook whose saved parameters cell was edited (it differs from the recipe and from the cell last published,
 ``edited_since_published``) is not published: it runs as a variant, its outputs under ``build/``,
 and the runner names the values that differ.
+A publishing run (no notebook of it a variant) then rewrites README.md's three blocks of results (the study's table and
+verdicts, the quick profile's table, "What the study found") from ``results/`` (``write_readme``), so that
+``make report`` leaves no number stale.
 Prints one line per notebook (status, seconds, test accuracy) and nothing else when all goes well; exits 1
 naming the notebook and cell that failed, 2 for bad arguments. ``--help`` lists the notebooks' parameters.
 """
@@ -39,7 +42,7 @@ from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked,
 from .hardware import resolve_device
 from .kernels import QuietKernelManager
 from .nbclean import strip_volatile
-from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPORT_RESULTS, cell_differences,
+from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, REPORT_RESULTS, cell_differences,
                       describe_differences, notebook_recipe, outside_the_report, parameters_cell, parameters_cell_of,
                       profile_differences, recipe_lines, recipe_path, saved_parameters, undeclared_recipe_keys)
 from .results import ResultError, load_result
@@ -266,6 +269,25 @@ def parameters_help(names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+README_FILE = REPO_ROOT / "README.md"  # its blocks of results: ``write_readme``
+
+
+def write_readme(path: Path) -> bool:
+    """Rewrite README.md's blocks of results from the stored runs: the study's table and verdicts
+    (``conclusions.readme_text``), the quick profile's table (``quick.readme_text``) and the findings
+    (``prose.readme_findings``); True when it changed. ValueError naming the marker when a block's markers are
+    missing or repeated (``conclusions.with_readme_block``); nothing is written then."""
+    from . import conclusions, prose, quick, study
+    text = path.read_text(encoding="utf-8")
+    updated = conclusions.with_readme_block(text, conclusions.readme_text(study.load()))
+    updated = conclusions.with_readme_block(updated, quick.readme_text(quick.load()), quick.README_MARKERS)
+    updated = conclusions.with_readme_block(updated, prose.readme_findings(), prose.README_MARKERS)
+    if updated == text:
+        return False
+    atomic_write_bytes(path, updated.encode("utf-8"))
+    return True
+
+
 def where_it_failed(failed: list[str], output_dir: Path, shown_as: str) -> str:
     """The end of the runner's last line: the ``<name>.failed.ipynb`` copies this run left in ``output_dir``
     (written as the user gave it, ``shown_as``); for a notebook without one (its kernel never ran a cell, or it
@@ -323,12 +345,13 @@ def main(argv: list[str] | None = None) -> int:
     # Options that do not change any result may be given without losing the right to publish.
     publishing = args.profile == "report" and set(overrides) <= {"data_dir", "download", "retrain"}
 
-    failed = []
+    failed, variants = [], []
     for name in names:
         start = time.perf_counter()
         publishes, values, variant = publishing, params[name], False
         if publishing and cell_differences(name) and edited_since_published(name):
             publishes, variant = False, True
+            variants.append(name)
             values, line = variant_of(name, values)
             print(line, flush=True)
         # A run that publishes holds its notebook's lock, so two of them never interleave.
@@ -355,6 +378,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {', '.join(failed)} failed; {where_it_failed(failed, output_dir, args.output_dir)}.",
               file=sys.stderr)
         return 1
+    if publishing and not variants:  # what was published is the report: README's numbers follow results/
+        try:
+            if write_readme(README_FILE):
+                print(f"wrote the blocks of results in {README_FILE.name}", flush=True)
+        except (ValueError, OSError) as exc:
+            print(f"error: README.md was not updated: {str(exc).rstrip('.')}.", file=sys.stderr)
+            return 1
     return 0
 
 

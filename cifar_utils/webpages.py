@@ -39,6 +39,7 @@ import nbformat
 from bs4 import BeautifulSoup, NavigableString
 from latex2mathml.converter import convert as latex_to_mathml
 from nbconvert import HTMLExporter
+from nbconvert.preprocessors import TagRemovePreprocessor
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
 from .config import ConfigError
@@ -47,6 +48,7 @@ from .nbclean import strip_progress
 from .recipes import NOTEBOOKS_DIR, REPO_ROOT, outside_the_report
 
 STYLESHEET = Path(__file__).with_name("webpages.css")
+REMOVE_INPUT = "remove-input"  # the tag of a cell whose source the reader does not see (nbconvert, Jupyter Book)
 README = REPO_ROOT / "README.md"
 INDEX = "index.html"
 OUTPUT_DIR = "build/html"  # make html's folder, relative to the repository root
@@ -217,6 +219,8 @@ class OfflineHTMLExporter(HTMLExporter):
     def __init__(self, **kwargs):
         super().__init__(extra_loaders=[jinja2.DictLoader({TEMPLATE: TEMPLATE_SOURCE})], template_file=TEMPLATE,
                          embed_images=True, **kwargs)
+        # A cell tagged remove-input (the report's computed sentences, ``prose``) shows its output alone.
+        self.register_preprocessor(TagRemovePreprocessor(remove_input_tags={REMOVE_INPUT}), enabled=True)
 
     @jinja2.pass_context  # as HTMLExporter.markdown2html: the filter reads the cell from the template context
     def markdown2html(self, context, source):

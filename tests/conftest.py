@@ -6,6 +6,16 @@ import pytest
 from helpers import write_synthetic_npz
 
 
+@pytest.fixture(autouse=True)
+def readme_copy(tmp_path_factory, monkeypatch):
+    """A publishing run rewrites README.md's blocks of results (``report.write_readme``): in a test, a copy's."""
+    from cifar_utils import report
+    copy = tmp_path_factory.mktemp("readme") / "README.md"
+    copy.write_bytes(report.README_FILE.read_bytes())
+    monkeypatch.setattr(report, "README_FILE", copy)
+    return copy
+
+
 @pytest.fixture(scope="session")
 def synthetic_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("cifar")

@@ -7,6 +7,7 @@
 - ``fake_result``, ``confusion_with_diagonal``: a valid stored result for a configuration, without training;
 - ``predictions_for``: per-image predictions (``evaluate.encode_predictions``) that agree with a confusion matrix;
 - ``write_study``: a small study of its own, in a folder of its own (what the sweep's tests run).
+- ``reader_text``: what a reader of a notebook reads, its Markdown and the sentences its code cells compute;
 - ``assert_displayable``: a table as the notebooks show it holds no float, only preformatted strings and
   ints (``cifar_utils.formats``).
 """
@@ -124,3 +125,11 @@ def assert_displayable(table) -> None:
         assert values.dtype.kind != "f", f"{name} is of type {values.dtype}: {list(values)}"
         odd = [v for v in values if isinstance(v, (bool, np.bool_)) or not isinstance(v, (str, int, np.integer))]
         assert not odd, f"{name} holds {odd}, neither a string nor an int"
+
+
+def reader_text(nb) -> str:
+    """What a reader of the notebook ``nb`` reads: its Markdown cells and the Markdown its code cells show (the
+    report's computed sentences, ``cifar_utils.prose``), in order, minus signs as "-"."""
+    parts = [c.source if c.cell_type == "markdown" else
+             "\n".join(o.get("data", {}).get("text/markdown", "") for o in c.get("outputs", [])) for c in nb.cells]
+    return "\n".join(parts).replace("\u2212", "-")

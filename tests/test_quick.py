@@ -8,7 +8,7 @@ import pytest
 from cifar_utils import quick, study
 from cifar_utils.recipes import EXPERIMENTS, profile_config, profile_differences
 from cifar_utils.results import save_result
-from helpers import confusion_with_diagonal, fake_result, write_study
+from helpers import confusion_with_diagonal, fake_result, reader_text, write_study
 
 QUICK = quick.load()
 MAIN = study.load()
@@ -150,14 +150,14 @@ def test_each_notebook_states_its_quick_recipe_s_numbers(recipe):
     side = "above" if gap["estimate"] >= 0 else "below"
     rows = {(r["lr"], r["evaluation"]): r["validation accuracy (%)"] for r in quick.tries(QUICK, recipe)}
     chosen = quick.choice(QUICK, recipe)["lr"]
-    expected = [f"Over seeds 0-{len(values) - 1} it averages {sum(values) / len(values):.2f}%, "
+    expected = [f"it averages {sum(values) / len(values):.2f}%, "
                 f"{abs(gap['estimate']):.2f} points {side} the original report's {stated}% (95% CI "
                 f"{gap['low']:+.2f} to {gap['high']:+.2f}", f"its lowest seed scores {min(values):.2f}%",
                 f"test-time flips add {rows[chosen, 'weights + test flips'] - rows[chosen, 'weights']:.2f} points",
                 f"a moving average of the weights takes {rows[chosen, 'weights'] - rows[chosen, 'EMA']:.2f} away"]
     notebook = EXPERIMENTS[recipe].notebook
     nb = nbformat.read(NOTEBOOKS_DIR / f"{notebook}.ipynb", as_version=4)
-    text = " ".join(c.source for c in nb.cells if c.cell_type == "markdown").replace("−", "-")
+    text = reader_text(nb)
     stale = [phrase for phrase in expected if phrase not in text]
     assert not stale, f"{notebook} no longer states {stale}: rewrite its quick-recipe paragraph"
 
@@ -219,23 +219,23 @@ def test_the_quick_page_states_each_chosen_try_s_accuracy():
 
 
 def test_the_conclusions_judge_each_quick_recipe_over_five_seeds():
-    """Notebook 03's Conclusions give each quick recipe's mean minus the original report's number, with its
-    interval, and say "not supported" where that interval reaches zero."""
+    """Notebook 03's Conclusions and README's findings give each quick recipe's mean minus the original report's
+    number, with its interval and the verdict it reads ("not supported" where that interval reaches zero)."""
     import nbformat
 
     from cifar_utils.recipes import NOTEBOOKS_DIR, REPO_ROOT
     nb = nbformat.read(NOTEBOOKS_DIR / f"{EXPERIMENTS[list(EXPERIMENTS)[-1]].notebook}.ipynb", as_version=4)
-    text = " ".join(c.source for c in nb.cells if c.cell_type == "markdown").replace("−", "-")
+    text = reader_text(nb)
     conclusions = text[text.index("## Conclusions"):text.index("**Limits.**")]
-    readme = (REPO_ROOT / "README.md").read_text().replace("−", "-")
+    readme = (REPO_ROOT / "README.md").read_text().replace("\u2212", "-")
     found = readme[readme.index("## What the study found"):readme.index("## Results")]
     for recipe in EXPERIMENTS:
         results, stated, gap = stored_against_original(recipe)
         assert len(results) == 5, f"{recipe}: the Conclusions speak of five seeds"
-        verdict = "is not supported " if gap["low"] <= 0 <= gap["high"] else ""  # "reaching 74.30% is not supported"
-        numbers = f"({gap['estimate']:+.2f}, {gap['low']:+.2f} to {gap['high']:+.2f})"
-        assert f"{stated}% {verdict}{numbers}" in conclusions, f"notebook 03's Conclusions lack {recipe}'s {numbers}"
-        assert f"{stated}% {verdict}{numbers}" in found, f"README's 'What the study found' lacks {recipe}'s {numbers}"
+        verdict = "not supported" if gap["low"] <= 0 <= gap["high"] else "reached" if gap["low"] > 0 else "not reached"
+        numbers = f"{gap['estimate']:+.2f} against {stated}% ({gap['low']:+.2f} to {gap['high']:+.2f}: {verdict})"
+        assert numbers in conclusions, f"notebook 03's Conclusions lack {recipe}'s {numbers}"
+        assert f"({gap['low']:+.2f} to {gap['high']:+.2f}: {verdict})" in found, f"README's findings lack {recipe}'s {numbers}"
 
 
 def test_speed_page_and_readme_quote_the_quick_report_s_wall_time_from_an_empty_cache():
