@@ -231,18 +231,21 @@ def study_markdown(cells: Cells) -> str:
     def where(r: dict) -> str:
         return markdown_text(r["environment"]["autocast"] if column == "precision" else machine(r["environment"]))
 
-    lines = ["| configuration | original report | mean +- std (n) | 95% interval | epochs | batch | "
-             "training time (mean) |" + (f" {column} |" if column else ""),
-             "|---|---:|---:|---:|---:|---:|---:|" + ("---|" if column else "")]
+    rows = []
     for cell, values in accuracies(cells).items():
         s, results, theirs = over_seeds(values), cells[cell], original_accuracy(cell)
-        mean = (f"{s.mean:.2f}% +- {s.std:.2f} ({s.n})" if not s.missing else f"{s.mean:.2f}% (1)" if s.n
-                else "not run (0)")
-        interval = f"{s.low:.2f} to {s.high:.2f}%" if not s.missing else "needs 2 runs"
-        seconds = f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f} min" if results else ""
-        lines.append(f"| {cell.label} | {f'{theirs:.2f}%' if theirs is not None else 'not in it'} | {mean} | "
-                     f"{interval} | {cell.value('epochs')} | {cell.value('batch_size')} | {seconds} |"
-                     + (f" {'; '.join(sorted({where(r) for r in results}))} |" if column else ""))
+        row = {"configuration": cell.label, "original report": f"{theirs:.2f}%" if theirs is not None else "not in it",
+               "mean +- std (n)": (f"{s.mean:.2f}% +- {s.std:.2f} ({s.n})" if not s.missing
+                                   else f"{s.mean:.2f}% (1)" if s.n else "not run (0)"),
+               "95% interval": f"{s.low:.2f} to {s.high:.2f}%" if not s.missing else "needs 2 runs",
+               "epochs": str(cell.value("epochs")), "batch": str(cell.value("batch_size")),
+               "training time (mean)": f"{np.mean([r['train_seconds'] for r in results]) / 60:.1f} min" if results else ""}
+        if column:
+            row[column] = "; ".join(sorted({where(r) for r in results}))
+        rows.append(row)
+    names = ["configuration", "original report", "mean +- std (n)", "95% interval", "epochs", "batch",
+             "training time (mean)", *([column] if column else [])]
+    lines = [formats.markdown_table(pd.DataFrame(rows, columns=names), index=False, align="lrrrrrr" + "l" * bool(column))]
     if column is None and runs:
         lines.append(f"\nEvery run trained on: {markdown_text(machine(runs[0]['environment']))}.")
     elif column == "precision":
@@ -318,29 +321,28 @@ def verdicts_markdown(cells: Cells) -> str:
     """The README's verdict table: each configuration the original report ran against its number, then each claim
     of the family (``claims.judge``), with the estimate and its unit, its 95% interval over seeds and test images
     (seeds only where that is the only one), the Holm-adjusted p-value of a claim, and the verdict."""
-    lines = ["| the original report's number or claim, as tested here | estimate | 95% CI | p, Holm | verdict |",
-             "|---|---:|---:|---:|---|"]
+    rows = []
     for cell, results in cells.items():
         gap = against_original(cell, results) if original_accuracy(cell) is not None else None
         if gap is not None:
-            lines.append(f"| {cell.label} reaches {original_accuracy(cell):.2f}% (mean over seeds) | "
-                         f"{_estimate_and_interval(gap)} | | {reached(gap)} |")
+            rows.append((f"{cell.label} reaches {original_accuracy(cell):.2f}% (mean over seeds)",
+                         *_estimate_and_interval(gap), "", reached(gap)))
     for judged in judge(cells):
-        if judged.effect is None:
-            lines.append(f"| {markdown_text(judged.claim.statement)} | cannot be estimated yet | | | {judged.verdict} |")
-            continue
-        lines.append(f"| {markdown_text(judged.claim.statement)} | {_estimate_and_interval(judged.effect)} | "
-                     f"{stats.format_p(judged.p_holm)} | {judged.verdict} |")
-    return "\n".join(lines)
+        statement = markdown_text(judged.claim.statement)
+        rows.append((statement, "cannot be estimated yet", "", "", judged.verdict) if judged.effect is None else
+                    (statement, *_estimate_and_interval(judged.effect), stats.format_p(judged.p_holm), judged.verdict))
+    table = pd.DataFrame(rows, columns=["the original report's number or claim, as tested here", "estimate", "95% CI",
+                                        "p, Holm", "verdict"])
+    return formats.markdown_table(table, index=False, align="lrrrl")
 
 
-def _estimate_and_interval(d: dict) -> str:
+def _estimate_and_interval(d: dict) -> tuple[str, str]:
     """An effect's estimate and its 95% interval as two cells of the verdict table (``effect_columns``): over seeds
     and test images, or over seeds only, so marked, where that is the only one."""
     columns = effect_columns(d)
     interval = (columns["95% CI, seeds and test images"] if d["combined"]
                 else f"{columns['95% CI, seeds only']} (seeds only)")
-    return f"{columns['estimate']} | {interval}"
+    return columns["estimate"], interval
 
 
 def readme_text(the_study: study.Study) -> str:

@@ -57,9 +57,10 @@ def setting(value):
     return f"{value:g}" if isinstance(value, float) else value
 
 
-def markdown_table(table) -> str:
-    """A table of these strings (a pandas DataFrame) as a Markdown table, its index the first column."""
-    head = [table.index.name or "", *map(str, table.columns)]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(map(str, [index, *row])) + " |" for index, row in zip(table.index, table.values)]
-    return "\n".join(lines)
+def markdown_table(table, index: bool = True, align: str | None = None) -> str:
+    """A table of these strings (a pandas DataFrame) as a Markdown table (``DataFrame.to_markdown``), its index the
+    first column unless ``index`` is False; ``align`` gives each column's alignment, "l" or "r" (default: left).
+    The strings are written as they are: tabulate's number parsing would turn "77.90" into "77.9"."""
+    columns = len(table.columns) + index
+    colalign = [{"l": "left", "r": "right"}[a] for a in (align or "l" * columns)]
+    return table.to_markdown(index=index, disable_numparse=True, colalign=colalign)

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from . import study
+import pandas as pd
+
+from . import formats, study
 from .recipes import repo_relative
 from .results import ResultError, accuracy, load_result, machine
 
@@ -86,7 +88,4 @@ def index_rows(the_study: study.Study) -> list[dict]:
 def index_markdown(rows: list[dict]) -> str:
     if not rows:
         return "No run of the study is stored yet."
-    head = list(rows[0])
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    lines += ["| " + " | ".join(str(row[k]) for k in head) + " |" for row in rows]
-    return "\n".join(lines)
+    return formats.markdown_table(pd.DataFrame(rows).astype(str), index=False)

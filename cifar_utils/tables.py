@@ -47,15 +47,15 @@ def profiles_table(experiment: str, stored: dict[str, dict | None]) -> pd.DataFr
 
 def results_markdown(stored: dict[str, dict | None]) -> str:
     """Markdown table of stored results (experiment -> result or None) beside the original report's numbers."""
-    lines = ["| notebook | original report | this repo | epochs | batch | training time | machine |",
-             "|---|---:|---:|---:|---:|---:|---|"]
+    rows = []
     for name, result in stored.items():
-        notebook, theirs = EXPERIMENTS[name].notebook, original(name)["accuracy"]
-        if result is None:
-            lines.append(f"| {notebook} | {theirs:.2f}% | not run | | | | |")
-            continue
-        correct, total = overall_counts(result["confusion"])
-        lines.append(f"| {notebook} | {theirs:.2f}% | {accuracy(result):.2f}% ({correct}/{total}) | "
-                     f"{result['config']['epochs']} | {result['config']['batch_size']} | "
-                     f"{result['train_seconds']:.0f} s | {markdown_text(machine(result['environment']))} |")
-    return "\n".join(lines)
+        row = {"notebook": EXPERIMENTS[name].notebook, "original report": f"{original(name)['accuracy']:.2f}%",
+               "this repo": "not run", "epochs": "", "batch": "", "training time": "", "machine": ""}
+        if result is not None:
+            correct, total = overall_counts(result["confusion"])
+            row.update({"this repo": f"{accuracy(result):.2f}% ({correct}/{total})",
+                        "epochs": str(result["config"]["epochs"]), "batch": str(result["config"]["batch_size"]),
+                        "training time": f"{result['train_seconds']:.0f} s",
+                        "machine": markdown_text(machine(result["environment"]))})
+        rows.append(row)
+    return formats.markdown_table(pd.DataFrame(rows, columns=list(row) if rows else None), index=False, align="lrrrrrl")

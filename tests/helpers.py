@@ -7,6 +7,7 @@
 - ``fake_result``, ``confusion_with_diagonal``: a valid stored result for a configuration, without training;
 - ``predictions_for``: per-image predictions (``evaluate.encode_predictions``) that agree with a confusion matrix;
 - ``write_study``: a small study of its own, in a folder of its own (what the sweep's tests run).
+- ``squeezed``: a Markdown table with tabulate's padding collapsed, so that a test reads its cells, not its widths;
 - ``reader_text``: what a reader of a notebook reads, its Markdown and the sentences its code cells compute;
 - ``assert_displayable``: a table as the notebooks show it holds no float, only preformatted strings and
   ints (``cifar_utils.formats``).
@@ -14,6 +15,7 @@
 from __future__ import annotations
 
 import base64
+import re
 
 import numpy as np
 import torch
@@ -133,3 +135,9 @@ def reader_text(nb) -> str:
     parts = [c.source if c.cell_type == "markdown" else
              "\n".join(o.get("data", {}).get("text/markdown", "") for o in c.get("outputs", [])) for c in nb.cells]
     return "\n".join(parts).replace("\u2212", "-")
+
+
+def squeezed(markdown: str) -> list[str]:
+    """The lines of Markdown with every run of spaces made one (tabulate pads cells to a column's width) and the
+    dashes of a table's alignment row made three ("|:---|---:|"), whatever the widths."""
+    return [re.sub(r"-{3,}", "---", re.sub(r" {2,}", " ", line)) for line in markdown.splitlines()]

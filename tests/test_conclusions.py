@@ -14,7 +14,7 @@ from cifar_utils import conclusions, estimates, stats, study, study_results
 from cifar_utils.claims import CLASS_CAVEAT
 from cifar_utils.recipes import original
 from cifar_utils.results import save_result
-from helpers import assert_displayable, confusion_with_diagonal, fake_result, write_study
+from helpers import assert_displayable, confusion_with_diagonal, fake_result, squeezed, write_study
 
 STUDY = study.load()
 CELLS = STUDY.cells
@@ -236,7 +236,7 @@ def test_the_family_is_seven_claims_judged_after_holm():
     assert table["95% CI, seeds and test images"].iloc[6] == "per-image values not stored"
     assert table.loc[judged[6].claim.statement, "estimate"] == "-0.100"  # a loss: no unit, three decimals
     assert table["95% CI, seeds only"].iloc[6] == stats.interval_text(gap["seed_only"], digits=3)
-    verdicts = conclusions.verdicts_markdown(cells).splitlines()  # the README's: the unit beside each estimate
+    verdicts = squeezed(conclusions.verdicts_markdown(cells))  # the README's: the unit beside each estimate
     assert verdicts[0] == ("| the original report's number or claim, as tested here | estimate | 95% CI | p, Holm "
                            "| verdict |")
     assert verdicts[2].startswith(f"| {BASELINE.label} reaches 67.00% (mean over seeds) | +10.00 points | ")
@@ -289,12 +289,12 @@ def test_study_markdown_gives_a_column_only_to_what_differs_between_machines():
     cells[BASELINE] = results_of(BASELINE, [76.0, 77.0])
     cells[SGD] = results_of(SGD, [72.0, 73.0])
     cells[SGD][1]["environment"]["autocast"] = "bfloat16"
-    lines = conclusions.study_markdown(cells).splitlines()
+    lines = squeezed(conclusions.study_markdown(cells))
     assert lines[0].endswith("| training time (mean) | precision |")
-    assert lines[2].endswith("| fp32 |") and lines[3].endswith("| bfloat16; fp32 |")
+    assert lines[2].endswith("| fp32 |") and lines[3].endswith("| bfloat16; fp32 |")  # the column's cells
     assert lines[-1] == "Every run trained on: test CPU, 1 threads, cpu; the precision column says in which arithmetic."
     cells[SGD][1]["environment"]["cpu"] = "other CPU"
-    lines = conclusions.study_markdown(cells).splitlines()
+    lines = squeezed(conclusions.study_markdown(cells))
     assert lines[0].endswith("| trained on |") and lines[3].endswith("| other CPU, 1 threads, cpu, bfloat16; "
                                                                      "test CPU, 1 threads, cpu, fp32 |")
     assert not lines[-1].startswith("Every run")
@@ -304,7 +304,7 @@ def test_study_markdown_shows_mean_std_n_beside_the_original():
     cells = {cell: [] for cell in CELLS}
     cells[BASELINE] = results_of(BASELINE, [76.0, 77.0, 78.0])
     cells[SGD] = results_of(SGD, [72.5])
-    lines = conclusions.study_markdown(cells).splitlines()
+    lines = squeezed(conclusions.study_markdown(cells))
     assert len(lines) == 2 + len(CELLS) + 2  # one machine: no column, a line under the table instead
     assert lines[-1].startswith("Every run trained on: ") and "trained on" not in lines[0]
     baseline, sgd, sgd_dropout = lines[2:5]

@@ -23,7 +23,7 @@ from cifar_utils import conclusions, study, sweep, sweep_children
 from cifar_utils.train import NonFiniteLossError
 from cifar_utils.recipes import EXPERIMENTS, REPO_ROOT, profile_config
 from cifar_utils.results import ResultError, load_result, save_result
-from helpers import confusion_with_diagonal, fake_result, write_study, write_synthetic_npz
+from helpers import confusion_with_diagonal, fake_result, squeezed, write_study, write_synthetic_npz
 
 # Everything a tiny cell changes in the baseline notebook's recipe: 1 epoch on 200 training images, 50
 # evaluated, on the CPU in fp32 (the same on any machine).
@@ -593,12 +593,12 @@ def test_list_prints_a_row_per_stored_run(tiny, monkeypatch, capsys):
     b0.path.write_text("{ truncated")
     machine = "test CPU, 1 threads, cpu, fp32"
     assert sweep.main(args_of(tiny, "--list")) == 0
-    assert capsys.readouterr().out.splitlines() == [
+    assert squeezed(capsys.readouterr().out) == [
         "| file | cell | split | seed | lr | epochs | accuracy (%) | training (s) | machine |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "|:---|:---|:---|:---|:---|:---|:---|:---|:---|",
         f"| {tune_ok.path} | a | validation | 7 | 0.05 | 1 | 40.00 | 95 | {machine} |",
-        f"| {tune_diverged.diverged_path} | a | validation | 7 | 0.1 | 1 | diverged |  |  |",
-        f"| {b0.path} | b | test | 0 | 0.2 | 1 | unusable |  |  |",
+        f"| {tune_diverged.diverged_path} | a | validation | 7 | 0.1 | 1 | diverged | | |",
+        f"| {b0.path} | b | test | 0 | 0.2 | 1 | unusable | | |",
         f"| {b1.path} | b | test | 1 | 0.2 | 1 | 60.00 | 300 | {machine} |",
     ]
 
@@ -618,8 +618,8 @@ def test_list_keeps_the_final_runs_of_a_rate_adopt_moved_off(tiny, monkeypatch, 
     capsys.readouterr()
     assert sweep.main(args_of(tiny, "--list")) == 0
     out = capsys.readouterr().out
-    assert f"| {a0.diverged_path} | a | test | 0 | 0.1 | 1 | diverged |  |  |" in out
-    assert f"| {a1.path} | a | test | 1 | 0.1 | 1 | 50.00 | 2 | test CPU, 1 threads, cpu, fp32 |" in out
+    assert f"| {a0.diverged_path} | a | test | 0 | 0.1 | 1 | diverged | | |" in squeezed(out)
+    assert f"| {a1.path} | a | test | 1 | 0.1 | 1 | 50.00 | 2 | test CPU, 1 threads, cpu, fp32 |" in squeezed(out)
 
 
 def test_dry_run_with_an_unusable_tuning_result_lists_it_instead_of_crashing(tiny, monkeypatch, capsys):
@@ -655,7 +655,7 @@ def test_summary_prints_the_table_the_status_and_the_verdicts(three_notebooks, m
     assert out == conclusions.summary_text(three_notebooks) + "\n"
     table, machine, status, verdicts = out.rstrip("\n").split("\n\n", 3)
     assert machine == "Every run trained on: test CPU, 1 threads, cpu, fp32."  # one machine: said once, not a column
-    rows = table.splitlines()
+    rows = squeezed(table)
     assert rows[0].startswith("| configuration | ") and len(rows) == 2 + len(three_notebooks.cells)
     for row, cell in zip(rows[2:], three_notebooks.cells):
         assert row.startswith(f"| {cell.label} | ")
