@@ -454,7 +454,7 @@ def batch_size_tries(the_study: study.Study, compared: study.Study) -> pd.DataFr
             "difference (points)": f"{gap:+.2f}" if gap is not None else "",
             "precision": " vs ".join("; ".join(sorted(p)) for p in (p_ref, p_mine)),
             "beyond the margin": "" if gap is None else "yes" if gap > BATCH_MARGIN else "no"}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("configuration, 8 epochs")
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("configuration")
 
 
 BATCH_MARGIN = 0.6  # points on 5,000 validation images: the plan's margin (one binomial standard error near 75%)

@@ -60,11 +60,16 @@ def accuracies(cells: dict[study.Cell, list[dict]]) -> dict[study.Cell, list[flo
     return {cell: [accuracy(r) for r in results] for cell, results in cells.items()}
 
 
+def _design(cells, model: str, epochs: int | None) -> dict:
+    """``study.design`` at ``epochs``, or at the matched recipe (epochs and batch size) when None."""
+    return study.design(cells, model, *study.matched_recipe()) if epochs is None else study.design(cells, model, epochs)
+
+
 def design_accuracies(cells: dict[study.Cell, list[dict]], model: str = "alexnet",
-                      epochs: int = 8) -> dict[tuple[str, float], list[float]]:
-    """The test accuracies of one optimizer x dropout design's cells (``study.design``), keyed (optimizer,
-    dropout), as the 2 x 2 analysis takes them."""
-    return {factors: [accuracy(r) for r in cells[cell]] for factors, cell in study.design(cells, model, epochs).items()}
+                      epochs: int | None = None) -> dict[tuple[str, float], list[float]]:
+    """The test accuracies of one optimizer x dropout design's cells (``study.design``; at the matched recipe unless
+    ``epochs`` is given), keyed (optimizer, dropout), as the 2 x 2 analysis takes them."""
+    return {factors: [accuracy(r) for r in cells[cell]] for factors, cell in _design(cells, model, epochs).items()}
 
 
 @dataclass(frozen=True)
@@ -173,14 +178,17 @@ TWO_BY_TWO_EFFECTS = ("Adam instead of SGD (mean over both dropout levels)",
                       "interaction: Dropout's effect with Adam minus with SGD")
 
 
-def design_effects(cells: dict[study.Cell, list[dict]], model: str = "alexnet", epochs: int = 8) -> dict[str, dict]:
-    """The 2 x 2 design's three effects on test accuracy (``TWO_BY_TWO_EFFECTS``), each an ``effect`` with both
-    95% intervals; ValueError while a cell is missing or has fewer than 2 runs."""
-    design = study.design(cells, model, epochs)
+def design_effects(cells: dict[study.Cell, list[dict]], model: str = "alexnet",
+                   epochs: int | None = None) -> dict[str, dict]:
+    """The 2 x 2 design's three effects on test accuracy (``TWO_BY_TWO_EFFECTS``; at the matched recipe unless
+    ``epochs`` is given), each an ``effect`` with both 95% intervals; ValueError while a cell is missing or has fewer
+    than 2 runs."""
+    design = _design(cells, model, epochs)
     weights = stats.two_by_two_weights(("sgd", "adam"), (0.0, 0.5))
     missing = [factors for factors in weights["interaction"] if factors not in design]
     if missing:
-        raise ValueError(f"the {model} design at {epochs} epochs lacks the cells {missing}; add them to the study.")
+        raise ValueError(f"the {model} design at {epochs or study.matched_recipe()[0]} epochs lacks the cells {missing}; "
+                         f"add them to the study.")
     return {name: effect(cells, {design[factors]: w for factors, w in weights[key].items()})
             for name, key in zip(TWO_BY_TWO_EFFECTS, ("main_a", "main_b", "interaction"))}
 
