@@ -8,7 +8,7 @@
   seeds and test images (``stats.seeds_and_images``), and the reading of the interval (``direction``,
   ``reached``) and the text and table columns every effect is printed with (``effect_text``,
   ``effect_columns``);
-- the 2 x 2 optimizer x dropout design (``design_accuracies``, ``design_effects``);
+- the 2 x 2 optimizer x dropout design (``design_effects``);
 - per-result measures (``eval_loss_gap``, ``class_accuracy_of``, ``class_beyond_overall``), runs paired by seed
   (``by_seed``) and McNemar's test of two runs on the same test images
   (``mcnemar_counts``).
@@ -63,13 +63,6 @@ def accuracies(cells: dict[study.Cell, list[dict]]) -> dict[study.Cell, list[flo
 def _design(cells, model: str, epochs: int | None) -> dict:
     """``study.design`` at ``epochs``, or at the matched recipe (epochs and batch size) when None."""
     return study.design(cells, model, *study.matched_recipe()) if epochs is None else study.design(cells, model, epochs)
-
-
-def design_accuracies(cells: dict[study.Cell, list[dict]], model: str = "alexnet",
-                      epochs: int | None = None) -> dict[tuple[str, float], list[float]]:
-    """The test accuracies of one optimizer x dropout design's cells (``study.design``; at the matched recipe unless
-    ``epochs`` is given), keyed (optimizer, dropout), as the 2 x 2 analysis takes them."""
-    return {factors: [accuracy(r) for r in cells[cell]] for factors, cell in _design(cells, model, epochs).items()}
 
 
 @dataclass(frozen=True)

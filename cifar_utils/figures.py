@@ -40,7 +40,7 @@ from typing import Callable
 import matplotlib.pyplot as plt
 import numpy as np
 
-from . import estimates, plots, questions, study
+from . import plots, study
 from .config import ExperimentConfig
 from .data import SHARED_COPY_SHA256
 from .recipes import EXPERIMENTS, original, profile_config
@@ -312,8 +312,11 @@ def _setting(optimizer: str, dropout: float) -> str:
 
 def _depth_rows(cells: dict) -> dict:
     """Fig. 22's rows: each optimizer x dropout setting -> the baseline CNN's ("a") and AlexNet's ("b") test
-    accuracies at the matched recipe and AlexNet minus the baseline CNN (``questions.depth_effects``)."""
-    effects = questions.depth_effects(cells)
+    accuracies at the matched recipe and AlexNet minus the baseline CNN (``questions.depth_effects``: the interval
+    the verdict reads). The study's statistics are loaded here, when Fig. 22 is drawn, so that a notebook that
+    draws only its own run's figures does not load them."""
+    from .questions import depth_effects
+    effects = depth_effects(cells)
     if not effects or not any(_design_cells(cells, "baseline").values()):
         raise MissingRuns("this figure needs the baseline network's cells trained with the AlexNet recipe "
                          "(profiles/study.yaml); run python -m cifar_utils.sweep first.")
@@ -355,7 +358,7 @@ def _budget_caption(cells: dict) -> str:
             gaps.append(f"{test[:, -1].mean() - probe[:, -1].mean():.2f} ({label})")
     return (f"Test loss (dashed) and the training probe's loss in evaluation mode (solid: 5,000 training images, "
             f"no augmentation or dropout) after each epoch of AlexNet + Adam without dropout (left) and with "
-            f"Dropout 0.5 (right), with the 8-epoch recipe's learning rate: {runs_text(groups)}. Thin lines: each "
+            f"Dropout 0.5 (right), with the {study.matched_recipe()[0]}-epoch recipe's learning rate: {runs_text(groups)}. Thin lines: each "
             f"run; thick: their mean. The space between the two losses is the generalisation gap"
             + (f"; at the last epoch the mean test loss exceeds the probe's by {' and '.join(gaps)}" if gaps else "")
             + ". A test loss that turned up while the probe's kept falling would mark overfitting.")
@@ -440,14 +443,16 @@ FIGURES: dict[int, Figure] = {f.number: f for f in [
            _difference_caption),
     Figure(20, "study_accuracy_by_configuration", "Test accuracy of each configuration",
            lambda cells, t: plots.accuracy_by_configuration(
-               {c.label: v for c, v in estimates.accuracies(cells).items()},
-               {c.label: estimates.original_accuracy(c) for c in cells}, t),
+               {c.label: [accuracy(r) for r in results] for c, results in cells.items()},
+               {c.label: original(c.recipe)["accuracy"] if c.own_recipe else None for c in cells}, t),
            "One row per configuration of the study: each seed's test accuracy as a dot, their mean with a "
            "95% interval where two or more seeds are stored, and the original report's single number as a "
            "hollow diamond where it has one.",
            _study_caption),
     Figure(21, "study_optimizer_dropout_interaction", "AlexNet: optimizer x dropout",
-           lambda cells, t: plots.interaction_plot(estimates.design_accuracies(cells), t),
+           lambda cells, t: plots.interaction_plot(
+               {factors: [accuracy(r) for r in cells[cell]]
+                for factors, cell in study.design(cells, "alexnet", *study.matched_recipe()).items()}, t),
            "Interaction plot: mean test accuracy of AlexNet with SGD and with Adam on the horizontal axis, "
            "one line without dropout and one with Dropout 0.5, each mean with a 95% interval and the seeds "
            "as dots; parallel lines mean no interaction.",

@@ -345,7 +345,6 @@ def test_per_class_summary_over_seeds():
 def test_study_figures_are_fig20_and_fig21(tmp_path):
     from cifar_utils.experiment import study_figures
     cells = {cell: results_of(cell, [70.0 + i, 71.0 + i]) for i, cell in enumerate(CELLS)}
-    assert estimates.design_accuracies(cells)[("adam", 0.5)] == [74.0, 75.0]
     assert [estimates.original_accuracy(c) for c in CELLS[:5]] == [67.0, 71.99, None, None, 74.3]
     assert {estimates.original_accuracy(c) for c in CELLS[5:]} <= {None}  # the cells the original report never ran
     drawn = study_figures(cells, tmp_path)
