@@ -263,24 +263,13 @@ def ranking(cells: Cells) -> str:
     return "Mean test accuracy over the stored seeds, highest first: " + "; ".join(parts) + "."
 
 
-def findings(cells: Cells, upto: str | None = None) -> str:
-    """What the stored runs say now, as Markdown for a discussion to argue from: the ranking, each
-    configuration the original report ran against its number (reached or not), each claim of the family with
-    its verdict after Holm's correction, and the 2 x 2 design's effects.
-
-    ``upto`` (an experiment name) keeps the configurations and claims of that notebook and the notebooks
-    before it, so that a notebook does not judge networks the reader has not met yet; None keeps all.
-    """
-    order = list(EXPERIMENTS)
-    if upto is not None and upto not in order:
-        raise ValueError(f"upto is {upto!r}; use None or one of {', '.join(order)}.")
-
-    def met(cell: study.Cell) -> bool:
-        return upto is None or order.index(cell.recipe) <= order.index(upto)
-
+def findings(cells: Cells) -> str:
+    """What the stored runs say now, as Markdown for ``sweep --summary``: the ranking, each configuration the
+    original report ran against its number (reached or not), each claim of the family with its verdict after
+    Holm's correction, and the 2 x 2 design's effects."""
     lines = [ranking(cells), ""]
     for cell, results in cells.items():
-        if original_accuracy(cell) is None or not results or not met(cell):
+        if original_accuracy(cell) is None or not results:
             continue
         theirs, gap = original_accuracy(cell), against_original(cell, results)
         runs = f"{len(results)} run{'s' * (len(results) != 1)}"
@@ -291,18 +280,15 @@ def findings(cells: Cells, upto: str | None = None) -> str:
                         f"mean minus original: {effect_text(gap)}; **{reached(gap)}**."))
     for judged in judge(cells):
         claim = judged.claim
-        if met(claim.a) and met(claim.b):
-            caveat = f" ({claim.caveat})" if claim.caveat else ""
-            found = (f"cannot be estimated yet: {judged.why}" if judged.effect is None else
-                     f"{effect_text(judged.effect)}, {stats.p_text(judged.p)}, "
-                     f"Holm-adjusted {stats.p_text(judged.p_holm)}")
-            lines.append(f"- *{claim.statement}*: {found}; **{judged.verdict}**{caveat}.")
-    if all(met(cell) for cell in cells):  # the 2 x 2 design, once the reader has met all four networks
-        try:
-            for name, d in design_effects(cells).items():
-                lines.append(f"- 2 x 2 design, *{name}*: {effect_text(d)}; **{direction(d)}**.")
-        except ValueError as exc:
-            lines.append(f"- 2 x 2 design: cannot be estimated yet: {str(exc).rstrip('.')}.")
+        caveat = f" ({claim.caveat})" if claim.caveat else ""
+        found = (f"cannot be estimated yet: {judged.why}" if judged.effect is None else
+                 f"{effect_text(judged.effect)}, {stats.p_text(judged.p)}, Holm-adjusted {stats.p_text(judged.p_holm)}")
+        lines.append(f"- *{claim.statement}*: {found}; **{judged.verdict}**{caveat}.")
+    try:
+        for name, d in design_effects(cells).items():
+            lines.append(f"- 2 x 2 design, *{name}*: {effect_text(d)}; **{direction(d)}**.")
+    except ValueError as exc:
+        lines.append(f"- 2 x 2 design: cannot be estimated yet: {str(exc).rstrip('.')}.")
     return "\n".join(lines)
 
 

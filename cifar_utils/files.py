@@ -4,16 +4,19 @@ A reader sees either the old file or the complete new one, never a half-written 
 file is left intact when writing fails. A writer killed mid-way (kill -9, power loss) leaves its
 hidden temp file ``.<name>.<pid>.<random>.tmp`` behind; the next write of the same file removes it
 (``remove_stale_temps``: at once when that pid is no live process here, else once an hour old), also when it
-skips writing identical bytes. A write that fails (a full disk) is one ``OutputError`` naming the file.
+skips writing identical bytes. A write that fails (a full disk) is one ``OutputError`` naming the file, and so
+is a file made read-only, which a rename would replace all the same. ``move_whole`` moves a file whole or not at all.
 ``locked`` serialises work that two processes must not do at once; ``remove_unheld_locks`` removes the lock
 files that killed holders left.
 """
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
+import shutil
 import stat
 import tempfile
 import time
@@ -52,8 +55,11 @@ def check_writable_dir(folder: str | os.PathLike) -> Path:
 
 def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
     """Call ``write(tmp_path)`` on a temp file beside ``path``, then move it into place. A write that fails
-    for want of space (OSError, or torch.save's RuntimeError) is one OutputError naming ``path``."""
+    for want of space (OSError, or torch.save's RuntimeError) is one OutputError naming ``path``; so is a ``path``
+    that is read-only (``read_only``), left as it is."""
     path = Path(path)
+    if read_only(path):
+        raise OutputError(f"{path} is read-only; make it writable (chmod u+w {path}) and run again.")
     tmp = new_temp(path)
     try:
         write(tmp)
@@ -62,10 +68,41 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
         if os.path.exists(tmp):
             os.unlink(tmp)
         if isinstance(exc, (OSError, RuntimeError)) and not isinstance(exc, OutputError):
-            reason = (exc.strerror if isinstance(exc, OSError) else None) or str(exc).strip().splitlines()[0][:200]
-            raise OutputError(f"writing {path} failed ({reason}); free space or choose another folder.") from exc
+            denied = isinstance(exc, PermissionError) or getattr(exc, "errno", None) == errno.EROFS
+            raise OutputError(f"writing {path} failed ({failure_reason(exc)}); "
+                              f"{'make it writable' if denied else 'free space'} or choose another folder.") from exc
         raise
     return path
+
+
+def failure_reason(exc: BaseException) -> str:
+    """Why a write failed, in a few words: an OSError's strerror ("No space left on device"), else the first
+    line of the message (torch.save's "[enforce fail at inline_container.cc:672] . unexpected pos ...")."""
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc).strip().splitlines()[0][:200]
+
+
+def read_only(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file without write permission (for anyone, or for this user). A rename replaces such a
+    file all the same, and root may write anywhere, so the atomic writes ask this instead of trying."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISREG(info.st_mode) and (not info.st_mode & 0o222 or not os.access(path, os.W_OK))
+
+
+def move_whole(path: str | os.PathLike, destination: str | os.PathLike) -> None:
+    """Move the file ``path`` to ``destination`` (which must not exist) whole or not at all: a rename, or onto
+    another filesystem a copy under a temp name beside ``destination``, renamed into place once complete (removed
+    when it fails: a full disk is an OutputError, no truncated file), then ``path`` removed."""
+    try:
+        os.rename(path, destination)
+        return
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+    atomic_write_with(destination, lambda tmp: shutil.copy2(path, tmp))
+    os.unlink(path)
 
 
 def new_temp(path: str | os.PathLike, suffix: str = ".tmp") -> str:

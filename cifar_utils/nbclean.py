@@ -1,8 +1,9 @@
 """What a published notebook keeps of the run that executed it (``report.publish``, ``webpages``).
 
-Removed: papermill's injected-parameters cell and its and nbclient's timestamps (re-running unchanged work
-leaves no diff), the split of one stream into several outputs (a kernel flushes stdout when it likes, so
-under load one print can arrive as two messages: consecutive outputs of one stream are joined), and
+Removed: papermill's injected-parameters cell (the cells after it numbered as a run without it numbers them)
+and its and nbclient's timestamps (re-running unchanged work leaves no diff), the split of one stream into
+several outputs (a kernel flushes stdout when it likes, so under load one print can arrive as two messages:
+consecutive outputs of one stream are joined), and
 every progress bar: tqdm's ipywidgets outputs (a widget view whose ``text/plain``
 fallback reads ``epoch 1/9:   0%|          | 0/98 ...``), the notebook's widget state, and tqdm's text
 bars in stdout/stderr (``\\r``-overwritten lines). A static report cannot show a widget, and a bar frozen
@@ -25,9 +26,18 @@ TQDM_BAR = re.compile(r"\d{1,3}%\|.*\|\s*[\d.]+[kMGTP]?/[\d.?]+[kMGTP]?\s*\[|[\d
 
 def strip_volatile(nb) -> None:
     """Drop papermill's injected-parameters cell (only data_dir/download/retrain can be there when
-    publishing: re-running the published notebook must load results, not retrain), papermill's and
-    nbclient's timestamps, and progress bars (``strip_progress``)."""
-    nb.cells = [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+    publishing: re-running the published notebook must load results, not retrain) and the execution count it
+    took from every cell after it, papermill's and nbclient's timestamps, and progress bars (``strip_progress``)."""
+    def injected(cell) -> bool:
+        return "injected-parameters" in cell.metadata.get("tags", [])
+
+    taken_counts = [c.get("execution_count") for c in nb.cells if injected(c) and c.get("execution_count")]
+    nb.cells = [c for c in nb.cells if not injected(c)]
+    for taken in sorted(taken_counts, reverse=True):
+        for cell in nb.cells:  # the cells run after it: one count less, their results' counts too
+            for item in [cell, *cell.get("outputs", [])]:
+                if (item.get("execution_count") or 0) > taken:
+                    item["execution_count"] -= 1
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     from .conclusions import with_readme_block
-    from .files import atomic_write_bytes
+    from .files import OutputError, atomic_write_bytes
     parser = argparse.ArgumentParser(prog="python -m cifar_utils.quick",
                                      description="The quick profile's tries and final runs, from results/.")
     parser.add_argument("--write-readme", action="store_true",
@@ -176,7 +176,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return 2
     if args.write_readme:
-        atomic_write_bytes(readme, updated.encode())
+        try:
+            atomic_write_bytes(readme, updated.encode())
+        except OutputError as exc:  # a read-only README.md or a full disk: README is left as it was
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         print(f"wrote the quick block of {repo_relative(readme)}")
         return 0
     print("\n".join(tables))

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -161,8 +162,18 @@ def with_recipe_cell(name: str, folder: Path, saved: bytes) -> Path:
         cell.source = parameters_cell(name)
         cell.metadata[RECIPE_MARK] = source_sha(cell.source)
     copy = Path(new_temp(folder / f"{name}.ipynb", suffix=SOURCE_SUFFIX))
-    copy.write_text(nbformat.writes(nb))
+    try:
+        copy.write_text(nbformat.writes(nb))
+    except OSError as exc:  # a full disk: no empty copy is left behind
+        copy.unlink()
+        raise full_folder(folder, exc) from exc
     return copy
+
+
+def full_folder(folder: Path, exc: OSError) -> OutputError:
+    """The output folder could not be written (a full disk): one sentence naming it and the fix."""
+    return OutputError(f"cannot write into the output folder {folder} ({exc.strerror}); free space there or choose "
+                       f"another --output-dir.")
 
 
 def run_notebook(name: str, params: dict, output_dir: Path, source: Path | None = None,
@@ -172,7 +183,7 @@ def run_notebook(name: str, params: dict, output_dir: Path, source: Path | None 
     (the last good copy stays; an older failed copy goes when this run leaves none); return success, the
     one-line detail, and the executed notebook exactly as this run left it."""
     source, target = source or NOTEBOOKS_DIR / f"{name}.ipynb", output_dir / f"{name}.ipynb"
-    running, ok = new_temp(target, suffix=RUNNING_SUFFIX), False
+    running, ok, full = new_temp(target, suffix=RUNNING_SUFFIX), False, False
     try:
         nb = papermill.execute_notebook(str(source), running, parameters=params, kernel_name="python3",
                                         progress_bar=False, cwd=str(NOTEBOOKS_DIR),
@@ -181,10 +192,15 @@ def run_notebook(name: str, params: dict, output_dir: Path, source: Path | None 
         return True, accuracy_summary(name, params, base), nb
     except papermill.PapermillExecutionError as exc:
         return False, f"In [{exc.exec_count}]: {exc.ename}: {exc.evalue}", None  # as the notebook shows the cell
+    except OSError as exc:
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return False, f"{type(exc).__name__}: {exc}", None
+        full = True  # the executed copy could not be written: no truncated copy is kept
+        raise full_folder(output_dir, exc) from exc
     except Exception as exc:  # a dead kernel, a timeout, an unreadable notebook: still one FAILED line
         return False, f"{type(exc).__name__}: {exc}", None
     finally:
-        failed, executed = output_dir / f"{name}.failed.ipynb", os.path.getsize(running) > 0
+        failed, executed = output_dir / f"{name}.failed.ipynb", not full and os.path.getsize(running) > 0
         if executed:
             os.replace(running, target if ok else failed)
         else:
@@ -355,19 +371,23 @@ def main(argv: list[str] | None = None) -> int:
             values, line = variant_of(name, values)
             print(line, flush=True)
         # A run that publishes holds its notebook's lock, so two of them never interleave.
-        with locked(output_dir / f".{name}.lock") if publishes else contextlib.nullcontext():
-            saved = (NOTEBOOKS_DIR / f"{name}.ipynb").read_bytes()
-            source = None if variant else with_recipe_cell(name, output_dir, saved)  # others start from the recipe
-            try:
-                ok, detail, nb = run_notebook(name, values, output_dir, source,
-                                              saved_parameters(name) if variant else None)
-                if ok and publishes and not publish(name, nb, saved):
-                    ok, detail = False, (f"notebooks/{name}.ipynb changed while this run executed it, so it was not "
-                                         f"published (the executed copy is {output_dir / name}.ipynb); "
-                                         f"run again to publish it with the change.")
-            finally:
-                if source is not None:
-                    source.unlink(missing_ok=True)
+        try:
+            with locked(output_dir / f".{name}.lock") if publishes else contextlib.nullcontext():
+                saved = (NOTEBOOKS_DIR / f"{name}.ipynb").read_bytes()
+                source = None if variant else with_recipe_cell(name, output_dir, saved)  # others: from the recipe
+                try:
+                    ok, detail, nb = run_notebook(name, values, output_dir, source,
+                                                  saved_parameters(name) if variant else None)
+                    if ok and publishes and not publish(name, nb, saved):
+                        ok, detail = False, (f"notebooks/{name}.ipynb changed while this run executed it, so it was "
+                                             f"not published (the executed copy is {output_dir / name}.ipynb); "
+                                             f"run again to publish it with the change.")
+                finally:
+                    if source is not None:
+                        source.unlink(missing_ok=True)
+        except OutputError as exc:  # a full disk: every notebook after it would fail alike
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         seconds = time.perf_counter() - start
         print(f"{'ok' if ok else 'FAILED':6s} {name:26s} {seconds:7.1f} s  {detail}", flush=True)
         if not ok:
@@ -382,7 +402,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if write_readme(README_FILE):
                 print(f"wrote the blocks of results in {README_FILE.name}", flush=True)
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, OutputError) as exc:  # OutputError: README.md read-only, or a full disk
             print(f"error: README.md was not updated: {str(exc).rstrip('.')}.", file=sys.stderr)
             return 1
     return 0

@@ -10,6 +10,7 @@ import binascii
 import json
 import math
 import os
+import re
 import time
 from pathlib import Path
 
@@ -64,7 +65,8 @@ def save_result(path: str | os.PathLike, result: dict) -> Path:
 
 def load_result(path: str | os.PathLike, key: str | None = None) -> dict | None:
     """The stored result at ``path``, None when there is none, ResultError when it is unusable (also
-    when ``key`` is given and the result's configuration is another one, and when ``path`` is a link to a file
+    when ``key`` is given and the result's configuration is another one, when a file named as results are
+    (``<experiment>-<key>.json``) holds another experiment's or key's run, and when ``path`` is a link to a file
     outside its folder, which would publish what the folder does not hold)."""
     path = Path(path)
     if not path.is_file():
@@ -82,7 +84,14 @@ def load_result(path: str | os.PathLike, key: str | None = None) -> dict | None:
     if key is not None and result["key"] != key:
         raise ResultError(f"the stored result {path} holds the configuration {result['key']}, not {key}; "
                           f"delete it or run with retrain=True to replace it.")
+    named = RESULT_NAME.fullmatch(path.name)
+    if named and named.groups() != (result["experiment"], result["key"]):  # an edit, or files mixed up
+        raise ResultError(f"the stored result {path} holds a run of {result['experiment']!r} with the key "
+                          f"{result['key']}, not the one its name says; restore it from git or delete it.")
     return result
+
+
+RESULT_NAME = re.compile(r"(\w+)-([0-9a-f]{12})\.json")  # ``result_path``'s names: <experiment>-<key>.json
 
 
 def _refuse_constant(name: str):

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import shutil
 import statistics
 import sys
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from .config import KEY_SINCE, ConfigError, ExperimentConfig
-from .files import atomic_write_json
+from .files import OutputError, atomic_write_json, failure_reason, move_whole
 from .recipes import (EXPERIMENTS, PROFILES_DIR, profile_config, profile_differences, recipe_path, repo_path,
                       set_recipe_value)
 from .results import NewerResult, ResultError, accuracy, load_result, result_path
@@ -295,7 +294,9 @@ class Study:
         into ``folder``, keeping their paths relative to the results folder, so that a sweep starts the
         study afresh; the results named in ``keep`` (file stems) stay. Returns the new paths. Nothing is
         overwritten and nothing moves unless everything can: a file already in ``folder``, or a file where a
-        folder must be, stops it first (ValueError). Onto another filesystem a file is copied, then removed."""
+        folder must be, stops it first (ValueError). Each file moves whole or not at all (``files.move_whole``),
+        so a move cut short (a full disk) leaves ``folder`` holding only what it moved, and the same call, once
+        space is freed, moves the rest."""
         target = repo_path(folder)
 
         def stored_run(path: Path) -> bool:  # a result or a divergence record
@@ -314,10 +315,11 @@ class Study:
         for done, (path, destination) in enumerate(zip(moving, destinations)):
             try:
                 destination.parent.mkdir(parents=True, exist_ok=True)
-                shutil.move(path, destination)
-            except OSError as exc:
-                raise ValueError(f"cannot move {path} to {destination} ({exc.strerror}); {done} of {len(moving)} "
-                                 f"runs are moved, the rest stay: fix that and set the rest aside.") from exc
+                move_whole(path, destination)
+            except (OSError, OutputError) as exc:
+                raise ValueError(f"cannot move {path} to {destination} ({failure_reason(exc.__cause__ or exc)}); "
+                                 f"{done} of {len(moving)} runs are moved, the rest stay: free space or fix that, "
+                                 f"then run the same command again to move the rest.") from exc
         return destinations
 
 

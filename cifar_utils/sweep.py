@@ -248,7 +248,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.one:
         follow_the_sweep()
-        run_one(json.loads(args.one))
+        try:
+            run_one(json.loads(args.one))
+        except OutputError as exc:  # a full disk: one sentence in the run's log, not a traceback
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
         return 0
     try:
         the_study = study.load(repo_path(args.study)).only(args.cells)
@@ -275,7 +279,7 @@ def main(argv: list[str] | None = None) -> int:
             moved = the_study.set_aside(args.set_aside, keep=faithful)
             print(f"moved {len(moved)} stored runs of the study into {args.set_aside}")
             return 0
-    except (ConfigError, ValueError, ResultError) as exc:
+    except (ConfigError, ValueError, ResultError, OutputError) as exc:  # OutputError: a read-only or full README.md
         print(f"error: {exc}", file=sys.stderr)
         return 2
     params = dict(args.parameter)

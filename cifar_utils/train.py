@@ -26,7 +26,7 @@ from . import hardware
 from .config import ExperimentConfig
 from .data import Cifar10, batches, normalise
 from .evaluate import predict
-from .files import atomic_write_with
+from .files import OutputError, atomic_write_with, failure_reason
 from .models import build_model
 
 
@@ -135,7 +135,9 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
     """Train the configured model on ``data``. ``device``/``dtype`` default to what ``hardware`` picks
     for ``config.device``/``config.precision`` (a caller that resolved them already passes them).
     With ``checkpoint_path``, a checkpoint is written after an epoch once ``checkpoint_every_s`` seconds
-    have passed since the last one (0: after every epoch)."""
+    have passed since the last one (0: after every epoch). One that cannot be written (a full disk) stops the run
+    with an OutputError naming its folder and about the space it needs, unless training has finished: then it is
+    only warned about, and the finished run is not lost."""
     device = device or hardware.resolve_device(config.device)
     dtype = hardware.autocast_dtype(config.precision, device) if dtype == "auto" else dtype
     steps_per_epoch = -(-len(data.y_train) // config.batch_size)
@@ -175,7 +177,12 @@ def train(config: ExperimentConfig, data: Cifar10, *, device: torch.device | Non
         log(f"epoch {epoch + 1:3d}/{config.epochs}  train loss {h['train_loss']:.4f} acc {h['train_accuracy']:.2%}"
             f"  {config.evaluate_on} loss {h['test_loss']:.4f} acc {h['test_accuracy']:.2%}  {h['seconds']:.1f} s")
         if checkpoint_path and time.perf_counter() - saved_at >= checkpoint_every_s:
-            _save_checkpoint(t, checkpoint_path, data.sha256, history)
+            try:
+                _save_checkpoint(t, checkpoint_path, data.sha256, history)
+            except OutputError as exc:  # a full disk; the last checkpoint written, if any, stays to resume from
+                if epoch + 1 < config.epochs:
+                    raise OutputError(f"{exc}: free that much space there and run the same command again.") from None
+                log(f"Warning: {exc}, but training has finished, so the run goes on without it.")  # its result is kept
             saved_at = time.perf_counter()
     if test_logits is None:  # resumed from a checkpoint that had every epoch
         test_logits = predict(t.evaluated, data.x_test, device=device, dtype=dtype, flips=config.test_flips)
@@ -201,12 +208,30 @@ def evaluations(t: Trainer, images: torch.Tensor, labels: torch.Tensor, done: to
 
 
 def _save_checkpoint(t: Trainer, path: Path, data_sha256: str, history: list[dict]) -> None:
+    """Write the checkpoint atomically. When it cannot be (a full disk), OutputError naming its folder and about
+    the space it needs, without torch's chained tracebacks (``train`` adds what to do)."""
     state = {"key": t.config.key(), "data_sha256": data_sha256, "model": t.model.state_dict(),
              "optimizer": t.optimizer.state_dict(), "scheduler": t.scheduler.state_dict(),
              "rng": torch.get_rng_state(), "history": history,
              "averaged": t.averaged.state_dict() if t.averaged is not None else None,
              "cuda_rng": torch.cuda.get_rng_state_all() if t.device.type == "cuda" else None}
-    atomic_write_with(path, lambda tmp: torch.save(state, tmp))
+    try:
+        atomic_write_with(path, lambda tmp: torch.save(state, tmp))
+    except OutputError as exc:
+        reason = failure_reason(exc.__cause__ or exc)
+        raise OutputError(f"the checkpoint cannot be written into {path.parent} ({reason}); it needs about "
+                          f"{max(1, round(_nbytes(state) / 1e6))} MB") from None
+
+
+def _nbytes(state) -> int:
+    """The bytes of the tensors in ``state`` (nested dicts and lists): about the size of its checkpoint file."""
+    if isinstance(state, torch.Tensor):
+        return state.numel() * state.element_size()
+    if isinstance(state, dict):
+        return sum(map(_nbytes, state.values()))
+    if isinstance(state, (list, tuple)):
+        return sum(map(_nbytes, state))
+    return 0
 
 
 class _Unusable(Exception):

@@ -182,7 +182,6 @@ def test_claims_give_a_verdict_after_holm_from_each_interval():
     text = conclusions.findings(cells)
     for name, d in estimates.design_effects(cells).items():
         assert f"- 2 x 2 design, *{name}*: {estimates.effect_text(d)}; **positive**." in text
-    assert "2 x 2 design" not in conclusions.findings(cells, upto="alexnet_sgd")
 
 
 def full_study(bird_extra: float = 0.0, probe_gap: tuple[float, float] = (0.50, 0.40)) -> dict:
@@ -439,22 +438,6 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
     assert too_few.splitlines()[-1].startswith("- 2 x 2 design: cannot be estimated yet: ") and "..;" not in too_few
 
 
-
-def test_findings_upto_a_notebook_judge_only_the_networks_met_so_far():
-    cells = three_seed_study()
-    baseline_only = conclusions.findings(cells, upto="baseline")
-    assert f"- {BASELINE.label} against" in baseline_only and "AlexNet + SGD against" not in baseline_only
-    assert "- *" not in baseline_only  # every claim compares with an AlexNet
-    with_sgd = conclusions.findings(cells, upto="alexnet_sgd")
-    assert "- *" not in with_sgd  # every claim on these cells needs AlexNet + Adam + Dropout
-    assert "AlexNet + Adam + Dropout 0.5 against" not in with_sgd
-    matched = conclusions.findings(full_study(), upto="alexnet_sgd")  # the depth claim with SGD: both cells met
-    claimed = [line for line in matched.splitlines() if line.startswith("- *")]
-    assert len(claimed) == 1 and claimed[0].startswith("- *AlexNet beats the baseline CNN in test accuracy, both "
-                                                       "trained with SGD without dropout (matched recipe")
-    assert conclusions.findings(cells, upto="alexnet_adam_dropout") == conclusions.findings(cells)
-    with pytest.raises(ValueError, match="upto is '03_alexnet_adam_dropout'; use None or one of baseline"):
-        conclusions.findings(cells, upto="03_alexnet_adam_dropout")
 
 def test_unstable_finals_list_the_runs_of_a_rate_that_diverged(tmp_path):
     the_study = study_in(tmp_path)

@@ -110,3 +110,30 @@ def test_a_temp_without_a_pid_or_of_this_process_keeps_the_age_rule(tmp_path):
     unnamed = make(tmp_path, ".run.json.abc123de.tmp")
     assert remove_stale_temps(tmp_path, "run.json") == [] and own.exists() and unnamed.exists()
     assert remove_stale_temps(tmp_path, "run.json", older_than_s=0) == sorted([own, unnamed])
+
+
+# --- what an atomic write refuses, and what it tells (issue 31) ---------------------------------------------
+
+def test_a_read_only_file_is_refused_and_left_as_it_is(tmp_path):
+    """A rename would replace a read-only file all the same (and root may write anything): it is refused."""
+    from cifar_utils.files import OutputError
+    path = tmp_path / "README.md"
+    path.write_bytes(b"old")
+    path.chmod(0o444)
+    with pytest.raises(OutputError, match=r"README.md is read-only; make it writable"):
+        atomic_write_bytes(path, b"new")
+    assert path.read_bytes() == b"old" and sorted(tmp_path.iterdir()) == [path]
+    assert atomic_write_bytes(path, b"old") == path  # the same bytes: nothing to write, nothing refused
+
+
+def test_a_write_that_is_denied_says_to_make_it_writable_not_to_free_space(tmp_path):
+    import errno
+    from cifar_utils.files import OutputError, atomic_write_with
+
+    def denied(tmp):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    with pytest.raises(OutputError) as info:
+        atomic_write_with(tmp_path / "r.json", denied)
+    assert "make it writable" in str(info.value) and "free space" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []

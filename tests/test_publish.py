@@ -91,6 +91,41 @@ def test_strip_volatile_keeps_language_info_as_the_kernel_reported_it():
     assert nb.metadata == {"language_info": info}
 
 
+def executed(nb):
+    """``nb`` as a kernel leaves it: each code cell numbered in order, with a result of that number."""
+    count = 0
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            count += 1
+            cell.execution_count = count
+            cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": str(count)},
+                                                   execution_count=count)]
+    return nb
+
+
+def test_a_run_with_a_data_folder_is_published_with_the_execution_counts_of_a_run_without(tmp_path):
+    """papermill runs its injected cell (-p data_dir X) after the parameters cell; publishing drops that cell, and
+    the cells after it keep the numbers a run without it gives them."""
+    from papermill.iorw import load_notebook_node
+    from papermill.parameterize import parameterize_notebook
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# title"),
+                                         nbformat.v4.new_code_cell("epochs = 10", metadata={"tags": ["parameters"]}),
+                                         nbformat.v4.new_code_cell("run()"), nbformat.v4.new_markdown_cell("text"),
+                                         nbformat.v4.new_code_cell("table()")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
+    nbformat.write(nb, tmp_path / "n.ipynb")
+    plain = executed(load_notebook_node(str(tmp_path / "n.ipynb")))  # as papermill reads it
+    with_data = executed(parameterize_notebook(load_notebook_node(str(tmp_path / "n.ipynb")), {"data_dir": "/d"}))
+    assert len(with_data.cells) == len(nb.cells) + 1  # papermill's injected cell ran
+
+    def counts(notebook):
+        return [(c.execution_count, [o.execution_count for o in c.outputs]) for c in notebook.cells
+                if c.cell_type == "code"]
+    strip_volatile(plain)
+    strip_volatile(with_data)
+    assert counts(with_data) == counts(plain) == [(1, [1]), (2, [2]), (3, [3])]
+
+
 # --- a real run: publish, then open and save as JupyterLab would -------------------------------------
 
 TINY_CELLS = [

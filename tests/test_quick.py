@@ -348,3 +348,16 @@ def test_quick_write_readme_without_its_markers_names_readme_and_writes_nothing(
     _one_error_line(capsys, "README.md")
     assert readme.read_text() == "# A README without the quick block\n"
     assert [p.name for p in tmp_path.iterdir()] == ["README.md"]
+
+
+def test_quick_write_readme_into_a_read_only_readme_names_it_and_leaves_it(tmp_path, monkeypatch, capsys):
+    from cifar_utils.recipes import REPO_ROOT
+    readme = tmp_path / "README.md"
+    readme.write_bytes((REPO_ROOT / "README.md").read_bytes().replace(b"| quick recipe", b"| stale quick recipe", 1))
+    before = readme.read_bytes()
+    readme.chmod(0o444)
+    monkeypatch.setattr(quick, "README_FILE", readme)
+    assert quick.main(["--write-readme"]) == 1
+    err = capsys.readouterr().err
+    assert str(readme) in err and "writable" in err and "Traceback" not in err
+    assert readme.read_bytes() == before

@@ -8,7 +8,7 @@ from cifar_utils import recipes, report
 from cifar_utils.config import ConfigError
 from cifar_utils.recipes import EXPERIMENTS, profile_config, profile_differences, profile_parameters
 from cifar_utils.results import result_path, save_result
-from helpers import confusion_with_diagonal, fake_result
+from helpers import confusion_with_diagonal, fake_result, squeezed
 
 
 @pytest.mark.parametrize("text,expected", [
@@ -124,7 +124,7 @@ def test_run_notebook_reports_the_stored_accuracy(tmp_path, monkeypatch):
 
 
 def test_results_table_lists_every_experiment():
-    lines = report.results_table("report").splitlines()
+    lines = squeezed(report.results_table("report"))
     assert lines[0].startswith("| notebook | original report | this repo |")
     assert [line.split(" | ")[0] for line in lines[2:]] == [f"| {info.notebook}" for info in EXPERIMENTS.values()]
 
@@ -340,3 +340,61 @@ def test_a_deleted_recipe_file_stops_the_runner_naming_it_and_git_checkout(nothi
     assert report.main(["--only", "02_alexnet_sgd"]) == 2
     err = capsys.readouterr().err.strip()
     assert "report/02_alexnet_sgd.yaml" in err and "git checkout -- profiles/report/02_alexnet_sgd.yaml" in err
+
+
+# --- a full disk, a read-only README (issue 31) ---------------------------------------------------------
+
+def test_a_full_disk_under_the_output_folder_is_one_sentence_and_leaves_no_temp(runner, monkeypatch, capsys):
+    import errno
+    from pathlib import Path
+    calls, root = runner
+    out = root / "out"
+    real = Path.write_text
+
+    def full(self, *args, **kwargs):
+        if self.name.endswith(report.SOURCE_SUFFIX):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "write_text", full)
+    notebook = (root / "notebooks" / "01_baseline.ipynb").read_bytes()
+    assert report.main(["--only", "01_baseline", "--output-dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and str(out) in err and "free space" in err
+    assert list(out.iterdir()) == [] and calls == []
+    assert (root / "notebooks" / "01_baseline.ipynb").read_bytes() == notebook
+
+
+def test_a_full_disk_while_papermill_writes_the_executed_copy_keeps_no_truncated_copy(tmp_path, monkeypatch, capsys):
+    import errno
+
+    def fills_the_disk(source, output, **kwargs):
+        with open(output, "w") as fh:
+            fh.write('{"cells": [')  # what fitted
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    out = tmp_path / "out"
+    monkeypatch.setattr(report.papermill, "execute_notebook", fills_the_disk)
+    assert report.main(["--only", "01_baseline", "--output-dir", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and str(out) in err and "free space" in err
+    assert list(out.iterdir()) == []
+
+
+def test_a_read_only_readme_is_named_with_its_fix_and_left_unchanged(runner, readme_copy, capsys):
+    import stat
+    calls, root = runner
+    first_finding = "\n- The study's recipes"
+    text = readme_copy.read_text()
+    assert first_finding in text
+    readme_copy.write_text(text.replace(first_finding, f"\n- A stale finding.{first_finding}", 1))  # to rewrite
+    before = readme_copy.read_bytes()
+    readme_copy.chmod(stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+    try:
+        assert report.main(["--only", "01_baseline", "--output-dir", str(root / "out")]) == 1
+    finally:
+        readme_copy.chmod(0o644)
+    err = capsys.readouterr().err
+    assert err.startswith("error: README.md was not updated") and err.count("\n") == 1
+    assert "writable" in err and "free space" not in err
+    assert readme_copy.read_bytes() == before

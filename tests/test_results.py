@@ -51,6 +51,17 @@ def test_load_result_missing_file_is_none(tmp_path):
     assert load_result(tmp_path / "nope.json") is None
 
 
+@pytest.mark.parametrize("key", [None, "result's"], ids=["any key", "its key"])
+def test_a_result_of_another_experiment_than_its_name_says_is_refused(tmp_path, result, key):
+    """results/alexnet_sgd-<key>.json holding "experiment": "baseline" (an edit, a mix-up of files)."""
+    path = result_path(tmp_path, "alexnet_sgd", result["key"])
+    save_result(path, result)
+    with pytest.raises(ResultError) as info:
+        load_result(path, key=result["key"] if key else None)
+    message = str(info.value)
+    assert str(path) in message and "'baseline'" in message and "restore it from git or delete it" in message
+
+
 def test_save_result_refuses_invalid(tmp_path, result):
     del result["history"]
     with pytest.raises(ResultError):

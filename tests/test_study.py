@@ -274,6 +274,19 @@ def test_tuning_log_reads_what_is_stored(two_grids):
                    "precision": result["environment"]["autocast"]}
 
 
+def test_a_stored_result_of_another_experiment_is_left_out_with_a_warning(two_grids, capsys):
+    """A result whose "experiment" is not the one its file name says (results/alexnet_sgd-<key>.json holding
+    "baseline") is named on stderr with its fix and left out, as a damaged one is."""
+    run = next(r for r in two_grids.tuning_runs() if r.cell.recipe == "alexnet_sgd")
+    result = fake_result(run.cell.recipe, run.config, confusion_with_diagonal([40] * 10, row_total=100))
+    save_result(run.path, {**result, "experiment": "baseline"})
+    assert study.stored_result(run) is None
+    assert all(row["validation accuracy (%)"] is None for row in two_grids.tuning_log())  # left out
+    (warning,) = capsys.readouterr().err.splitlines()
+    assert warning.startswith("Warning: ") and str(run.path) in warning
+    assert "restore it from git or delete it" in warning
+
+
 def test_choose_leaves_out_rates_that_diverged_anywhere(two_grids):
     log = make_log(two_grids, lambda cell, lr, seed: 60.0 + lr)  # the largest rate is best everywhere
     assert two_grids.choose(log, ["a"], unstable={("a", 0.2)}) == {"a": 0.1}

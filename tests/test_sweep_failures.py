@@ -3,6 +3,7 @@ launched after it; a damaged stored result or divergence record is named with it
 traceback; --set-aside checks everything before it moves anything; two sweeps never write one log."""
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -166,6 +167,64 @@ def test_set_aside_onto_another_filesystem(tiny, monkeypatch, capsys):
         assert {path.relative_to(aside): path.read_bytes() for path in stored_files(aside)} == contents
     finally:
         shutil.rmtree(other)
+
+
+def test_set_aside_onto_a_full_disk_leaves_no_truncated_file_and_the_same_command_finishes_it(tiny, monkeypatch,
+                                                                                             capsys):
+    """The third file finds the disk full half-way: no part of it is left in the folder, and once space is
+    freed the same command moves the rest (the folder holds only what this set-aside moved)."""
+    no_launch(monkeypatch)
+    before = store_some(tiny)
+    contents = {path.relative_to(tiny.study.results_dir): path.read_bytes() for path in before}
+    aside = tiny.root / "aside"
+    real_copy, copied, full = shutil.copyfile, [], [True]
+
+    def another_filesystem(src, dst, *args, **kwargs):
+        raise OSError(errno.EXDEV, "Invalid cross-device link")
+
+    def filling_up(src, dst, *args, **kwargs):
+        copied.append(src)
+        if len(copied) == 3 and full[0]:
+            Path(dst).write_bytes(Path(src).read_bytes()[:10])  # what fitted
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_copy(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "rename", another_filesystem)
+    monkeypatch.setattr(shutil, "copyfile", filling_up)
+    assert sweep.main(args_of(tiny, "--set-aside", str(aside))) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "No space left on device" in err
+    left = {path.relative_to(aside): path.read_bytes() for path in aside.rglob("*") if path.is_file()}
+    assert len(left) == 2 and all(contents[name] == data for name, data in left.items())  # only whole files
+    assert "run the same command again" in err
+    full[0] = False  # space freed
+    assert sweep.main(args_of(tiny, "--set-aside", str(aside))) == 0
+    assert capsys.readouterr().out == f"moved {len(before) - 2} stored runs of the study into {aside}\n"
+    assert stored_files(tiny.study.results_dir) == []
+    assert {path.relative_to(aside): path.read_bytes() for path in aside.rglob("*") if path.is_file()} == contents
+
+
+# --- a full disk under a training child (issue 31) -------------------------------------------------------
+
+def test_a_full_disk_under_a_training_child_is_one_sentence(synthetic_dir, tmp_path, monkeypatch, capsys):
+    from cifar_utils import store, train
+    from helpers import make_config
+    monkeypatch.setattr(store, "REPO_ROOT", tmp_path)  # its checkpoint folder: runs/ under tmp_path
+    monkeypatch.setattr(store, "CHECKPOINT_EVERY_S", 0)
+    monkeypatch.setattr(sweep, "follow_the_sweep", lambda: None)  # this test's process is no sweep's child
+    real = train.torch.save
+
+    def full(obj, f, *args, **kwargs):
+        if "checkpoint" in str(f):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(obj, f, *args, **kwargs)
+
+    monkeypatch.setattr(train.torch, "save", full)
+    spec = {"experiment": "baseline", "config": make_config(epochs=2).to_dict(),
+            "results_dir": str(tmp_path / "results"), "data_dir": str(synthetic_dir)}
+    assert sweep.main(["--one", json.dumps(spec)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and str(tmp_path / "runs") in err
 
 
 # --- 8. two sweeps, one run ----------------------------------------------------------------------------

@@ -4,7 +4,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import math
+import re
 
 import pytest
 import torch
@@ -14,6 +16,7 @@ from cifar_utils import train as train_mod
 from cifar_utils.config import MAX_SEED
 from cifar_utils.data import batches, load_cifar10
 from cifar_utils.evaluate import predict
+from cifar_utils.files import OutputError
 from cifar_utils.train import (EVALUATIONS, NonFiniteLossError, Trained, Trainer, lr_factor, make_optimizer, setup,
                                train, train_step)
 from helpers import make_config, without_seconds, write_synthetic_npz
@@ -324,3 +327,49 @@ def test_checkpoint_resume_keeps_the_moving_average(tiny_data, tmp_path):
     assert without_seconds(resumed.history) == without_seconds(reference.history)
     torch.testing.assert_close(resumed.test_logits, reference.test_logits, rtol=0, atol=0)
     assert resumed.evaluations == reference.evaluations
+
+
+# --- a full disk while a checkpoint is written (issue 31) ---------------------------------------------
+
+def enospc(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def torch_full(*args, **kwargs):  # what torch.save raises when the disk fills under it
+    raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 1280 vs 1174")
+
+
+def checkpoints_fail(monkeypatch, failure) -> None:
+    """torch.save fails as on a full disk, for checkpoints only (the data cache is written as before)."""
+    real = train_mod.torch.save
+    monkeypatch.setattr(train_mod.torch, "save", lambda obj, f, *args, **kwargs: failure() if "checkpoint" in str(f)
+                        else real(obj, f, *args, **kwargs))
+
+
+@pytest.mark.parametrize("failure", [enospc, torch_full])
+def test_a_full_disk_mid_run_names_the_checkpoint_folder_and_the_space_it_needs(tiny_data, tmp_path, monkeypatch,
+                                                                               failure):
+    checkpoint = tmp_path / "run" / "checkpoint.pt"
+    checkpoints_fail(monkeypatch, failure)
+    with pytest.raises(OutputError) as info:
+        train(tiny_config(epochs=2), tiny_data, checkpoint_path=checkpoint, progress=False, log=quiet)
+    message = str(info.value)
+    assert str(checkpoint.parent) in message and re.search(r"about [\d.]+ MB", message) and "free" in message
+    assert "\n" not in message
+    assert list(checkpoint.parent.iterdir()) == []  # nothing half-written
+
+
+@pytest.mark.parametrize("failure", [enospc, torch_full])
+def test_a_full_disk_at_the_last_checkpoint_keeps_the_finished_run(synthetic_dir, tmp_path, monkeypatch, failure):
+    from cifar_utils import store
+    monkeypatch.setattr(store, "CHECKPOINT_EVERY_S", 0)  # a checkpoint after every epoch, the last one too
+    run = store.ExperimentRun("baseline", make_config(epochs=1), data_dir=str(synthetic_dir),
+                              results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / "figures"))
+    run.checkpoint = tmp_path / "runs" / "baseline-x" / "checkpoint.pt"
+    checkpoints_fail(monkeypatch, failure)
+    logs = []
+    result = run.run(log=logs.append, progress=False)
+    assert run.path.is_file() and len(result["history"]) == 1  # the finished run is stored
+    (warning,) = [line for line in logs if line.startswith("Warning: ")]
+    assert str(run.checkpoint.parent) in warning and "\n" not in warning
+    assert not run.checkpoint.parent.exists()
