@@ -58,8 +58,7 @@ def atomic_write_with(path: str | os.PathLike, write: Callable[[str], None]) -> 
     for want of space (OSError, or torch.save's RuntimeError) is one OutputError naming ``path``; so is a ``path``
     that is read-only (``read_only``), left as it is."""
     path = Path(path)
-    if read_only(path):
-        raise OutputError(f"{path} is read-only; make it writable (chmod u+w {path}) and run again.")
+    check_not_read_only(path)
     tmp = new_temp(path)
     try:
         write(tmp)
@@ -79,6 +78,12 @@ def failure_reason(exc: BaseException) -> str:
     """Why a write failed, in a few words: an OSError's strerror ("No space left on device"), else the first
     line of the message (torch.save's "[enforce fail at inline_container.cc:672] . unexpected pos ...")."""
     return (exc.strerror if isinstance(exc, OSError) else None) or str(exc).strip().splitlines()[0][:200]
+
+
+def check_not_read_only(path: str | os.PathLike) -> None:
+    """OutputError naming ``path`` and the fix when it is a read-only file (``read_only``)."""
+    if read_only(path):
+        raise OutputError(f"{path} is read-only; make it writable (chmod u+w {path}) and run again.")
 
 
 def read_only(path: str | os.PathLike) -> bool:

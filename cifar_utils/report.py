@@ -39,7 +39,8 @@ import papermill
 from .config import DEVICES, ConfigError
 from .data import DataError
 from .evaluate import overall_counts
-from .files import OutputError, atomic_write_bytes, ensure_writable_dir, locked, new_temp, remove_stale_temps
+from .files import (OutputError, atomic_write_bytes, check_not_read_only, ensure_writable_dir, locked, new_temp,
+                    remove_stale_temps)
 from .hardware import resolve_device
 from .kernels import QuietKernelManager
 from .nbclean import strip_volatile
@@ -294,7 +295,10 @@ def write_readme(path: Path) -> bool:
     (``prose.readme_findings``); True when it changed. ValueError naming the marker when a block's markers are
     missing or repeated (``conclusions.with_readme_block``); nothing is written then."""
     from . import conclusions, prose, quick, study
+    check_not_read_only(path)  # said before the seconds of computing what could not be written
     text = path.read_text(encoding="utf-8")
+    for markers in ((conclusions.README_START, conclusions.README_END), quick.README_MARKERS, prose.README_MARKERS):
+        conclusions.readme_block(text, markers)  # each block's markers, checked before anything is computed
     updated = conclusions.with_readme_block(text, conclusions.readme_text(study.load()))
     updated = conclusions.with_readme_block(updated, quick.readme_text(quick.load()), quick.README_MARKERS)
     updated = conclusions.with_readme_block(updated, prose.readme_findings(), prose.README_MARKERS)

@@ -182,6 +182,9 @@ def test_parameters_help_shows_each_default_once_and_where_it_holds(tmp_path, mo
 
 # --- the recipe, not a saved notebook, is the report --------------------------------------------------
 
+WRITE_README = report.write_readme  # the real one, before a fixture replaces it
+
+
 @pytest.fixture
 def runner(tmp_path, monkeypatch):
     """The runner over copies of the committed notebooks and recipes, its notebook runs faked: each call is
@@ -201,6 +204,8 @@ def runner(tmp_path, monkeypatch):
         return True, "", nb
 
     monkeypatch.setattr(report, "run_notebook", fake_run)
+    # README's blocks are computed from every stored run (seconds): the tests of them call the real one.
+    monkeypatch.setattr(report, "write_readme", lambda path: False)
     return calls, tmp_path
 
 
@@ -381,9 +386,10 @@ def test_a_full_disk_while_papermill_writes_the_executed_copy_keeps_no_truncated
     assert list(out.iterdir()) == []
 
 
-def test_a_read_only_readme_is_named_with_its_fix_and_left_unchanged(runner, readme_copy, capsys):
+def test_a_read_only_readme_is_named_with_its_fix_and_left_unchanged(runner, readme_copy, capsys, monkeypatch):
     import stat
     calls, root = runner
+    monkeypatch.setattr(report, "write_readme", WRITE_README)
     first_finding = "\n- The study's recipes"
     text = readme_copy.read_text()
     assert first_finding in text
