@@ -36,10 +36,13 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 
+import torch
+
 from . import study, study_results
 from .config import ConfigError
 from .data import DataError, check_available
 from .files import OutputError, atomic_write_bytes, check_writable_dir
+from .hardware import cpu_has_fast_bf16
 from .recipes import REPO_ROOT, repo_path, repo_relative, set_recipe_value
 from .results import ResultError, accuracy, load_result
 from .sweep_children import STOP, follow_the_sweep, launch, outcome_of, run_one, submit_slurm
@@ -64,6 +67,13 @@ def estimate(run: study.Run, known: list[tuple[study.Run, float]]) -> float:
         if network:
             return statistics.fmean(network) * run.config.epochs
     return statistics.fmean(s for _, s in known) if known else 0.0
+
+
+def emulated_bf16(run: study.Run) -> bool:
+    """Whether ``run`` would train in bf16 emulated on this CPU (no GPU, no native bf16 instructions): the stored
+    runs' times, taken where bf16 was native, say nothing of it."""
+    return (run.config.precision == "bf16" and run.config.device in ("auto", "cpu") and not torch.cuda.is_available()
+            and not cpu_has_fast_bf16())
 
 
 class Progress:
@@ -114,7 +124,12 @@ def execute(runs: list[study.Run], args, the_study: study.Study) -> bool:
     if args.dry_run or not todo:
         for run in todo:
             print(f"  would run: {run.describe()} -> {repo_relative(run.path)}")
-        guesses = [estimate(run, prior) for run in todo]
+        slow = [run for run in todo if emulated_bf16(run)]
+        guesses = [estimate(run, prior) for run in todo if run not in slow]
+        if slow:
+            print(f"  {len(slow)} bf16 run{'s' * (len(slow) != 1)} not estimated: this CPU has no native bfloat16, "
+                  f"where bf16 trains many times slower than fp32 (docs/study.md); run them on a machine with "
+                  f"native bf16 or a GPU", flush=True)
         if any(guesses):
             print(f"  expected training time: about {duration(sum(guesses))} (from the stored runs' times"
                   + (f"; {sum(g == 0 for g in guesses)} runs with nothing to go by" if 0 in guesses else "")

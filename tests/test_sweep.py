@@ -186,6 +186,21 @@ def test_dry_run_expects_the_final_runs_of_cells_still_tuning(tmp_path, monkeypa
     assert out[1] == "  their 2 final runs: about 20 min more (from the stored runs' times)"
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_dry_run_does_not_guess_bf16_runs_from_runs_where_bf16_was_native(tmp_path, monkeypatch, capsys, native):
+    """A bf16 run on a CPU without native bf16 is many times slower than any stored time says: it is named, not
+    guessed; where bf16 is native it is guessed like any other run."""
+    no_launch(monkeypatch)
+    monkeypatch.setattr(sweep, "cpu_has_fast_bf16", lambda: native)
+    monkeypatch.setattr(sweep.torch.cuda, "is_available", lambda: False)
+    the_study = write_study(tmp_path, {"a": {"recipe": "baseline", "profile": "report", "precision": "bf16"}})
+    store_fake(the_study.final_runs()[0], seconds=60.0)
+    assert sweep.main(["--study", str(the_study.file), "--dry-run", "--stage", "final"]) == 0
+    out = capsys.readouterr().out
+    assert ("1 bf16 run not estimated: this CPU has no native bfloat16" in out) is not native
+    assert ("expected training time: about 1 min" in out) is native
+
+
 def test_dry_run_shows_the_adopted_rate_without_writing_it(tiny, monkeypatch, capsys):
     no_launch(monkeypatch)
     for run in tiny.tuning:
