@@ -69,6 +69,30 @@ def repo_relative(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
+class DuplicateKey(yaml.YAMLError):
+    """A YAML mapping that sets one key twice (``load_yaml``): its message names the key and both lines."""
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key set twice in one mapping, which YAML would keep the last of silently
+    (an appended ``lr: 0.5`` would become a new recipe)."""
+
+    def construct_mapping(self, node, deep=False):
+        lines = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in lines:
+                raise DuplicateKey(f"sets {key} twice (lines {lines[key]} and {key_node.start_mark.line + 1})")
+            lines[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep)
+
+
+def load_yaml(text: str):
+    """``yaml.safe_load`` that refuses a key set twice in a mapping (``DuplicateKey``): every YAML file of the
+    project (profiles, study files) is read with it."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)
+
+
 # --- the recipe files ------------------------------------------------------------------------------
 
 ALIGN_UP_TO = 40  # a parameters cell aligns the comments of lines up to this long; longer ones stand out
@@ -281,7 +305,9 @@ def profile_differences(profile: str, notebook: str) -> dict:
 def _profile_values(path: Path) -> dict:
     """The ``name: value`` lines of a profile file; ConfigError naming it when it is no YAML mapping."""
     try:
-        values = yaml.safe_load(_text(path))
+        values = load_yaml(_text(path))
+    except DuplicateKey as exc:
+        raise ConfigError(f"{repo_relative(path)} {exc}; keep one of them.") from None
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         raise ConfigError(f"{repo_relative(path)} is not valid YAML" + (f" (line {where.line + 1})" if where else "")

@@ -62,10 +62,27 @@ class ExperimentRun:
         return cls(name, ExperimentConfig.from_parameters(params), **{k: params[k] for k in RUN_OPTIONS if k in params})
 
     def check_data(self) -> None:
-        """A run that will train (no stored result, or retrain) has data: DataError naming data_dir and
-        CIFAR10_ROOT otherwise, before any work (a notebook's first cell, the runner before its first notebook)."""
-        if self.retrain or not self.path.exists():
-            check_available(self.data_dir, self.download)
+        """A run that will train (no stored result, an unusable one, or retrain) has data: DataError naming
+        data_dir and CIFAR10_ROOT otherwise (and the unusable result, with its fix), before any work (a notebook's
+        first cell, the runner before its first notebook)."""
+        try:
+            usable = self.path.exists() and load_result(self.path, key=self.key) is not None
+        except NewerResult:
+            raise  # said now, before any work: upgrade to read it (never trained over)
+        except ResultError:
+            usable = False
+        if self.retrain or not usable:
+            try:
+                check_available(self.data_dir, self.download)
+            except DataError as exc:
+                if self.retrain or not self.path.exists():
+                    raise
+                raise self._damaged_needs_data(exc) from None
+
+    def _damaged_needs_data(self, exc: DataError) -> DataError:
+        return DataError(f"the stored result {repo_relative(self.path)} is damaged and training it again needs "
+                         f"CIFAR-10 ({exc}); restore the file, or delete it and train again with -p data_dir "
+                         f"FOLDER (python -m cifar_utils.sweep -p data_dir FOLDER for a study run).")
 
     @classmethod
     def stored(cls, name: str, profile: str, results_dir: str = "auto", required: bool = True):
@@ -111,9 +128,7 @@ class ExperimentRun:
                     self.checkpoint.parent.rmdir()
                 if not (isinstance(exc, DataError) and self.damaged):
                     raise
-                raise DataError(f"the stored result {repo_relative(self.path)} is damaged and training it again needs "
-                                f"CIFAR-10 ({exc}); restore the file, or delete it and train again with -p data_dir "
-                                f"FOLDER (python -m cifar_utils.sweep -p data_dir FOLDER for a study run).") from exc
+                raise self._damaged_needs_data(exc) from exc
             save_result(self.path, trained)
             self.result = load_result(self.path)  # exactly what later runs load (JSON key order included)
             shutil.rmtree(self.checkpoint.parent, ignore_errors=True)

@@ -34,8 +34,8 @@ from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, 
 
 from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .files import OutputError, atomic_write_json, failure_reason, move_whole
-from .recipes import (EXPERIMENTS, PROFILES_DIR, profile_config, profile_differences, recipe_path, repo_path,
-                      set_recipe_value)
+from .recipes import (EXPERIMENTS, PROFILES_DIR, DuplicateKey, load_yaml, profile_config, profile_differences,
+                      recipe_path, repo_path, set_recipe_value)
 from .results import NewerResult, ResultError, accuracy, load_result, result_path
 
 STUDY_FILE = PROFILES_DIR / "study.yaml"
@@ -368,7 +368,9 @@ def load(path: str | Path = STUDY_FILE) -> Study:
     notebook recipe as it is now. Raises ConfigError naming the file and the bad entry."""
     path = Path(path)
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = load_yaml(path.read_text())
+    except DuplicateKey as exc:
+        raise ConfigError(f"the study file {path} {exc}; keep one of them.") from None
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read the study file {path} ({type(exc).__name__}); restore it from git.") from exc
     if not isinstance(spec, dict):

@@ -43,7 +43,7 @@ from .config import ConfigError
 from .data import DataError, check_available
 from .files import OutputError, atomic_write_bytes, check_writable_dir
 from .hardware import cpu_has_fast_bf16
-from .recipes import REPO_ROOT, repo_path, repo_relative, set_recipe_value
+from .recipes import REPO_ROOT, outside_the_report, repo_path, repo_relative, set_recipe_value
 from .results import ResultError, accuracy, load_result
 from .sweep_children import STOP, follow_the_sweep, launch, outcome_of, run_one, submit_slurm
 
@@ -291,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.set_aside:
             from .recipes import EXPERIMENTS, profile_config
             faithful = {f"{name}-{profile_config('faithful', name).key()}" for name in EXPERIMENTS}
+            outside_the_report("--set-aside", args.set_aside)  # not into notebooks/, results/, figures/ or the root
             moved = the_study.set_aside(args.set_aside, keep=faithful)
             print(f"moved {len(moved)} stored runs of the study into {args.set_aside}")
             return 0

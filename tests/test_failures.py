@@ -3,12 +3,14 @@ full disks, hostile strings in stored files, temp files left by a kill, early me
 from __future__ import annotations
 
 import errno
+import json
 import re
 
 import nbformat
 import pytest
 
 from cifar_utils import recipes, report
+from cifar_utils.results import save_result
 from helpers import confusion_with_diagonal, fake_result, make_config
 from test_report_runner import runner, save_cell  # noqa: F401  (the fixture, used by name)
 
@@ -301,7 +303,25 @@ def test_a_notebook_that_will_train_without_data_stops_in_its_first_cell(tmp_pat
         Experiment.from_parameters("baseline", params)
     exp = Experiment("baseline", make_config(), results_dir=str(tmp_path / "r"))
     exp.path.parent.mkdir(parents=True)
-    exp.path.write_text("{}")  # a stored result (its content is checked when it is loaded, not here)
+    save_result(exp.path, fake_result("baseline", make_config(), confusion_with_diagonal([60] * 10, row_total=100)))
     assert Experiment.from_parameters("baseline", params).path == exp.path
     with pytest.raises(DataError):  # unless it is to be trained again
         Experiment.from_parameters("baseline", {**params, "retrain": True})
+
+
+def test_the_runner_refuses_a_damaged_result_without_data_before_any_notebook_runs(tmp_path, monkeypatch, capsys):
+    """check_data: a stored result that cannot be used will train, so without data the runner stops at once
+    (exit 2, one sentence naming the file and its fix), not in the notebook; a newer result says to upgrade."""
+    from cifar_utils.data import DataError
+    from cifar_utils.results import NewerResult
+    from cifar_utils.store import ExperimentRun
+    run = ExperimentRun("baseline", make_config(seed=3), data_dir=str(tmp_path / "no data"),
+                        results_dir=str(tmp_path / "results"), figures_dir=str(tmp_path / "figures"))
+    run.path.parent.mkdir()
+    run.path.write_text("{ truncated")
+    with pytest.raises(DataError, match=r"the stored result .* is damaged and training it again needs CIFAR-10"):
+        run.check_data()
+    result = fake_result("baseline", make_config(seed=3), confusion_with_diagonal([60] * 10, row_total=100))
+    run.path.write_text(json.dumps({**result, "schema_version": 99}))
+    with pytest.raises(NewerResult):
+        run.check_data()

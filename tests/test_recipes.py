@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 
 import pytest
 
@@ -420,3 +421,14 @@ def test_a_parameters_cell_that_does_not_parse_is_one_error_naming_the_notebook_
     assert "notebooks/01_baseline.ipynb" in message and "\n" not in message
     if lineno:
         assert f"line {lineno}" in message
+
+
+def test_a_profile_that_sets_a_name_twice_is_refused_naming_both_lines(tmp_path, monkeypatch):
+    """A profile (profiles/quick/, faithful/, smoke/) is read by YAML, which would keep the last of two keys."""
+    from cifar_utils import recipes
+    shutil.copytree(PROFILES_DIR, tmp_path / "profiles")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path / "profiles")
+    path = tmp_path / "profiles" / "quick" / "02_alexnet_sgd.yaml"
+    path.write_text(path.read_text() + "lr: 0.5\n")
+    with pytest.raises(ConfigError, match=r"quick/02_alexnet_sgd.yaml sets lr twice \(lines \d+ and \d+\); keep one"):
+        recipes.profile_differences("quick", "02_alexnet_sgd")

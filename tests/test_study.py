@@ -380,3 +380,10 @@ def test_only_keeps_the_cells_named_and_those_they_take_their_rate_from(tmp_path
     assert [c.name for c in s.only(["c"]).cells] == ["c"] and s.only(None) is s
     with pytest.raises(ConfigError, match="the study has no cell 'd'; use one of a, b, c"):
         s.only(["d"])
+
+
+def test_a_study_file_that_sets_a_key_twice_is_refused_naming_both_lines(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text(study.STUDY_FILE.read_text() + "seeds: [0]\n")
+    with pytest.raises(ConfigError, match=r"study.yaml sets seeds twice \(lines \d+ and \d+\); keep one of them"):
+        study.load(path)

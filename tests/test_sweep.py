@@ -816,3 +816,14 @@ def test_set_aside_from_the_command_line(tiny, monkeypatch, capsys):
     assert capsys.readouterr().err == (f"error: {aside / tiny.final[0].path.name} already exists; set the runs aside "
                                        f"into an empty folder.\n")
     assert tiny.final[0].path.exists()
+
+
+@pytest.mark.parametrize("folder", ["notebooks", "results/old", "figures", "."])
+def test_set_aside_into_the_committed_report_is_refused_and_moves_nothing(tiny, monkeypatch, capsys, folder):
+    no_launch(monkeypatch)
+    store_fake(tiny.final[0])
+    before = stored_files(tiny.root)
+    assert sweep.main(args_of(tiny, "--set-aside", folder)) == 2
+    err = capsys.readouterr().err
+    assert repr(folder) in err and "build/" in err and err.count("\n") == 1
+    assert stored_files(tiny.root) == before
