@@ -7,7 +7,9 @@ is the one exception (a stored CPU result is reused on a GPU machine and the oth
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
+import sys
 import math
 import json
 from dataclasses import asdict, dataclass, fields
@@ -172,3 +174,12 @@ def _number(name, value, kind, low=None, high=None, low_open=False, high_open=Fa
         extra = f" ({hint})" if hint else ""
         raise ConfigError(f"{name} = {value!r} is out of range; it must be {' and '.join(bounds)}{extra}.",
                           name, value, "is out of range", f"make it {' and '.join(bounds)}{extra}")
+
+
+class Parser(argparse.ArgumentParser):
+    """The command lines' parser: a bad option or value is one line, ``error: ...`` (exit 2), without argparse's
+    usage block above it (``--help`` shows the usage)."""
+
+    def error(self, message: str):
+        print(f"error: {message}", file=sys.stderr)
+        raise SystemExit(2)

@@ -20,7 +20,7 @@ import pandas as pd
 
 from . import formats, stats, study, study_results
 from .estimates import effect, reached
-from .config import ConfigError
+from .config import ConfigError, Parser
 from .recipes import EXPERIMENTS, PROFILES_DIR, REPO_ROOT, original, repo_relative
 from .results import accuracy
 from .train import EVALUATIONS
@@ -149,11 +149,10 @@ def readme_text(the_study: study.Study) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    import argparse
 
     from .conclusions import with_readme_block
     from .files import OutputError, atomic_write_bytes
-    parser = argparse.ArgumentParser(prog="python -m cifar_utils.quick",
+    parser = Parser(prog="python -m cifar_utils.quick",
                                      description="The quick profile's tries and final runs, from results/.")
     parser.add_argument("--write-readme", action="store_true",
                         help="write the quick block of README.md between its markers instead of printing it")

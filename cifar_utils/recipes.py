@@ -234,7 +234,17 @@ def saved_parameters(notebook: str) -> dict:
     """The values of ``notebooks/<notebook>.ipynb``'s parameters cell as saved on disk (its literals, not
     executed); empty for a notebook without one."""
     path = NOTEBOOKS_DIR / f"{notebook}.ipynb"
-    cell = parameters_cell_of(json.loads(path.read_text()))
+    try:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cells = nb["cells"]
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{repo_relative(path)} is not a readable notebook ({type(exc).__name__}); restore it from "
+                          f"git (git checkout -- notebooks/{notebook}.ipynb).") from None
+    cell = parameters_cell_of({"cells": cells})
+    if cell is None and recipe_path(notebook).is_file():  # its recipe would be injected nowhere
+        raise ConfigError(f"{repo_relative(path)} has no cell tagged 'parameters', where its recipe "
+                          f"({repo_relative(recipe_path(notebook))}) goes; tag its parameters cell again, or restore "
+                          f"the notebook from git.")
     return parameters_from_text("".join(cell["source"]), path) if cell else {}
 
 

@@ -23,10 +23,10 @@ naming the notebook and cell that failed, 2 for bad arguments. ``--help`` lists 
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import errno
 import hashlib
+import inspect
 import json
 import os
 import sys
@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 import papermill
 
-from .config import DEVICES, ConfigError
+from .config import DEVICES, ConfigError, Parser
 from .data import DataError
 from .evaluate import overall_counts
 from .files import (OutputError, atomic_write_bytes, check_not_read_only, ensure_writable_dir, locked, new_temp,
@@ -102,12 +102,21 @@ def plan(names: list[str], profile: str, overrides: dict) -> dict[str, dict]:
     return params
 
 
-def check_devices(params: dict[str, dict]) -> None:
-    """A device named explicitly (-p device cuda) must exist on this machine, even where a notebook would
-    only load a stored result and never use it: every check runs before any work. "auto" always resolves."""
-    for values in params.values():
-        if values.get("device") in DEVICES:
-            resolve_device(values["device"])
+def check_values(params: dict[str, dict]) -> None:
+    """What a notebook checks in its first cells, checked for every notebook before any runs, on its recipe with the
+    values injected over it: a device named explicitly (device cuda) must exist on this machine, even where a
+    notebook would only load a stored result; notebook 03's compare_with must name a profile; notebook 00's
+    worked examples must be well formed ("auto" devices always resolve)."""
+    for name, values in params.items():
+        full = {**notebook_recipe(name), **values}
+        if full.get("device") in DEVICES:
+            resolve_device(full["device"])
+        if "compare_with" in full:
+            from .experiment import check_compare_with
+            check_compare_with(full["compare_with"])
+        if name == THEORY_NOTEBOOK:
+            from . import theory
+            theory.check_parameters(**{k: full[k] for k in inspect.signature(theory.check_parameters).parameters})
 
 
 def check_outputs(params: dict[str, dict]) -> list[ExperimentRun]:
@@ -286,6 +295,7 @@ def parameters_help(names: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+THEORY_NOTEBOOK = "00_theory"  # Part 1: no training; its parameters are worked examples (theory.check_parameters)
 README_FILE = REPO_ROOT / "README.md"  # its blocks of results: ``write_readme``
 
 
@@ -322,9 +332,13 @@ def where_it_failed(failed: list[str], output_dir: Path, shown_as: str) -> str:
     return "; ".join(parts)
 
 
-class _Parser(argparse.ArgumentParser):
+class _Parser(Parser):
     def format_help(self) -> str:  # the notebooks are read only when help is asked for
-        return super().format_help() + "\n" + parameters_help(notebook_names(None))
+        try:
+            listed = parameters_help(notebook_names(None))
+        except ConfigError as exc:  # a recipe or notebook that cannot be read: said, not a traceback
+            listed = f"The notebooks' parameters cannot be listed: {exc}"
+        return super().format_help() + "\n" + listed
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,12 +362,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     overrides = {name: parse_value(value) for name, value in args.parameter}
+    # Options that do not change any result may be given without losing the right to publish.
+    publishing = args.profile == "report" and set(overrides) <= {"data_dir", "download", "retrain"}
     try:
         names = notebook_names(args.only)
         params = plan(names, args.profile, overrides)
-        check_devices(params)
+        # A notebook whose saved parameters cell was edited runs as a variant, with its own values.
+        variants = [name for name in names if publishing and cell_differences(name) and edited_since_published(name)]
+        check_values(params)
         runs = check_outputs(params)
         output_dir = ensure_writable_dir(outside_the_report("--output-dir", args.output_dir))
+        runs += [ExperimentRun.from_parameters(BY_NOTEBOOK[name].name, {**saved_parameters(name), **params[name]})
+                 for name in variants if name in BY_NOTEBOOK]
         for run in runs:  # last: a notebook that only loads stored results needs no data
             run.check_data()
     except (ConfigError, OutputError, DataError, OSError) as exc:
@@ -362,16 +382,13 @@ def main(argv: list[str] | None = None) -> int:
     for name in notebook_names(None):  # what runs killed here before left (a live run's temps stay)
         for suffix in (RUNNING_SUFFIX, SOURCE_SUFFIX):
             remove_stale_temps(output_dir, f"{name}.ipynb", suffix=suffix)
-    # Options that do not change any result may be given without losing the right to publish.
-    publishing = args.profile == "report" and set(overrides) <= {"data_dir", "download", "retrain"}
 
-    failed, variants = [], []
+    failed = []
     for name in names:
         start = time.perf_counter()
         publishes, values, variant = publishing, params[name], False
-        if publishing and cell_differences(name) and edited_since_published(name):
+        if name in variants:
             publishes, variant = False, True
-            variants.append(name)
             values, line = variant_of(name, values)
             print(line, flush=True)
         # A run that publishes holds its notebook's lock, so two of them never interleave.

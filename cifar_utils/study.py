@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, NonNegativeInt, PositiveInt, ValidationError
 
 from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .files import OutputError, atomic_write_json, failure_reason, move_whole
-from .recipes import (EXPERIMENTS, PROFILES_DIR, DuplicateKey, load_yaml, profile_config, profile_differences,
-                      recipe_path, repo_path, set_recipe_value)
+from .recipes import (EXPERIMENTS, PROFILES_DIR, REPORT_RESULTS, DuplicateKey, load_yaml, outside_the_report,
+                      profile_config, profile_differences, recipe_path, repo_path, set_recipe_value,
+                      undeclared_recipe_keys)
 from .results import NewerResult, ResultError, accuracy, load_result, result_path
 
 STUDY_FILE = PROFILES_DIR / "study.yaml"
@@ -324,7 +325,14 @@ class Study:
 
 
 Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Seeds = Annotated[list[NonNegativeInt], Field(min_length=1)]
+def _distinct(values: list) -> list:
+    if len(set(values)) != len(values):
+        raise ValueError(f"lists {sorted(v for v in set(values) if values.count(v) > 1)} more than once: give each "
+                         f"once")
+    return values
+
+
+Seeds = Annotated[list[NonNegativeInt], Field(min_length=1), AfterValidator(_distinct)]
 
 
 class _CellEntry(BaseModel):
@@ -335,7 +343,7 @@ class _CellEntry(BaseModel):
     grid: Annotated[list[Rate], Field(min_length=1)] | None = None
     lr: Rate | None = None
     lr_from: str | None = None
-    seeds: list[NonNegativeInt] | None = None
+    seeds: Annotated[list[NonNegativeInt], AfterValidator(_distinct)] | None = None
     profile: str | None = None
 
 
@@ -359,8 +367,20 @@ def _schema_error(path: Path, exc: ValidationError) -> ConfigError:
     error = exc.errors()[0]
     where = ".".join(str(part) for part in error["loc"])
     got = "" if error["type"] == "missing" else f" (it is {error['input']!r})"
-    return ConfigError(f"the study file {path}: {where}: {error['msg'][0].lower()}{error['msg'][1:]}{got}; fix that "
+    message = error["msg"].removeprefix("Value error, ")
+    return ConfigError(f"the study file {path}: {where}: {message[0].lower()}{message[1:]}{got}; fix that "
                        f"key (profiles/study.yaml shows every key).")
+
+
+def _compared(path: Path, compare_with: str | None) -> Path | None:
+    """The study file that ``compare_with`` names (None: none); ConfigError naming both files when it is missing."""
+    if not compare_with:
+        return None
+    found = repo_path(compare_with)
+    if not found.is_file():
+        raise ConfigError(f"the study file {path}: compare_with names {compare_with}, which does not exist; name a "
+                          f"study file such as profiles/study.yaml.")
+    return found
 
 
 def load(path: str | Path = STUDY_FILE) -> Study:
@@ -379,7 +399,12 @@ def load(path: str | Path = STUDY_FILE) -> Study:
         _StudyFile.model_validate(spec)
     except ValidationError as exc:
         raise _schema_error(path, exc) from None
+    for recipe in {entry["recipe"] for entry in spec["cells"].values() if entry.get("recipe") in EXPERIMENTS}:
+        undeclared_recipe_keys(EXPERIMENTS[recipe].notebook)  # a typo such as epochz in a recipe the cells build on
     seeds = tuple(spec["seeds"])
+    if spec["figure_seed"] not in seeds:  # the single-run figures are drawn from that seed's run: one the study trains
+        raise ConfigError(f"the study file {path}: figure_seed is {spec['figure_seed']}, not one of the seeds "
+                          f"{list(seeds)}; name one of them.")
     raw = spec["cells"]
     own_lr: dict[str, float | None] = {}
     for name, entry in raw.items():
@@ -413,11 +438,14 @@ def load(path: str | Path = STUDY_FILE) -> Study:
                           tuple(sorted(settings.items())), tuple(sorted(changes.items())),
                           tuple(entry.get("grid", ())), entry.get("lr_from", ""), tuple(entry.get("seeds", seeds)),
                           entry.get("profile", "")))
-    results = repo_path(spec.get("results_dir", "results"))
-    return Study(tuple(cells), seeds, spec["figure_seed"], tuple(spec["tuning_seeds"]), results,
-                 repo_path(spec.get("tuning_dir", results / "tuning")), path,
-                 repo_path(spec.get("logs_dir", "build/sweep-logs")), bool(spec.get("extend_at_edge", False)),
-                 repo_path(spec["compare_with"]) if spec.get("compare_with") else None,
+    # The study's runs go into results/ (the committed report's results) or outside the report, never into
+    # notebooks/, figures/ or the repository root (recipes.outside_the_report).
+    results = outside_the_report(f"results_dir in {path}", spec.get("results_dir", "results"), allow=REPORT_RESULTS)
+    tuning = outside_the_report(f"tuning_dir in {path}", spec.get("tuning_dir", results / "tuning"), allow=REPORT_RESULTS)
+    logs = outside_the_report(f"logs_dir in {path}", spec.get("logs_dir", "build/sweep-logs"))
+    return Study(tuple(cells), seeds, spec["figure_seed"], tuple(spec["tuning_seeds"]), results, tuning, path, logs,
+                 bool(spec.get("extend_at_edge", False)),
+                 _compared(path, spec.get("compare_with")),
                  tuple((name, int(epochs), int(batch)) for name, (epochs, batch) in spec.get("recipes", {}).items()))
 
 

@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 import torch
 
 from . import study, study_results
-from .config import ConfigError
+from .config import ConfigError, Parser
 from .data import DataError, check_available
 from .files import OutputError, atomic_write_bytes, check_writable_dir
 from .hardware import cpu_has_fast_bf16
@@ -226,7 +226,7 @@ def cells_without_rate(the_study: study.Study) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cifar_utils.sweep", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m cifar_utils.sweep", description=__doc__.split("\n")[0])
     parser.add_argument("--stage", choices=("tune", "adopt", "final", "all"), default="all")
     parser.add_argument("--study", default=str(study.STUDY_FILE), metavar="FILE",
                         help="the study file (default profiles/study.yaml)")

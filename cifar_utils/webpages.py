@@ -25,7 +25,6 @@ install chromium fonts-lmodern``); one page by hand: ``chromium --headless --scr
 """
 from __future__ import annotations
 
-import argparse
 import html
 import re
 import sys
@@ -42,10 +41,10 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import TagRemovePreprocessor
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 
-from .config import ConfigError
+from .config import ConfigError, Parser
 from .files import OutputError, atomic_write_bytes, ensure_writable_dir
 from .nbclean import strip_progress
-from .recipes import NOTEBOOKS_DIR, REPO_ROOT, outside_the_report
+from .recipes import NOTEBOOKS_DIR, REPO_ROOT, outside_the_report, repo_relative
 
 STYLESHEET = Path(__file__).with_name("webpages.css")
 REMOVE_INPUT = "remove-input"  # the tag of a cell whose source the reader does not see (nbconvert, Jupyter Book)
@@ -232,6 +231,20 @@ class OfflineHTMLExporter(HTMLExporter):
         return MarkdownWithMath(renderer=renderer).render(source)
 
 
+class UnreadableNotebook(ValueError):
+    """A notebook to convert that cannot be read: its sentence names it and the fix."""
+
+
+def read_notebook(path: Path) -> nbformat.NotebookNode:
+    """A committed notebook, or UnreadableNotebook naming it and the fix when it cannot be read (truncated, not
+    JSON)."""
+    try:
+        return nbformat.read(path, as_version=4)
+    except Exception as exc:  # nbformat's NotJSONError, a JSON, Unicode or schema error, an OSError
+        raise UnreadableNotebook(f"{repo_relative(path)} is not a readable notebook ({type(exc).__name__}); restore "
+                                 f"it from git (git checkout -- {repo_relative(path)}).") from None
+
+
 def inline_markdown(text: str) -> str:
     """One line of Markdown (emphasis, code, $math$) as HTML, without the paragraph around it."""
     rendered = MarkdownWithMath(renderer=MathMLRenderer(escape=False)).render(text).strip()
@@ -267,7 +280,7 @@ def markdown_sources(nb: nbformat.NotebookNode) -> list[str]:
 
 def contents_entry(path: Path) -> Entry:
     """The contents' line for notebook ``path``: title from its first heading, summary from its first sentence."""
-    texts = markdown_sources(nbformat.read(path, as_version=4))
+    texts = markdown_sources(read_notebook(path))
     with formulas_of(path):
         summary = inline_markdown(first_sentence(texts))
     return Entry(f"{path.stem}.html", first_heading(texts, path.stem), summary)
@@ -391,7 +404,7 @@ def dress(page: str) -> str:
 def notebook_html(path: Path, contents: list[Entry] | None = None) -> tuple[str, str]:
     """One executed notebook as a standalone offline page, and its title (its first Markdown heading). The
     page links the contents (``index.html``) and, when ``contents`` lists it, the previous and next page."""
-    nb = nbformat.read(path, as_version=4)
+    nb = read_notebook(path)
     strip_progress(nb)
     title = first_heading(markdown_sources(nb), path.stem)
     nb.metadata["title"] = title
@@ -435,7 +448,7 @@ def build(output_dir: str | Path = OUTPUT_DIR, notebooks_dir: Path = NOTEBOOKS_D
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m cifar_utils.webpages", description=__doc__.split("\n")[0])
+    parser = Parser(prog="python -m cifar_utils.webpages", description=__doc__.split("\n")[0])
     parser.add_argument("--output-dir", default=OUTPUT_DIR, help=f"where the pages go (default: {OUTPUT_DIR})")
     args = parser.parse_args(argv)
     try:
@@ -443,7 +456,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, OutputError) as exc:  # their sentence ends with the fix; name the default too
         print(f"error: {str(exc).rstrip('.')}, e.g. {OUTPUT_DIR} (the default).", file=sys.stderr)
         return 2
-    except FormulaError as exc:
+    except (FormulaError, UnreadableNotebook) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"wrote {len(written)} pages to {written[-1].parent}; open {written[-1]}")

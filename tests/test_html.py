@@ -351,3 +351,12 @@ def test_pages_are_never_written_into_the_committed_report(folder, monkeypatch, 
     assert repr(folder) in captured.err or folder in captured.err
     assert "build/html" in captured.err
     assert sorted(p.name for p in REPO_ROOT.iterdir()) == before
+
+
+def test_a_truncated_notebook_is_named_with_its_fix(tmp_path):
+    from cifar_utils.recipes import NOTEBOOKS_DIR
+    folder = tmp_path / "notebooks"
+    folder.mkdir()
+    (folder / "01_baseline.ipynb").write_bytes((NOTEBOOKS_DIR / "01_baseline.ipynb").read_bytes()[:3000])
+    with pytest.raises(webpages.UnreadableNotebook, match=r"01_baseline.ipynb is not a readable notebook .*git"):
+        webpages.build(tmp_path / "html", notebooks_dir=folder)

@@ -186,7 +186,7 @@ WRITE_README = report.write_readme  # the real one, before a fixture replaces it
 
 
 @pytest.fixture
-def runner(tmp_path, monkeypatch):
+def runner(tmp_path, monkeypatch, synthetic_dir):
     """The runner over copies of the committed notebooks and recipes, its notebook runs faked: each call is
     recorded with the parameters cell it executed, and publishing writes the copy."""
     import shutil
@@ -206,6 +206,7 @@ def runner(tmp_path, monkeypatch):
     monkeypatch.setattr(report, "run_notebook", fake_run)
     # README's blocks are computed from every stored run (seconds): the tests of them call the real one.
     monkeypatch.setattr(report, "write_readme", lambda path: False)
+    monkeypatch.setenv("CIFAR10_ROOT", str(synthetic_dir))  # a variant that would train finds data
     return calls, tmp_path
 
 
@@ -404,3 +405,56 @@ def test_a_read_only_readme_is_named_with_its_fix_and_left_unchanged(runner, rea
     assert err.startswith("error: README.md was not updated") and err.count("\n") == 1
     assert "writable" in err and "free space" not in err
     assert readme_copy.read_bytes() == before
+
+
+def test_a_variant_that_would_train_without_data_is_refused_before_any_notebook_runs(runner, monkeypatch, capsys):
+    calls, root = runner
+    monkeypatch.delenv("CIFAR10_ROOT")
+    monkeypatch.setenv("HOME", str(root))  # no data cache either
+    save_cell(root / "notebooks" / "01_baseline.ipynb", lambda source: source.replace("epochs: int = 10 ", "epochs: int = 3  "))
+    assert report.main(["--output-dir", str(root / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no CIFAR-10 data") and "data_dir" in err and err.count("\n") == 1
+    assert calls == []  # not even notebook 00 ran
+
+
+@pytest.mark.parametrize("recipe_file,line,named", [("02_alexnet_sgd", 'device: "cuda"', "device = 'cuda'"),
+                                                    ("03_alexnet_adam_dropout", 'compare_with: "nope"', "compare_with = 'nope'"),
+                                                    ("00_theory", "kernel: [[2, 0], [1]]", "kernel is ragged")])
+def test_a_bad_value_in_a_recipe_is_refused_before_any_notebook_runs(runner, capsys, recipe_file, line, named):
+    """What a notebook checks in its first cells the runner checks first, for every notebook it will run."""
+    calls, root = runner
+    path = root / "profiles" / "report" / f"{recipe_file}.yaml"
+    key = line.split(":")[0]
+    path.write_text("\n".join(line if row.startswith(f"{key}:") else row for row in path.read_text().splitlines()) + "\n")
+    assert report.main(["--output-dir", str(root / "out")]) == 2
+    err = capsys.readouterr().err
+    assert named in err and err.count("\n") == 1
+    assert calls == []
+
+
+def test_help_with_a_broken_recipe_says_so_instead_of_a_traceback(runner, capsys):
+    _, root = runner
+    recipe = root / "profiles" / "report" / "02_alexnet_sgd.yaml"
+    recipe.write_text(recipe.read_text() + "epochs: [8   # an unclosed list\n")
+    with pytest.raises(SystemExit) as exit_:
+        report.main(["--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert "cannot be listed" in out and "02_alexnet_sgd.yaml" in out
+
+
+@pytest.mark.parametrize("damage", ["truncated", "untagged"])
+def test_a_damaged_notebook_is_refused_naming_it_before_any_notebook_runs(runner, capsys, damage):
+    calls, root = runner
+    path = root / "notebooks" / "01_baseline.ipynb"
+    if damage == "truncated":
+        path.write_bytes(path.read_bytes()[:3000])
+    else:
+        nb = nbformat.read(path, as_version=4)
+        recipes.parameters_cell_of(nb).metadata["tags"].remove("parameters")
+        nbformat.write(nb, path)
+    assert report.main(["--output-dir", str(root / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "01_baseline.ipynb" in err and "git" in err and err.count("\n") == 1
+    assert calls == []

@@ -4,6 +4,7 @@ their own), the rule that chooses among them, fixed in advance, and where a chos
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 
 import pytest
@@ -386,4 +387,45 @@ def test_a_study_file_that_sets_a_key_twice_is_refused_naming_both_lines(tmp_pat
     path = tmp_path / "study.yaml"
     path.write_text(study.STUDY_FILE.read_text() + "seeds: [0]\n")
     with pytest.raises(ConfigError, match=r"study.yaml sets seeds twice \(lines \d+ and \d+\); keep one of them"):
+        study.load(path)
+
+
+@pytest.mark.parametrize("old,new,named", [("figure_seed: 0", "figure_seed: 7", "figure_seed is 7"),
+                                           ("seeds: [0, 1, 2]\n", "seeds: [0, 0]\n", "adam_16_epochs.seeds"),
+                                           ("seeds: [0, 1, 2, 3, 4]", "seeds: [0, 1, 1]", "seeds")])
+def test_a_figure_seed_outside_the_seeds_or_a_seed_given_twice_is_refused(tmp_path, old, new, named):
+    """A figure seed the study never trains would publish "not stored yet" in place of the report's sentences; a
+    seed listed twice would train one run as two."""
+    path = tmp_path / "study.yaml"
+    path.write_text(study.STUDY_FILE.read_text().replace(old, new, 1))
+    with pytest.raises(ConfigError, match=named) as info:
+        study.load(path)
+    assert "; " in str(info.value) and "{" not in str(info.value)
+
+
+@pytest.mark.parametrize("key,folder", [("results_dir", "notebooks"), ("results_dir", "figures"), ("tuning_dir", "."),
+                                        ("logs_dir", "results")])
+def test_a_study_that_would_write_into_the_committed_report_is_refused(tmp_path, key, folder):
+    path = tmp_path / "study.yaml"
+    text = study.STUDY_FILE.read_text()
+    path.write_text(text.replace("cells:", f"{key}: {folder!r}\ncells:", 1) if key not in text
+                    else re.sub(rf"^{key}: .*$", f"{key}: {folder!r}", text, count=1, flags=re.M))
+    with pytest.raises(ConfigError, match=rf"{key} in .* = '{re.escape(folder)}' would write into .*build/"):
+        study.load(path)
+
+
+def test_a_recipe_key_its_notebook_does_not_declare_is_refused_by_the_study_too(tmp_path, monkeypatch):
+    """report refuses `epochz: 5` in a report recipe; the sweep, which reads the same recipe, refuses it alike."""
+    shutil.copytree(recipes.PROFILES_DIR, tmp_path / "profiles")
+    monkeypatch.setattr(recipes, "PROFILES_DIR", tmp_path / "profiles")
+    recipe = tmp_path / "profiles" / "report" / "02_alexnet_sgd.yaml"
+    recipe.write_text(recipe.read_text() + "epochz: 5  # a typo\n")
+    with pytest.raises(ConfigError, match=r"02_alexnet_sgd.yaml sets 'epochz'.*did you mean 'epochs'"):
+        study.load(study.STUDY_FILE)
+
+
+def test_a_study_compared_with_a_missing_file_is_refused_when_it_is_read(tmp_path):
+    path = tmp_path / "study.yaml"
+    path.write_text(study.STUDY_FILE.read_text().replace("cells:", "compare_with: profiles/nope.yaml\ncells:", 1))
+    with pytest.raises(ConfigError, match=r"compare_with names profiles/nope.yaml, which does not exist"):
         study.load(path)

@@ -827,3 +827,11 @@ def test_set_aside_into_the_committed_report_is_refused_and_moves_nothing(tiny, 
     err = capsys.readouterr().err
     assert repr(folder) in err and "build/" in err and err.count("\n") == 1
     assert stored_files(tiny.root) == before
+
+
+def test_a_bad_option_value_is_one_line_without_the_usage_block(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        sweep.main(["--timeout-min", "-5"])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "'-5'" in err and err.count("\n") == 1
