@@ -108,9 +108,9 @@ def train_step(t: Trainer, x: torch.Tensor, y: torch.Tensor, epoch: int = 0, ste
         logits = t.model(x)
         loss = F.cross_entropy(logits, y, label_smoothing=t.config.label_smoothing)
     if not torch.isfinite(loss):
-        raise NonFiniteLossError(
-            f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; "
-            f"lower lr (now {t.config.lr}) or use precision 'fp32'.")
+        raise NonFiniteLossError(  # fp32 is the fix only where the run was in a 16-bit precision
+            f"the training loss became {loss.item()} at epoch {epoch + 1}, step {step + 1}; lower lr (now "
+            f"{t.config.lr})" + (" or use precision 'fp32'." if t.dtype in (torch.bfloat16, torch.float16) else "."))
     t.optimizer.zero_grad(set_to_none=True)
     t.scaler.scale(loss).backward()
     t.scaler.step(t.optimizer)

@@ -121,8 +121,8 @@ def test_train_step_nan_loss_names_epoch_and_step_and_does_not_step():
     before = [p.detach().clone() for p in t.model.parameters()]
     with pytest.raises(NonFiniteLossError) as info:
         train_step(t, *tiny_batch(), epoch=2, step=4)
-    assert str(info.value) == ("the training loss became nan at epoch 3, step 5; lower lr (now 0.05) "
-                               "or use precision 'fp32'.")
+    assert str(info.value).startswith("the training loss became nan at epoch 3, step 5; lower lr (now 0.05)")
+    assert "fp32" not in str(info.value)  # it ran in fp32: only the rate is left to lower
     assert all(torch.equal(a, b) for a, b in zip(before, t.model.parameters()))
     assert t.scheduler.last_epoch == 0
 
