@@ -1,7 +1,7 @@
 # make report   regenerate the report: run the four notebooks with papermill, redraw figures/
 # make report-quick  retrain the report's seed-0 runs with the quick profile, into build/ (never over the report)
 # make test     run the test suite (unit tests, notebook smoke runs, nbval on the committed notebooks)
-# make test-fast  the tests not marked slow (pytest -m "not slow", about a minute): no notebook executed,
+# make test-fast  the tests not marked slow (pytest -m "not slow", a few minutes): no notebook executed,
 #                no nbval, no training subprocess, no HTML conversion; `make test` (what CI runs) is still the whole suite
 # make html     the committed notebooks as static pages in build/html/ (images embedded, formulas as MathML: no network)
 # make lab      JupyterLab on notebooks/, its kernel this .venv's python (--allow-root when run as root)
