@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
                  for name in variants if name in BY_NOTEBOOK]
         for run in runs:  # last: a notebook that only loads stored results needs no data
             run.check_data()
-    except (ConfigError, OutputError, DataError, OSError) as exc:
+    except (ConfigError, OutputError, DataError, ResultError, OSError) as exc:  # ResultError: a newer result
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for name in notebook_names(None):  # what runs killed here before left (a live run's temps stay)

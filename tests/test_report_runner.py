@@ -458,3 +458,20 @@ def test_a_damaged_notebook_is_refused_naming_it_before_any_notebook_runs(runner
     err = capsys.readouterr().err
     assert "01_baseline.ipynb" in err and "git" in err and err.count("\n") == 1
     assert calls == []
+
+
+def test_a_result_of_a_newer_version_is_named_before_any_notebook_runs(runner, capsys):
+    """check_data says "upgrade" for a result this copy cannot read (never "delete it"); the runner prints it as
+    one line before any notebook runs."""
+    import json
+    calls, root = runner
+    config = recipes.profile_config("report", "alexnet_sgd")
+    path = recipes.REPO_ROOT / "results" / f"alexnet_sgd-{config.key()}.json"
+    newer = root / "results" / path.name
+    newer.parent.mkdir()
+    newer.write_text(json.dumps({**json.loads(path.read_text()), "schema_version": 99}))
+    assert report.main(["--only", "02_alexnet_sgd", "-p", "results_dir", str(root / "results"),
+                        "--output-dir", str(root / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "schema_version 99" in err and "upgrade" in err and err.count("\n") == 1
+    assert calls == []
