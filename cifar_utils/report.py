@@ -370,6 +370,9 @@ def main(argv: list[str] | None = None) -> int:
         # A notebook whose saved parameters cell was edited runs as a variant, with its own values.
         variants = [name for name in names if publishing and cell_differences(name) and edited_since_published(name)]
         check_values(params)
+        if any(name in BY_NOTEBOOK for name in names):  # their sentences and tables read the study files
+            from . import quick, study
+            study.load(), quick.load()
         runs = check_outputs(params)
         output_dir = ensure_writable_dir(outside_the_report("--output-dir", args.output_dir))
         runs += [ExperimentRun.from_parameters(BY_NOTEBOOK[name].name, {**saved_parameters(name), **params[name]})

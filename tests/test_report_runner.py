@@ -475,3 +475,18 @@ def test_a_result_of_a_newer_version_is_named_before_any_notebook_runs(runner, c
     err = capsys.readouterr().err
     assert "schema_version 99" in err and "upgrade" in err and err.count("\n") == 1
     assert calls == []
+
+
+def test_a_study_file_that_cannot_be_read_stops_the_runner_before_any_notebook_runs(runner, monkeypatch, capsys):
+    """Notebooks 01-03 state the study's results: a study file they could not read would fail each of them (or,
+    with a figure seed the study never trains, publish "not stored yet" for their sentences)."""
+    from cifar_utils import study
+    calls, root = runner
+    broken = root / "study.yaml"
+    broken.write_text(study.STUDY_FILE.read_text().replace("figure_seed: 0", "figure_seed: 7", 1))
+    monkeypatch.setattr(study, "STUDY_FILE", broken)
+    monkeypatch.setattr(study.load, "__defaults__", (broken,))
+    assert report.main(["--output-dir", str(root / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "figure_seed is 7" in err and err.count("\n") == 1
+    assert calls == []
