@@ -22,7 +22,8 @@ import numpy as np
 
 from . import claims as claims_module, formats, questions, stats, study, study_results
 from .data import VALID_SIZE
-from .estimates import by_seed, design_effects, direction, effect, mcnemar_counts, reached
+from .estimates import (ACCURACY, EVAL_LOSS_GAP, by_seed, design_effects, direction, effect, mcnemar_counts,
+                        reached)
 from .recipes import original
 from .results import accuracy
 
@@ -389,6 +390,18 @@ class Faithful(Run):
 
 
 
+def _claim_name(claim: claims_module.Claim) -> str:
+    """A claim's name in the templates, from what it compares (not from its place in the family, which a missing
+    cell shifts): "optimizer", a class ("cat"), "depth_sgd" / "depth_adam_dropout", "loss_gap"."""
+    if claim.measure is EVAL_LOSS_GAP:
+        return "loss_gap"
+    if claim.measure is not ACCURACY:  # a class's gain beyond the overall gain: "cat accuracy minus overall ..."
+        return claim.measure.name.split()[0]
+    if claim.a.value("model") != claim.b.value("model"):
+        return f"depth_{claim.b.value('optimizer')}" + ("_dropout" if claim.b.value("dropout") else "")
+    return "optimizer"
+
+
 def _listed(words: list[str]) -> str:
     """"0, 1, 3 and 4"."""
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
@@ -448,10 +461,8 @@ class Facts:
     def claims(self) -> dict[str, Effect]:
         """The original report's claims, judged after Holm's correction: "optimizer", "cat", "bird", "deer",
         "depth_sgd", "depth_adam_dropout", "loss_gap" (those the study has the cells for)."""
-        names = ("optimizer", "cat", "bird", "deer", "depth_sgd", "depth_adam_dropout", "loss_gap")
-        judged = claims_module.judge(self.cells)
-        return {name: Effect(j.effect if j.effect is not None else j.why, j.p_holm, j.verdict)
-                for name, j in zip(names, judged)}
+        return {_claim_name(j.claim): Effect(j.effect if j.effect is not None else j.why, j.p_holm, j.verdict)
+                for j in claims_module.judge(self.cells)}
 
     @cached_property
     def depth(self) -> dict[str, Effect]:

@@ -133,3 +133,15 @@ def test_deleting_a_stored_run_and_running_the_report_updates_its_numbers_everyw
     assert f"{mean[:-1]}% +- {std} (4)" in readme  # the results table's row
     for old in (before.mean, before.vs_original.ci.replace("\u2212", "-")):
         assert old not in shown and old not in conclusions and old not in readme
+
+
+def test_a_claim_is_named_by_what_it_compares_not_by_its_place_in_the_family():
+    """A study without the depth cells judges fewer claims: the others keep their names (a name from the claim's
+    place in the family would then point at another claim)."""
+    from cifar_utils import claims
+    every = {cell: [] for cell in study.load().cells if cell.seeds}
+    names = [prose._claim_name(c) for c in claims.of_study(every)]
+    assert names == ["optimizer", "cat", "bird", "deer", "depth_sgd", "depth_adam_dropout", "loss_gap"]
+    without_depth = {cell: runs for cell, runs in every.items() if cell.value("model") == "alexnet" or cell.name == "baseline"}
+    assert [prose._claim_name(c) for c in claims.of_study(without_depth)] == ["optimizer", "cat", "bird", "deer",
+                                                                              "loss_gap"]
