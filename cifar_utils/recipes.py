@@ -325,7 +325,10 @@ def _profile_values(path: Path) -> dict:
     if values is not None and not isinstance(values, dict):
         raise ConfigError(f"{repo_relative(path)} holds {values!r}, not 'name: value' lines; write one 'name: value' "
                           f"per line.")
-    return values or {}
+    if not values:  # the notebook would run the report recipe under this profile's name
+        raise ConfigError(f"{repo_relative(path)} changes nothing (it has no 'name: value' line); restore it from git "
+                          f"or write the values the profile changes.")
+    return values
 
 
 def _check_values(profile: str, notebook: str, differences: dict) -> None:

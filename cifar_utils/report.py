@@ -333,12 +333,14 @@ def where_it_failed(failed: list[str], output_dir: Path, shown_as: str) -> str:
 
 
 class _Parser(Parser):
-    def format_help(self) -> str:  # the notebooks are read only when help is asked for
+    def print_help(self, file=None) -> None:  # the notebooks are read only when help is asked for
         try:
             listed = parameters_help(notebook_names(None))
-        except ConfigError as exc:  # a recipe or notebook that cannot be read: said, not a traceback
-            listed = f"The notebooks' parameters cannot be listed: {exc}"
-        return super().format_help() + "\n" + listed
+        except ConfigError as exc:  # the help still prints; the unreadable recipe or notebook is named on stderr
+            super().print_help(file)
+            print(f"warning: the notebooks' parameters cannot be listed: {exc}", file=sys.stderr)
+            return
+        self._print_message(self.format_help() + "\n" + listed, file or sys.stdout)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -319,7 +319,8 @@ def test_a_recipe_or_profile_that_is_not_utf8_is_refused_naming_the_file(tmp_pat
 
 @pytest.mark.parametrize("text, message", [("epochs: [1\n", r"is not valid YAML \(line 2\)"),
                                            ("hello\n", "holds 'hello', not 'name: value' lines"),
-                                           ("- 1\n", r"holds \[1\], not 'name: value' lines")])
+                                           ("- 1\n", r"holds \[1\], not 'name: value' lines"),
+                                           ("# only a comment\n", "changes nothing"), ("", "changes nothing")])
 def test_a_profile_that_is_no_mapping_is_one_sentence_naming_the_file(tmp_path, monkeypatch, text, message):
     (tmp_path / "report").mkdir()
     (tmp_path / "odd").mkdir()
