@@ -15,11 +15,11 @@ import pandas as pd
 
 from . import formats, questions, stats, study, study_results
 from .claims import Judged, judge
-from .estimates import (EFFECT_COLUMNS, accuracies, by_seed, design_effects, direction, effect, effect_columns,
-                        effect_text, mcnemar_counts, original_accuracy, over_seeds, reached, seed_of)
+from .estimates import (EFFECT_COLUMNS, accuracies, against_original, by_seed, design_effects, direction,
+                        effect_columns, effect_text, mcnemar_counts, original_accuracy, over_seeds, reached, seed_of)
 from .evaluate import class_accuracy, overall_counts
 from .models import count_parameters, shapes_only
-from .recipes import EXPERIMENTS, original
+from .recipes import original
 from .results import accuracy, data_label, machine, markdown_text
 
 Cells = dict[study.Cell, list[dict]]  # each cell's stored final results (``study_results.cell_results``)
@@ -58,14 +58,6 @@ def seeds_table(results: list[dict]) -> pd.DataFrame:
              "training (min)": formats.minutes(r["train_seconds"]),
              "trained on": f"{r['environment']['device']}, {r['environment']['autocast']}"} for r in results]
     return pd.DataFrame(rows).set_index("seed") if rows else pd.DataFrame()
-
-
-def against_original(cell: study.Cell, results: list[dict]) -> dict | None:
-    """The cell's mean test accuracy minus the original report's single number (``estimates.effect`` with
-    both intervals); None with fewer than 2 runs."""
-    if len(results) < 2:
-        return None
-    return effect({cell: results}, {cell: 1.0}, offset=-original(cell.recipe)["accuracy"])
 
 
 REACHED_COLUMN = "mean against the original's number"  # reached, not reached, not supported

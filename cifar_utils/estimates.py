@@ -215,6 +215,14 @@ def seed_of(result: dict) -> int:
     return result["config"]["seed"]
 
 
+def against_original(cell: study.Cell, results: list[dict]) -> dict | None:
+    """The cell's mean test accuracy minus the original report's single number (``estimates.effect`` with
+    both intervals); None with fewer than 2 runs."""
+    if len(results) < 2:
+        return None
+    return effect({cell: results}, {cell: 1.0}, offset=-original(cell.recipe)["accuracy"])
+
+
 def class_accuracy_of(result: dict, name: str) -> float:
     return float(class_accuracy(result["confusion"])[result["classes"].index(name)])
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from . import claims as claims_module, formats, questions, stats, study, study_results
 from .data import VALID_SIZE
-from .estimates import (ACCURACY, EVAL_LOSS_GAP, by_seed, design_effects, direction, effect, mcnemar_counts,
-                        reached)
+from .estimates import (ACCURACY, EVAL_LOSS_GAP, against_original, by_seed, design_effects, direction,
+                        mcnemar_counts, reached)
 from .recipes import original
 from .results import accuracy
 
@@ -248,8 +248,7 @@ class Cell:
     @cached_property
     def vs_original(self) -> Effect:
         """The mean minus the original report's number."""
-        return Effect(effect({self.cell: self.results}, {self.cell: 1.0},
-                             offset=-original(self.cell.recipe)["accuracy"]))
+        return Effect(against_original(self.cell, self.results) or "the mean needs two runs")
 
     @cached_property
     def _tuning(self) -> tuple[list[dict], float | None]:
@@ -488,11 +487,10 @@ class Facts:
         """Per cell with the training probe: its eval-mode training accuracy and test minus that loss."""
         found = {}
         for cell, results in self.cells.items():
-            if results and all(questions.last_epoch(r, "train_eval_loss") is not None for r in results):
-                found[cell.name] = {
-                    "training_accuracy": f"{formats.percent(100 * np.mean([questions.last_epoch(r, 'train_eval_accuracy') for r in results]))}%",
-                    "loss_gap": formats.loss(np.mean([questions.last_epoch(r, "test_loss")
-                                                      - questions.last_epoch(r, "train_eval_loss") for r in results]))}
+            m = questions.probe_means(results)
+            if m is not None:
+                found[cell.name] = {"training_accuracy": f"{formats.percent(m['train_acc'])}%",
+                                    "loss_gap": formats.loss(m["test_loss"] - m["train_loss"])}
         return found
 
     @cached_property

@@ -84,25 +84,31 @@ def last_epoch(result: dict, field: str) -> float | None:
     return result["history"][-1].get(field)
 
 
+def probe_means(results: list[dict]) -> dict[str, float] | None:
+    """Means over ``results`` at the last epoch: the evaluation-mode training probe's loss and accuracy (%) and
+    the test set's; None unless every run measured the probe."""
+    if not results or any(last_epoch(r, "train_eval_loss") is None for r in results):
+        return None
+    mean = lambda field, scale=1: scale * float(np.mean([last_epoch(r, field) for r in results]))  # noqa: E731
+    return {"train_loss": mean("train_eval_loss"), "test_loss": mean("test_loss"),
+            "train_acc": mean("train_eval_accuracy", 100), "test_acc": mean("test_accuracy", 100)}
+
+
 def measured_gap(cells: dict) -> pd.DataFrame:
-    """Per cell whose every stored run measured the training probe: at the last epoch, the mean loss and
-    accuracy in evaluation mode on the probe's training images, on the test set, and the gaps between them
-    (test minus training loss; training minus test accuracy), over its runs."""
+    """Per cell whose every stored run measured the training probe (``probe_means``): the losses and accuracies
+    at the last epoch and the gaps between them (test minus training loss; training minus test accuracy)."""
     rows = {}
     for cell, results in cells.items():
-        if not results or any(last_epoch(r, "train_eval_loss") is None for r in results):
+        m = probe_means(results)
+        if m is None:
             continue
-        train_loss = np.mean([last_epoch(r, "train_eval_loss") for r in results])
-        test_loss = np.mean([last_epoch(r, "test_loss") for r in results])
-        train_acc = 100 * np.mean([last_epoch(r, "train_eval_accuracy") for r in results])
-        test_acc = 100 * np.mean([last_epoch(r, "test_accuracy") for r in results])
         rows[cell.label] = {"runs": len(results), "epochs": cell.value("epochs"),
-                            "training loss, eval mode": formats.loss(train_loss),
-                            "test loss": formats.loss(test_loss),
-                            "test minus training loss": formats.loss_difference(test_loss - train_loss),
-                            "training accuracy, eval mode (%)": formats.percent(train_acc),
-                            "test accuracy (%)": formats.percent(test_acc),
-                            "training minus test accuracy (points)": formats.points(train_acc - test_acc)}
+                            "training loss, eval mode": formats.loss(m["train_loss"]),
+                            "test loss": formats.loss(m["test_loss"]),
+                            "test minus training loss": formats.loss_difference(m["test_loss"] - m["train_loss"]),
+                            "training accuracy, eval mode (%)": formats.percent(m["train_acc"]),
+                            "test accuracy (%)": formats.percent(m["test_acc"]),
+                            "training minus test accuracy (points)": formats.points(m["train_acc"] - m["test_acc"])}
     return pd.DataFrame.from_dict(rows, orient="index")
 
 

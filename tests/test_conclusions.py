@@ -75,7 +75,7 @@ def test_seeds_vs_original_says_whether_the_mean_reached_the_original_number(acc
     low, high = scipy_stats.t.interval(0.95, len(diffs) - 1, loc=diffs.mean(), scale=scipy_stats.sem(diffs))
     assert row["95% CI, seeds only"] == f"{low:+.2f} to {high:+.2f}"
     # seeds and test images: the test images' bootstrap variance added; "reached" reads the union of the two
-    gap = conclusions.against_original(BASELINE, results)
+    gap = estimates.against_original(BASELINE, results)
     assert row["95% CI, seeds and test images"] == stats.interval_text(gap["combined"])
     assert gap["combined"]["se"] > gap["seed_only"]["se"]
     assert gap["low"] == pytest.approx(min(low, gap["combined"]["low"]))
@@ -421,7 +421,7 @@ def test_findings_state_each_bar_and_claim_with_its_verdict():
     text = conclusions.findings(cells)
     bars = [line for line in text.splitlines() if "against the original report's" in line]
     assert len(bars) == 3  # the three configurations the original report ran
-    gap = conclusions.against_original(BASELINE, cells[BASELINE])
+    gap = estimates.against_original(BASELINE, cells[BASELINE])
     assert bars[0] == (f"- {BASELINE.label} against the original report's single run, 67.00%: mean 76.50% over 3 runs "
                        f"(lowest seed 76.00%); mean minus original: {estimates.effect_text(gap)}; **reached**.")
     assert "over seeds and test images; " in bars[0] and " over seeds only; n = 3)" in bars[0]

@@ -17,14 +17,14 @@ EPOCH_LIMIT = {"baseline": 5, "alexnet_sgd": 4, "alexnet_adam_dropout": 4}  # at
 
 def stored_against_original(recipe: str) -> tuple[list[dict], str, dict]:
     """A quick recipe's stored final runs, the original report's number as the prose states it (67, 71.99,
-    74.30) and the interval of their mean minus that number (``conclusions.against_original``)."""
-    from cifar_utils import conclusions, study_results
+    74.30) and the interval of their mean minus that number (``estimates.against_original``)."""
+    from cifar_utils import estimates, study_results
     from cifar_utils.recipes import original
     (cell,) = [c for c in quick.profile_cells(QUICK) if c.recipe == recipe]
     results = study_results.cell_results(QUICK)[cell]
     target = original(recipe)["accuracy"]
     stated = f"{target:g}" if target == int(target) else f"{target:.2f}"
-    return results, stated, conclusions.against_original(cell, results)
+    return results, stated, estimates.against_original(cell, results)
 
 
 def test_every_try_and_profile_cell_keeps_the_network_optimizer_and_dropout_in_half_the_epochs():

@@ -13,7 +13,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from cifar_utils import claims, conclusions, estimates, evaluate, questions, study, study_results
+from cifar_utils import claims, estimates, evaluate, questions, study, study_results
 from cifar_utils.experiment import stored_profiles
 from cifar_utils.recipes import REPO_ROOT
 from cifar_utils.results import accuracy
@@ -68,7 +68,7 @@ def test_every_notebook_states_each_original_number_it_judges_with_its_interval(
     the_study = study.load()
     for name, cell_name in (("01_baseline", "baseline"), ("02_alexnet_sgd", "sgd"), ("03_alexnet_adam_dropout", "adam_dropout")):
         cell, runs = the_study.cell(cell_name), cells[cell_name]
-        gap = conclusions.against_original(cell, runs)
+        gap = estimates.against_original(cell, runs)
         values = [accuracy(r) for r in runs]
         numbers = (f"{np.mean(values):.2f}% ± {np.std(values, ddof=1):.2f}", f"{abs(gap['estimate']):.2f} points",
                    interval(gap), f"{min(values):.2f}%")
@@ -138,7 +138,7 @@ def test_readme_states_the_findings_of_the_stored_runs():
     every = study_results.cell_results(study.load())
     the_study = study.load()
     for cell_name in ("baseline", "sgd", "adam_dropout"):
-        gap = conclusions.against_original(the_study.cell(cell_name), every[the_study.cell(cell_name)])
+        gap = estimates.against_original(the_study.cell(cell_name), every[the_study.cell(cell_name)])
         assert f"{signed(gap['estimate'])} points against" in text or f"{signed(gap['estimate'])} against" in text
         assert interval(gap) in text
     main = next(j for j in claims.judge(every) if j.claim.statement.startswith("AlexNet + Adam + Dropout 0.5 beats"))
