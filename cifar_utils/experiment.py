@@ -172,7 +172,7 @@ def dropout_budget_figure(cells: dict, folder: str | Path):
     """AlexNet + Adam's losses with and without Dropout at the longest budget, every seed, from
     ``study_results.cell_results()``; None while those runs are not stored."""
     try:
-        return figures.render_captioned(figures.BY_NAME["study_dropout_16_epochs"], cells, folder)
+        return figures.render_captioned(figures.BY_NAME["study_dropout_longest_budget"], cells, folder)
     except figures.MissingRuns:
         return None
 

@@ -9,7 +9,7 @@ The numbers run in reading order through the report (notebook 00 has none):
 - 03 AlexNet + Adam + Dropout: Fig. 12-15 the same four; Fig. 16 its most confident mistakes; Fig. 17-19
   AlexNet + SGD against it over the seeds of each (curves, per-class accuracy, confusion difference);
   Fig. 20-21 the study (every configuration; the optimizer x dropout interaction); Fig. 22-23 the two
-  questions it left open (depth at a matched recipe; Dropout at 16 epochs).
+  questions it left open (depth at a matched recipe; Dropout at a longer budget).
 
 ``render`` draws a figure from stored results, saves it as ``fig<NN>_<name>.png`` (removing the same
 figure saved under another number, so a renumbering leaves no stale file) and returns it closed;
@@ -463,11 +463,11 @@ FIGURES: dict[int, Figure] = {f.number: f for f in [
            "and of AlexNet trained with the same recipe, seeds as dots, means with 95% intervals; right, "
            "AlexNet minus the baseline CNN with its 95% interval and a line at zero.",
            _depth_caption),
-    Figure(23, "study_dropout_16_epochs", "AlexNet + Adam at 16 epochs: losses with and without Dropout",
+    Figure(23, "study_dropout_longest_budget", "AlexNet + Adam at the longest budget: losses with and without Dropout",
            lambda cells, t: plots.loss_by_seed(_budget_groups(cells), t),
-           "Two line charts, AlexNet + Adam trained 16 epochs without and with Dropout 0.5: the test loss and "
-           "the evaluation-mode training loss after each epoch, each seed as a thin line and their mean as "
-           "a thick one.",
+           "Two line charts, AlexNet + Adam trained at the study's longest budget without and with Dropout 0.5: "
+           "the test loss and the evaluation-mode training loss after each epoch, each seed as a thin line and "
+           "their mean as a thick one.",
            _budget_caption),
 ]}
 BY_NAME = {f.name: f for f in FIGURES.values()}

@@ -93,7 +93,7 @@ def test_numbers_are_consecutive_from_one_in_reading_order():
              *(f"alexnet_adam_dropout_{kind}" for kind in EXPERIMENT_KINDS), "alexnet_adam_dropout_confident_mistakes",
              "sgd_vs_adam_loss_curves", "sgd_vs_adam_per_class_accuracy", "sgd_vs_adam_confusion_difference",
              "study_accuracy_by_configuration", "study_optimizer_dropout_interaction", "study_depth_matched_recipe",
-             "study_dropout_16_epochs"]
+             "study_dropout_longest_budget"]
     assert [f.name for f in FIGURES.values()] == order
 
 
