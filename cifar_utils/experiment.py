@@ -43,6 +43,16 @@ class Experiment(ExperimentRun):
         exp.check_data()
         return exp
 
+    def run(self, log=print, progress: bool = True) -> dict:
+        """``ExperimentRun.run``, first saying so when this is not the report's recipe (a variant or another
+        profile's run): which of the notebook's figures are this run's and which of its parts are the study's."""
+        if self.key != profile_config("report", self.name).key():
+            log(f"This run is not the report's recipe: the experiment's four figures (per-class accuracy, loss "
+                f"curves, confusion matrix, first ten images) are drawn from this configuration's runs into "
+                f"{repo_relative(self.figures_dir)}/; the tables, sentences and study figures below read the "
+                f"study's stored runs, unchanged.")
+        return super().run(log, progress)
+
     def describe(self) -> pd.DataFrame:
         """What follows from the parameters (they themselves are in the parameters cell): the network's
         size, the result's key and file, the figures' folder."""

@@ -46,7 +46,8 @@ from .kernels import QuietKernelManager
 from .nbclean import strip_volatile
 from .recipes import (BY_NOTEBOOK, EXPERIMENTS, NOTEBOOKS_DIR, REPO_ROOT, REPORT_RESULTS, cell_differences,
                       describe_differences, notebook_recipe, outside_the_report, parameters_cell, parameters_cell_of,
-                      profile_differences, recipe_lines, recipe_path, saved_parameters, undeclared_recipe_keys)
+                      profile_differences, recipe_lines, recipe_path, repo_relative, saved_parameters,
+                      undeclared_recipe_keys)
 from .results import ResultError, load_result
 from .store import ExperimentRun
 from .tables import results_markdown
@@ -126,23 +127,51 @@ def check_outputs(params: dict[str, dict]) -> list[ExperimentRun]:
             for name, values in params.items() if name in BY_NOTEBOOK]
 
 
-def accuracy_summary(name: str, params: dict, base: dict | None = None) -> str:
-    """The test accuracy of the result a notebook run used, read from its stored result ("" for none);
-    ``params`` were injected over ``base`` (default: the notebook's recipe)."""
+def stored_run(name: str, params: dict, base: dict | None = None) -> tuple[ExperimentRun | None, dict | None]:
+    """The experiment a notebook run with ``params`` (injected over ``base``, default: the notebook's recipe)
+    trains or loads, and its stored result (None when there is none or it is unusable); (None, None) for a
+    notebook that trains nothing."""
     info = BY_NOTEBOOK.get(name)
     if info is None:
-        return ""
+        return None, None
     exp = ExperimentRun.from_parameters(info.name, {**(notebook_recipe(name) if base is None else base), **params})
     try:
-        result = load_result(exp.path)
+        return exp, load_result(exp.path)
     except ResultError:
-        return ""
+        return exp, None
+
+
+def accuracy_summary(name: str, params: dict, base: dict | None = None) -> str:
+    """The test accuracy of the result a notebook run used, read from its stored result ("" for none)."""
+    result = stored_run(name, params, base)[1]
     if result is None:
         return ""
     correct, total = overall_counts(result["confusion"])
     return f"test accuracy {100 * correct / total:.2f}% ({correct}/{total})"
 
 
+NEAR_CHANCE_POINTS = 5.0  # a run within this many points of guessing (100 / classes %) learned nothing
+
+
+def near_chance(name: str, result: dict | None) -> str | None:
+    """A warning when ``result``'s test accuracy is within NEAR_CHANCE_POINTS of chance (a run that collapsed or
+    diverged: its figures show noise), else None."""
+    if result is None:
+        return None
+    correct, total = overall_counts(result["confusion"])
+    chance = 100 / len(result["classes"])
+    if 100 * correct / total >= chance + NEAR_CHANCE_POINTS:
+        return None
+    return (f"warning: {name} ended at {100 * correct / total:.2f}% test accuracy, near chance ({chance:g}%): the "
+            f"network did not learn; try a lower lr, or more epochs, before reading its figures.")
+
+
+def where_it_went(exp: ExperimentRun, output_dir: Path, profile: str) -> str:
+    """For a run that is not published: that it is a variant (or a profile's run) and where its notebook,
+    result and figures went."""
+    what = "variant of the report" if profile == "report" else f"{profile} profile's run"
+    return (f"       {what}, not published: notebook {repo_relative(output_dir)}/{exp.info.notebook}.ipynb, result "
+            f"{repo_relative(exp.path)}, figures {repo_relative(exp.figures_dir)}/")
 
 
 RUNNING_SUFFIX = ".tmp.ipynb"  # a notebook being run: .<name>.ipynb.<pid>.<random>.tmp.ipynb (papermill wants .ipynb)
@@ -416,6 +445,12 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         seconds = time.perf_counter() - start
         print(f"{'ok' if ok else 'FAILED':6s} {name:26s} {seconds:7.1f} s  {detail}", flush=True)
+        if ok and name in BY_NOTEBOOK:
+            exp, result = stored_run(name, values, saved_parameters(name) if variant else None)
+            if not publishes:
+                print(where_it_went(exp, output_dir, args.profile), flush=True)
+            if warning := near_chance(name, result):
+                print(warning, file=sys.stderr, flush=True)
         if not ok:
             failed.append(name)
             if not args.keep_going:

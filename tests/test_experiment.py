@@ -100,7 +100,7 @@ def test_second_experiment_loads_without_training(trained, tmp_path, synthetic_d
     logs = []
     loaded = again.run(log=logs.append)
     assert loaded == json.loads(json.dumps(result))
-    assert logs[0].startswith("Loaded stored result")
+    assert logs[1].startswith("Loaded stored result")  # after the line saying it is not the report's recipe
 
 
 def test_retrain_trains_again_with_identical_history(trained, tmp_path, synthetic_dir, train_calls):
@@ -133,7 +133,7 @@ def test_corrupted_result_warns_and_retrains(tmp_path, synthetic_dir, train_call
     logs = []
     result = exp.run(log=logs.append)
     assert len(train_calls) == 1
-    warning = logs[0]
+    warning = logs[1]
     assert warning.startswith("Warning:") and str(exp.path) in warning and "Training again" in warning
     assert load_result(exp.path) == json.loads(json.dumps(result))
 
@@ -144,7 +144,7 @@ def test_wrongly_typed_result_warns_and_retrains(trained, tmp_path, synthetic_di
     exp.path.write_text(json.dumps(broken))
     logs = []
     make(tmp_path, synthetic_dir).run(log=logs.append)
-    assert logs[0].startswith("Warning:")
+    assert logs[1].startswith("Warning:")
 
 
 def test_figures_written_and_redrawn_byte_identical(trained, tmp_path, synthetic_dir, monkeypatch):

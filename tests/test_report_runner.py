@@ -257,6 +257,49 @@ def test_a_profile_run_starts_from_the_recipe_whatever_the_saved_cell_says(runne
     assert recipes.cell_differences("01_baseline") == {"lr": (0.7, 0.1)}  # the saved edit itself is kept
 
 
+def test_a_run_that_is_not_published_says_variant_and_where_its_notebook_result_and_figures_went(runner, capsys):
+    calls, root = runner
+    assert report.main(["--only", "01_baseline", "-p", "epochs", "3", "--output-dir", str(root / "out")]) == 0
+    out = capsys.readouterr().out
+    exp, _ = report.stored_run("01_baseline", calls[0]["params"])
+    assert "variant" in out
+    for path in (root / "out" / "01_baseline.ipynb", exp.path, exp.figures_dir):
+        assert recipes.repo_relative(path) in out
+    assert "build/" in recipes.repo_relative(exp.path)  # never the committed results/
+
+
+def test_a_published_run_prints_no_variant_line(runner, capsys):
+    assert report.main(["--only", "01_baseline", "--output-dir", str(runner[1] / "out")]) == 0
+    assert "variant" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("diagonal, warned", [((1,) * 10, True), ((2, 1, 1, 1, 1, 1, 1, 1, 1, 1), True),
+                                              ((3, 2, 2, 2, 2, 2, 2, 2, 2, 2), False)])
+def test_a_run_that_ends_near_chance_is_warned_about(runner, monkeypatch, capsys, diagonal, warned):
+    """Chance is 10% with ten classes; a run within 5 points of it learned nothing (10%, 11% warned; 21% not)."""
+    _, root = runner
+    monkeypatch.setenv("CIFAR10_ROOT", "")
+    store_smoke_result(root / "results", diagonal)
+    assert report.main(["--only", "01_baseline", "--profile", "smoke", "-p", "results_dir", str(root / "results"),
+                        "--output-dir", str(root / "out")]) == 0
+    err = capsys.readouterr().err
+    assert ("near chance" in err and "01_baseline" in err and "lr" in err) == warned
+
+
+def test_a_notebook_run_off_the_report_recipe_says_which_parts_are_its_own(tmp_path):
+    """The variant notebook's first output says its figures are this run's and its tables the study's."""
+    from cifar_utils.experiment import Experiment
+    store_smoke_result(tmp_path)
+    said = []
+    exp = Experiment("baseline", profile_config("smoke", "baseline"), results_dir=str(tmp_path))
+    exp.run(log=said.append)
+    assert "not the report's recipe" in said[0] and recipes.repo_relative(exp.figures_dir) in said[0]
+    report_run = Experiment("baseline", profile_config("report", "baseline"))
+    said.clear()
+    report_run.run(log=said.append)
+    assert not any("not the report's recipe" in line for line in said)
+
+
 @pytest.mark.parametrize("device", ["cuda", "mps"])
 def test_a_named_device_that_is_missing_is_refused_before_any_run(device, nothing_runs, monkeypatch, capsys):
     """Even where the notebook would only load a stored result (device is not in the results key)."""
