@@ -93,8 +93,8 @@ class Experiment(ExperimentRun):
 
     def figure(self, kind: str) -> figures.CaptionedFigure:
         """Draw one of figures.EXPERIMENT_KINDS, save it under its registered name and return it captioned:
-        per-class accuracy and loss curves from every stored seed (``seed_runs``), the confusion matrix and
-        the first ten from the result ``run`` returned."""
+        per-class accuracy, loss curves and confusion matrix from every stored seed (``seed_runs``), the first
+        ten from the result ``run`` returned."""
         if self.result is None:
             raise RuntimeError("no result yet; call run() first.")
         figure = figures.experiment_figure(self.name, kind)

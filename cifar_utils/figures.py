@@ -48,7 +48,7 @@ from .evaluate import decode_predictions
 from .results import accuracy, data_label, markdown_text
 
 EXPERIMENT_KINDS = ("per_class_accuracy", "loss_curves", "confusion_matrix", "first_ten")
-SEED_KINDS = ("per_class_accuracy", "loss_curves")  # drawn from every stored seed; the others from one run
+SEED_KINDS = ("per_class_accuracy", "loss_curves", "confusion_matrix")  # from every stored seed; first_ten: one run
 
 
 class MissingRuns(ValueError):
@@ -191,15 +191,15 @@ def _curves_caption(results) -> str:
             f"{_curves_marks({'': results})}")
 
 
-def _confusion_caption(result: dict) -> str:
-    percent = plots.row_percentages(result["confusion"])
+def _confusion_caption(results) -> str:
+    runs = [results] if isinstance(results, dict) else list(results)
+    percent = plots.row_percentages(plots.pooled_confusion(runs))
     off = np.where(np.eye(len(percent), dtype=bool), -1, percent)
     i, j = np.unravel_index(np.argmax(off), off.shape)
-    classes = result["classes"]
-    return (f"Confusion matrix of one run: {_one(result)}. Each row is a true class, each cell the percentage of "
-            f"that class's {plots.split_of(result)} images predicted as the column's class, with the count "
-            f"below; darker is more, and the framed diagonal is each class's accuracy. The largest confusion: "
-            f"{classes[i]} taken for {classes[j]}.")
+    classes = runs[0]["classes"]
+    return (f"{'One run' if len(runs) == 1 else 'The runs pooled'}: {runs_text({'': runs})}. Row: true class; "
+            f"cell: % of its {plots.split_of(runs[0])} images predicted as the column's class, count below; the "
+            f"diagonal is each class's accuracy. Largest confusion: {classes[i]} taken for {classes[j]}.")
 
 
 def _first_ten_caption(result: dict) -> str:
@@ -368,8 +368,8 @@ def _budget_caption(cells: dict) -> str:
 # The registry
 
 def _experiment_figures(first: int, experiment: str) -> list[Figure]:
-    """The four figures of one experiment, numbered from ``first``: per-class accuracy and loss curves of
-    its seeds, confusion matrix and first ten of one run."""
+    """The four figures of one experiment, numbered from ``first``: per-class accuracy, loss curves and
+    confusion matrix of its seeds, the first ten of one run."""
     title = EXPERIMENTS[experiment].title
     return [
         Figure(first, f"{experiment}_per_class_accuracy", f"Per-class test accuracy: {title}",
@@ -384,7 +384,7 @@ def _experiment_figures(first: int, experiment: str) -> list[Figure]:
                f"(dotted) and the test set (dashed), each a mean with a band from lowest to highest seed.",
                _curves_caption),
         Figure(first + 2, f"{experiment}_confusion_matrix", f"Confusion matrix: {title}", plots.confusion_matrix,
-               f"Ten by ten grid, true class by predicted class, for one run of {title}: each cell the "
+               f"Ten by ten grid, true class by predicted class, for {title}'s stored seeds pooled: each cell the "
                f"percentage of the true class's test images predicted as that class, with its count; darker is more.",
                _confusion_caption),
         Figure(first + 3, f"{experiment}_first_ten", f"First ten test images: {title}", plots.first_ten,

@@ -380,15 +380,24 @@ def _matrix(fig: plt.Figure, ax: plt.Axes, values: np.ndarray, classes, cmap: st
     bar.set_label(colorbar_label)
 
 
-def confusion_matrix(result: dict, title: str) -> plt.Figure:
-    """Row percentages on the fixed 0-100% scale; each cell: the percentage, and below it the count."""
-    confusion = np.asarray(result["confusion"])
+def pooled_confusion(results) -> np.ndarray:
+    """The confusion matrices of the runs (one result, or a list of them, one per seed) added up: its row
+    percentages are the mean of the runs' when every run saw the same images."""
+    runs = [results] if isinstance(results, Mapping) else runs_of(results)
+    return np.sum([np.asarray(r["confusion"]) for r in runs], axis=0)
+
+
+def confusion_matrix(results, title: str) -> plt.Figure:
+    """The runs' pooled confusion (``pooled_confusion``) as row percentages on the fixed 0-100% scale; each
+    cell: the percentage, and below it the count over the runs."""
+    first = results if isinstance(results, Mapping) else runs_of(results)[0]
+    confusion = pooled_confusion(results)
     percent = row_percentages(confusion)
     texts = [[(f"{percent[i, j]:.1f}", f"{confusion[i, j]}") for j in range(len(confusion))]
              for i in range(len(confusion))]
     fig, ax = plt.subplots(figsize=(7.6, 6.9))
-    _matrix(fig, ax, percent, result["classes"], "Blues", *CONFUSION_RANGE, texts,
-            f"% of the true class's {split_of(result)} images (count below)", ticks=range(0, 101, 20))
+    _matrix(fig, ax, percent, first["classes"], "Blues", *CONFUSION_RANGE, texts,
+            f"% of the true class's {split_of(first)} images (count below)", ticks=range(0, 101, 20))
     ax.set_title(title)
     fig.tight_layout()
     return fig

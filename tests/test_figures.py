@@ -279,4 +279,4 @@ def test_captioned_figure_displays_the_saved_png_with_alt_text_then_its_caption(
     with Image.open(shown.path) as png:
         assert metadata["alt"] == figure.alt and metadata["width"] == png.width // 2  # shown at half its pixels
     assert text._repr_markdown_() == shown.caption == figure.caption(result)
-    assert shown.caption.startswith(f"**Fig. 3.** {figure.title}. Confusion matrix of one run: ")
+    assert shown.caption.startswith(f"**Fig. 3.** {figure.title}. One run: ")

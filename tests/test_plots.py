@@ -62,6 +62,15 @@ def test_every_confusion_matrix_has_the_same_0_to_100_scale_and_writes_percent_a
     assert len(texts) == 2 * 10 * 10
 
 
+def test_a_confusion_matrix_of_several_seeds_pools_their_counts():
+    """Fig. 3, 10 and 14 draw every stored seed: each cell the count over the runs, its percentage of the pooled
+    row (the mean of the runs' row percentages, every run seeing the same images)."""
+    runs = [result_with([10] * 10), result_with([6] * 10)]
+    fig = plots.confusion_matrix(runs, "title")
+    np.testing.assert_allclose(fig.axes[0].images[0].get_array(), plots.mean_row_percentages(runs))
+    assert texts_of(fig.axes[0])[:2] == ["80.0", "16"]  # airplane as airplane: 10 + 6 of 20 images
+
+
 def test_annotations_are_dark_on_light_cells_and_light_on_dark_ones():
     fig = plots.confusion_matrix(result_with([10] * 10), "title")
     colours = {t.get_text(): t.get_color() for t in fig.axes[0].texts}
