@@ -452,6 +452,18 @@ class Facts:
         return self._cache[name]
 
     @cached_property
+    def fp32_finals(self) -> str:
+        """The study's final runs that trained in fp32 (the rest: bfloat16), by cell: "two final runs (seed 2 of
+        AlexNet + Adam (16 epochs) and seed 2 of ...)", or "no final run"."""
+        parts, n = [], 0
+        for cell, results in self.cells.items():
+            seeds = [str(r['config']['seed']) for r in results if r["environment"]["autocast"] == "fp32"]
+            if seeds:
+                parts.append(f"seed{'s' * (len(seeds) > 1)} {_listed(seeds)} of {cell.label}")
+                n += len(seeds)
+        return f"{number_word(n)} final run{'s' * (n != 1)} ({_listed(parts)})" if parts else "no final run"
+
+    @cached_property
     def design(self) -> dict[str, Effect]:
         """The 2 x 2 design's effects at the study's AlexNet recipe: "adam", "dropout", "interaction"."""
         return dict(zip(("adam", "dropout", "interaction"), map(Effect, design_effects(self.cells).values())))

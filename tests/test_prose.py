@@ -76,6 +76,16 @@ def test_a_sentence_whose_runs_are_missing_says_so_instead_of_half_a_sentence(tm
     assert "{" not in shown and "%" not in shown
 
 
+def test_the_final_runs_trained_in_fp32_are_counted_from_the_stored_runs(tmp_path):
+    the_study = small_study(tmp_path, [80, 81, 79])
+    assert prose.render("{fp32_finals}", prose.Facts(the_study)).startswith("three final runs (seeds 0, 1 and 2 of")
+    for path in sorted((tmp_path / "results").glob("baseline-*.json"))[:2]:  # two of them in bfloat16
+        result = json.loads(path.read_text())
+        result["environment"]["autocast"] = "bfloat16"
+        path.write_text(json.dumps(result))
+    assert prose.render("{fp32_finals}", prose.Facts(the_study)).startswith("one final run (seed ")
+
+
 def test_a_template_naming_no_cell_or_question_is_an_error(tmp_path):
     with pytest.raises(KeyError, match="baselin"):
         prose.render("{baselin.mean}", prose.Facts(small_study(tmp_path, [80, 81])))
