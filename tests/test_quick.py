@@ -183,6 +183,17 @@ def test_the_final_table_shows_what_each_number_of_seeds_allows(tmp_path):
     row = quick.final_table(s, "baseline").iloc[0]
     assert (row["runs"], row["mean (%)"], row["lowest seed (%)"]) == (2, "71.00", "70.00")
     assert (row["95% CI"], row["verdict"]) == ("-8.71 to +16.71", "not supported")  # two seeds 2 points apart
+    assert row["mean without flips (%)"] == "not stored"  # fake results carry no evaluations
+
+
+def test_the_final_table_shows_the_plain_weights_beside_the_test_time_flips(tmp_path):
+    s = write_study(tmp_path, {"quick_baseline": {"recipe": "baseline", "profile": quick.PROFILE}}, seeds=(0, 1))
+    for run, plain, right in zip(s.final_runs(), (0.69, 0.68), (700, 720)):
+        result = fake_result("baseline", run.config, confusion_with_diagonal([right] * 10, 1000))
+        result["evaluations"] = {"weights": plain, "weights + test flips": right / 1000}
+        save_result(run.path, result)
+    row = quick.final_table(s, "baseline").iloc[0]
+    assert (row["mean (%)"], row["mean without flips (%)"]) == ("71.00", "68.50")
 
 
 def test_speed_page_quotes_the_quick_benchmark_s_output():
