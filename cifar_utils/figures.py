@@ -77,14 +77,14 @@ class Figure:
 # How captions name runs: recipe, n and seeds, data copy
 
 def recipe_of(result: dict) -> str:
-    """A result's recipe as a caption names it: its notebook's title and "this report's recipe" or "the
-    original report's recipe"; otherwise the study's label for it (network, optimizer, Dropout, what sets
+    """A result's recipe as a caption names it: its notebook's title (the report's recipe) or "the original
+    report's recipe"; otherwise the study's label for it (network, optimizer, Dropout, what sets
     it apart) and every other field that differs from the report recipe. With its epochs."""
     config = ExperimentConfig(**result["config"])
     experiment = result["experiment"]
     title = EXPERIMENTS[experiment].title
     if replace(profile_config("report", experiment), seed=config.seed).key() == config.key():
-        return f"{title}, this report's recipe, {config.epochs} epochs"
+        return f"{title}, {config.epochs} epochs"
     if replace(profile_config("faithful", experiment), seed=config.seed).key() == config.key():
         return f"{title}, the original report's recipe ({config.epochs} epochs, batch {config.batch_size})"
     recipe = profile_config("report", experiment)
@@ -97,27 +97,37 @@ def recipe_of(result: dict) -> str:
 
 
 def seeds_of(results: list[dict]) -> str:
-    """"one run (seed 0)" or "n = 5 runs (seeds 0, 1, 2, 3, 4)"."""
+    """"seed 0", "5 seeds (0-4)" or "3 seeds (0, 2, 4)"."""
     seeds = sorted(r["config"]["seed"] for r in results)
     if len(seeds) == 1:
-        return f"one run (seed {seeds[0]})"
-    return f"n = {len(seeds)} runs (seeds {', '.join(map(str, seeds))})"
+        return f"seed {seeds[0]}"
+    listed = (f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1))
+              else ", ".join(map(str, seeds)))
+    return f"{len(seeds)} seeds ({listed})"
 
 
 def data_of(results: list[dict]) -> str:
     """Which data the runs were trained on, and what they were evaluated on unless the test set."""
-    copies = list(dict.fromkeys("the JPEG-degraded shared copy of CIFAR-10"
+    copies = list(dict.fromkeys("JPEG-degraded CIFAR-10 copy"
                                 if r["environment"]["data_sha256"] == SHARED_COPY_SHA256
                                 else markdown_text(data_label(r["environment"])) for r in results))
     splits = sorted({plots.split_of(r) for r in results} - {"test"})
-    return f"trained on {' and '.join(copies)}" + (f", evaluated on the {' and '.join(splits)} split" if splits else "")
+    return " and ".join(copies) + (f", evaluated on the {' and '.join(splits)} split" if splits else "")
 
 
 def runs_text(groups: dict[str, list[dict]]) -> str:
-    """What a caption says of the runs it shows: each group's recipe, n and seeds, then the data."""
+    """What a caption says of the runs it shows: each group's recipe, n and seeds, then the data; groups of one
+    length and seeds share them ("AlexNet + SGD and AlexNet + Adam, 8 epochs, 5 seeds (0-4) each")."""
     every = [r for results in groups.values() for r in results]
-    return "; ".join([*(f"{recipe_of(results[0])}, {seeds_of(results)}" for results in groups.values() if results),
-                      data_of(every) if every else "no run stored yet"])
+    shown = [(recipe_of(results[0]), seeds_of(results)) for results in groups.values() if results]
+    tails = {recipe.rsplit(", ", 1)[-1] for recipe, _ in shown}
+    if len(shown) > 1 and len(tails) == 1 and len({seeds for _, seeds in shown}) == 1 and all(
+            recipe.count(", ") == 1 for recipe, _ in shown):
+        names = [recipe.rsplit(", ", 1)[0] for recipe, _ in shown]
+        parts = [f"{' and '.join(names)}, {tails.pop()}, {shown[0][1]} each"]
+    else:
+        parts = [f"{recipe}, {seeds}" for recipe, seeds in shown]
+    return "; ".join([*parts, data_of(every) if every else "no run stored yet"])
 
 
 def _one(result: dict) -> str:
@@ -132,11 +142,9 @@ def _smoothing(result: dict) -> str:
     """What label smoothing did to the probabilities shown, which readers compare with the original's."""
     epsilon = result["config"]["label_smoothing"]
     if not epsilon:
-        return "Trained without label smoothing, as the original report's networks were."
+        return "No label smoothing, as in the original report."
     target = 100 * (1 - epsilon + epsilon / len(result["classes"]))
-    return (f"Trained with label smoothing {epsilon:g}, which aims the true class at {target:.1f}% instead of "
-            f"100%: its probabilities run lower than those of a network trained without it, such as the "
-            f"original report's, and are not comparable with them.")
+    return f"Label smoothing {epsilon:g} (target {target:.1f}%) makes these probabilities lower than the original's."
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,13 +154,10 @@ def _per_class_caption(results) -> str:
     results = plots.runs_of(results)
     rows = plots.class_means(results)
     order = sorted(rows, key=lambda c: rows[c]["mean"])
-    marks = ("Bars: the mean over the runs with its 95% interval (Student t over the seeds: how far retraining "
-             "moves it on this one test set); dots: each run; dashed line: the mean overall accuracy."
-             if len(results) > 1 else
-             "Bars: the run's accuracy on each class (n = 1: no interval over seeds); dashed line: its overall "
-             "accuracy.")
-    return (f"{_upper(plots.split_of(results[0]))} accuracy of each class: {runs_text({'': results})}. {marks} "
-            f"Hardest classes: {order[0]}, then {order[1]}; easiest: {order[-1]}.")
+    marks = ("Bars: mean with 95% interval over seeds; dots: runs; dashed: overall accuracy."
+             if len(results) > 1 else "Bars: the run's accuracy (one run, no interval); dashed: overall accuracy.")
+    return (f"{_upper(runs_text({'': results}))}. {marks} "
+            f"Hardest: {order[0]}, then {order[1]}; easiest: {order[-1]}.")
 
 
 def _lowest_test_loss(results: list[dict]) -> str:
@@ -166,29 +171,24 @@ def _curves_marks(groups: dict[str, list]) -> str:
     config = every[0]["config"]
     active = [word for word, on in (("augmentation", config["flip"] or config["crop_pad"]),
                                     ("dropout", config["dropout"])) if on]
-    styles = {"train": "solid: the training set as trained, over each epoch's batches in training mode"
-                       + (f" ({' and '.join(active)} active)" if active else "") + " while the weights change",
-              "train_eval": "dotted: the training probe, 5,000 training images in evaluation mode after each epoch",
-              "test": f"dashed: the {plots.split_of(every[0])} set"}
     shown = {key for results in groups.values() for key, _, _ in plots.measures_of(results)}
-    band = ("Lines: the mean over the runs; band: lowest to highest run." if any(len(r) > 1 for r in groups.values())
-            else "One run: no band.")
-    if "train_eval" in shown:
-        see = "Read overfitting from the gap between the dotted and the dashed loss, not from the solid one."
-    else:
-        see = ("The solid curve is measured in training mode, so its gap to the dashed one is not the "
-               "generalisation gap.")
-    lowest = "; ".join((f"{label}: " if len(groups) > 1 else "") + _lowest_test_loss(results)
-                       for label, results in groups.items())
-    mean = "mean " if any(len(r) > 1 for r in groups.values()) else ""
-    return (f"{_upper('; '.join(styles[k] for k in ('train', 'train_eval', 'test') if k in shown))}. {band} {see} "
-            f"The {mean}test loss is lowest at {lowest}.")
+    probe = "train_eval" in shown
+    styles = {"train": "solid: training batches in training mode" + (f" ({' and '.join(active)} on)" if active else "")
+                       + ("" if probe else ", so its gap to dashed is not the generalisation gap"),
+              "train_eval": "dotted: evaluation-mode probe of 5,000 training images",
+              "test": f"dashed: {plots.split_of(every[0])} set"}
+    band = "bands: the seeds' range" if any(len(r) > 1 for r in groups.values()) else "one run"
+    see = " Overfitting shows in the dotted-dashed gap." if probe else ""
+    found = {label: _lowest_test_loss(results) for label, results in groups.items()}
+    lowest = (next(iter(found.values())) + (" for each" if len(found) > 1 else "") if len(set(found.values())) == 1
+              else "; ".join(f"{label}: {at}" for label, at in found.items()))
+    return (f"{_upper('; '.join([*(styles[k] for k in ('train', 'train_eval', 'test') if k in shown), band]))}."
+            f"{see} Lowest test loss: {lowest}.")
 
 
 def _curves_caption(results) -> str:
     results = plots.runs_of(results)
-    return (f"Cross-entropy loss (left) and accuracy (right) after each epoch: {runs_text({'': results})}. "
-            f"{_curves_marks({'': results})}")
+    return f"{_upper(runs_text({'': results}))}. {_curves_marks({'': results})}"
 
 
 def _confusion_caption(results) -> str:
@@ -197,29 +197,27 @@ def _confusion_caption(results) -> str:
     off = np.where(np.eye(len(percent), dtype=bool), -1, percent)
     i, j = np.unravel_index(np.argmax(off), off.shape)
     classes = runs[0]["classes"]
-    return (f"{'One run' if len(runs) == 1 else 'The runs pooled'}: {runs_text({'': runs})}. Row: true class; "
-            f"cell: % of its {plots.split_of(runs[0])} images predicted as the column's class, count below; the "
-            f"diagonal is each class's accuracy. Largest confusion: {classes[i]} taken for {classes[j]}.")
+    shown = f"Pooled: {runs_text({'': runs})}" if len(runs) > 1 else _upper(runs_text({"": runs}))
+    return (f"{shown}. Row: true class; cell: % of its {plots.split_of(runs[0])} images predicted as the column's "
+            f"class, count below. Largest confusion: {classes[i]} taken for {classes[j]}.")
 
 
 def _first_ten_caption(result: dict) -> str:
     first = result["first_ten"]
     right = sum(t == p for t, p in zip(first["true"], first["predicted"]))
-    shown = ("the three most probable classes with their softmax probabilities, the true class in bold"
-             if "probabilities" in first else "the predicted class with its softmax probability")
-    return (f"The first ten {plots.split_of(result)} images and one run's predictions: {_one(result)}. Each image "
-            f"is titled with its true class, framed and marked right (solid blue) or wrong (dashed orange), "
-            f"with {shown}. {_smoothing(result)} Right: {right} of {len(first['true'])}.")
+    shown = ("the three most probable classes" if "probabilities" in first else "the predicted class and its "
+             "probability")
+    return (f"{_upper(_one(result))}. Title: true class; frame: right (solid blue) or wrong (dashed orange); "
+            f"below: {shown}. {_smoothing(result)} Right: {right} of {len(first['true'])}.")
 
 
 def _mistakes_caption(inputs) -> str:
     result, _ = _result_and_images(inputs)
     chosen = plots.confident_mistakes(result)
     _, _, probability = decode_predictions(result["predictions"])
-    return (f"The {len(chosen)} {plots.split_of(result)} images that one run got wrong with the highest top "
-            f"probability, most confident first: {_one(result)}. Each is titled with its true class, with the "
-            f"predicted class, its softmax probability and the image's index below. {_smoothing(result)} Every "
-            f"one was predicted with at least {100 * probability[chosen].min():.1f}% probability.")
+    return (f"{_upper(_one(result))}; {len(chosen)} of its mistakes. Title: true class; below: predicted class, its "
+            f"probability (each at least {100 * probability[chosen].min():.1f}%) and image index. "
+            f"{_smoothing(result)}")
 
 
 def _over_time_caption(results: dict) -> str:
@@ -229,9 +227,9 @@ def _over_time_caption(results: dict) -> str:
         minutes = np.cumsum([h["seconds"] for h in result["history"]]) / 60
         at = [m for m, h in zip(minutes, result["history"]) if 100 * h["test_accuracy"] >= target]
         reached.append(f"{label} " + (f"after {at[0]:.1f} min" if at else "never"))
-    return (f"Test accuracy after each epoch against the training time so far (log scale): "
-            f"{runs_text({label: [r] for label, r in results.items()})}. Dashed line: the original report's "
-            f"{target:g}% (one run). First at or above it: {'; '.join(reached)}.")
+    return (f"Log time axis: {runs_text({label: [r] for label, r in results.items()})}. Dashed: the original "
+            f"report's {target:g}%. "
+            f"Reached first: {'; '.join(reached)}.")
 
 
 def _two(groups: dict) -> tuple[dict, tuple[str, list], tuple[str, list]]:
@@ -244,18 +242,15 @@ def _two(groups: dict) -> tuple[dict, tuple[str, list], tuple[str, list]]:
 
 def _comparison_curves_caption(groups: dict) -> str:
     groups, _, _ = _two(groups)
-    return (f"Cross-entropy loss (left) and accuracy (right) after each epoch of two recipes, colour and marker by "
-            f"recipe: {runs_text(groups)}. {_curves_marks(groups)} Where the bands do not overlap, the recipes "
-            f"differ by more than their seeds do.")
+    return f"{_upper(runs_text(groups))}. {_curves_marks(groups)}"
 
 
 def _comparison_per_class_caption(groups: dict) -> str:
     groups, (label_a, a), (label_b, b) = _two(groups)
     means_a, means_b = plots.class_means(a), plots.class_means(b)
     higher = sum(means_b[c]["mean"] > means_a[c]["mean"] for c in means_a)
-    return (f"Test accuracy of each class, two recipes side by side: {runs_text(groups)}. Bars: the mean over each "
-            f"recipe's runs with its 95% interval (Student t over the seeds); dots: each run. {label_b} has the "
-            f"higher mean in {higher} of the {len(means_a)} classes.")
+    return (f"{_upper(runs_text(groups))}. Bars: mean with 95% interval over seeds; dots: runs. "
+            f"{label_b} is higher in {higher} of the {len(means_a)} classes.")
 
 
 def _difference_caption(groups: dict) -> str:
@@ -263,33 +258,28 @@ def _difference_caption(groups: dict) -> str:
     diagonal = np.diag(plots.confusion_difference_values(a, b))
     classes = a[0]["classes"]
     best, worst = int(np.argmax(diagonal)), int(np.argmin(diagonal))
-    return (f"{label_b}'s confusion matrix minus {label_a}'s, each the mean of its runs' row-percentage "
-            f"matrices, in percentage points of the true class's test images: {runs_text(groups)}. Purple: "
-            f"{label_b} puts more of the row's images in that cell; orange: fewer; white: no change (the colours "
-            f"stop at {plots.DIFFERENCE_RANGE:g} points). On the diagonal, positive means {label_b} is right "
-            f"more often about that class; off it, positive means it confuses the row's class with the "
-            f"column's more often. The diagonal's largest gain is {classes[best]}'s, its "
-            f"{'largest loss' if diagonal[worst] < 0 else 'smallest gain'} {classes[worst]}'s.")
+    return (f"Mean row percentages, in points: {runs_text(groups)}. Purple: more images in that cell; orange: "
+            f"fewer (scale stops at ±{plots.DIFFERENCE_RANGE:g}). Diagonal: per-class accuracy. "
+            f"Largest gain: {classes[best]}; "
+            f"{'largest loss' if diagonal[worst] < 0 else 'smallest gain'}: {classes[worst]}.")
 
 
 def _n_per_cell(cells: dict) -> str:
-    """"n = 5 runs each (seeds 0, 1, 2, 3, 4)", naming the cells with another n, and the data."""
+    """"5 seeds each (0-4)", naming the cells with another number of runs, and the data."""
     counts = {cell.label: len(results) for cell, results in cells.items()}
     usual = max(sorted(set(counts.values())), key=list(counts.values()).count)
     seeds = {tuple(sorted(r["config"]["seed"] for r in results)) for results in cells.values()
              if len(results) == usual}
-    others = [f"n = {n} for {label}" for label, n in counts.items() if n != usual]
+    others = [f"{n} for {label}" for label, n in counts.items() if n != usual]
     every = [r for results in cells.values() for r in results]
-    return (f"n = {usual} runs each" + (f" (seeds {', '.join(map(str, seeds.pop()))})" if len(seeds) == 1 and usual else "")
-            + (f", except {' and '.join(others)}" if others else "") + (f"; {data_of(every)}" if every else ""))
+    head = (seeds_of([{"config": {"seed": s}} for s in seeds.pop()]).replace(" (", " each (", 1)
+            if len(seeds) == 1 and usual > 1 else f"{usual} run{'s' * (usual != 1)} each")
+    return head + (f", except {' and '.join(others)}" if others else "") + (f"; {data_of(every)}" if every else "")
 
 
 def _study_caption(cells: dict) -> str:
-    return (f"Test accuracy of every configuration of the study: each run a grey dot, the mean with its 95% "
-            f"interval (Student t over the seeds; one run: no interval), n at the right, and the original "
-            f"report's single run as a hollow diamond where it trained that configuration; {_n_per_cell(cells)}. "
-            f"A diamond is one run of the original report's own recipe, so its distance from an interval is no "
-            f"test of this study's recipe.")
+    return (f"Runs as grey dots, mean with 95% interval over seeds, n at the right; hollow diamond: the original "
+            f"report's single run, under its own recipe; {_n_per_cell(cells)}.")
 
 
 def _design_cells(cells: dict, model: str, epochs: int | None = None) -> dict:
@@ -299,11 +289,9 @@ def _design_cells(cells: dict, model: str, epochs: int | None = None) -> dict:
 
 
 def _interaction_caption(cells: dict) -> str:
-    return (f"Mean test accuracy of AlexNet trained {study.matched_recipe()[0]} epochs with SGD and with Adam "
-            f"(horizontal axis), without dropout (solid) and with Dropout 0.5 (dashed): each cell's mean with its "
-            f"95% interval (Student t over the seeds) and each run as a faint dot; "
-            f"{_n_per_cell(_design_cells(cells, 'alexnet'))}. Parallel lines mean Dropout changes accuracy by the "
-            f"same amount with either optimizer: no interaction.")
+    return (f"Test accuracy, {study.matched_recipe()[0]} epochs, SGD and Adam across; without dropout (solid) and "
+            f"with Dropout 0.5 (dashed); means with 95% intervals over seeds, runs as dots; "
+            f"{_n_per_cell(_design_cells(cells, 'alexnet'))}. Parallel lines: no interaction.")
 
 
 def _setting(optimizer: str, dropout: float) -> str:
@@ -329,12 +317,9 @@ def _depth_rows(cells: dict) -> dict:
 
 def _depth_caption(cells: dict) -> str:
     design = {**_design_cells(cells, "baseline"), **_design_cells(cells, "alexnet")}
-    return (f"AlexNet against the baseline CNN trained with the same AlexNet recipe, {study.matched_recipe()[0]} "
-            f"epochs, at each optimizer x dropout setting; {_n_per_cell(design)}. Left: each network's runs as "
-            f"dots, their mean with its 95% interval (Student t over the seeds). Right: AlexNet minus the "
-            f"baseline CNN, the difference of the means with its 95% Welch interval (a hollow diamond: too few "
-            f"runs for one), and a line at zero. An interval clear of zero is a difference beyond the seeds' "
-            f"spread; the two networks differ in width and layers, not in depth alone.")
+    return (f"{study.matched_recipe()[0]} epochs, per optimizer and dropout setting; {_n_per_cell(design)}. Left: "
+            f"runs as dots, means with 95% intervals over seeds. Right: AlexNet minus baseline, 95% Welch interval. "
+            f"The networks differ in width as well as depth.")
 
 
 def _budget_groups(cells: dict) -> dict[str, list]:
@@ -355,13 +340,10 @@ def _budget_caption(cells: dict) -> str:
     for label, results in groups.items():
         probe, test = (plots.history_values(results, f"{key}_loss") for key in ("train_eval", "test"))
         if probe is not None:
-            gaps.append(f"{test[:, -1].mean() - probe[:, -1].mean():.2f} ({label})")
-    return (f"Test loss (dashed) and the training probe's loss in evaluation mode (solid: 5,000 training images, "
-            f"no augmentation or dropout) after each epoch of AlexNet + Adam without dropout (left) and with "
-            f"Dropout 0.5 (right), with the {study.matched_recipe()[0]}-epoch recipe's learning rate: {runs_text(groups)}. Thin lines: each "
-            f"run; thick: their mean. The space between the two losses is the generalisation gap"
-            + (f"; at the last epoch the mean test loss exceeds the probe's by {' and '.join(gaps)}" if gaps else "")
-            + ". A test loss that turned up while the probe's kept falling would mark overfitting.")
+            gaps.append(f"{test[:, -1].mean() - probe[:, -1].mean():.2f}")
+    return (f"Left: no dropout; right: Dropout 0.5; {runs_text(groups)}. Dashed: test loss; solid: evaluation-mode "
+            f"loss of 5,000 training images; thin: runs; thick: mean. The space between is the generalisation gap"
+            + (f": {' and '.join(gaps)} at the last epoch" if gaps else "") + ".")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -426,7 +408,7 @@ FIGURES: dict[int, Figure] = {f.number: f for f in [
            f"The ten test images that one run of {_ADAM} got wrong with the highest probability, each titled "
            f"with its true class, with the predicted class and its probability below.",
            _mistakes_caption),
-    Figure(17, "sgd_vs_adam_loss_curves", f"Loss and accuracy per epoch: {_SGD} vs {_ADAM}", plots.loss_curves,
+    Figure(17, "sgd_vs_adam_loss_curves", "Loss and accuracy: SGD vs Adam + Dropout", plots.loss_curves,
            f"Two line charts, loss and accuracy per epoch, of {_SGD} and {_ADAM}, each the mean over its seeds "
            f"with a band from lowest to highest seed, on the training (solid) and test (dashed) sets.",
            _comparison_curves_caption),
@@ -463,7 +445,7 @@ FIGURES: dict[int, Figure] = {f.number: f for f in [
            "and of AlexNet trained with the same recipe, seeds as dots, means with 95% intervals; right, "
            "AlexNet minus the baseline CNN with its 95% interval and a line at zero.",
            _depth_caption),
-    Figure(23, "study_dropout_longest_budget", "AlexNet + Adam at the longest budget: losses with and without Dropout",
+    Figure(23, "study_dropout_longest_budget", "Dropout at the longest budget: losses",
            lambda cells, t: plots.loss_by_seed(_budget_groups(cells), t),
            "Two line charts, AlexNet + Adam trained at the study's longest budget without and with Dropout 0.5: "
            "the test loss and the evaluation-mode training loss after each epoch, each seed as a thin line and "

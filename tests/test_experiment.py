@@ -311,10 +311,10 @@ def test_comparison_figures_are_fig17_to_fig19_over_the_runs_of_each(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fig17_sgd_vs_adam_loss_curves.png",
                                                            "fig18_sgd_vs_adam_per_class_accuracy.png",
                                                            "fig19_sgd_vs_adam_confusion_difference.png"]
-    assert drawn[0].fig._suptitle.get_text() == "Loss and accuracy per epoch: AlexNet + SGD vs AlexNet + Adam + Dropout 0.5"
+    assert drawn[0].fig._suptitle.get_text() == FIGURES[17].title
     for shown, n in zip(drawn, (17, 18, 19)):
         assert shown.caption.startswith(f"**Fig. {n}.** {FIGURES[n].title}. ")
-        assert "n = 3 runs (seeds 0, 1, 2)" in shown.caption and "one run (seed 0)" in shown.caption
+        assert "3 seeds (0-2)" in shown.caption and "seed 0;" in shown.caption
     with pytest.raises(ValueError, match="a and b are both runs of alexnet_sgd"):
         comparison_figures(sgd, sgd, tmp_path)
     with pytest.raises(ValueError, match="a must be a non-empty list of stored results"):
@@ -370,12 +370,11 @@ def test_seed_figures_draw_every_seed_and_single_run_figures_the_notebooks_run(t
         store_fake(folder, dataclasses.replace(exp.config, seed=seed), correct=4 + seed)
     exp.run(log=lambda *_: None)
     per_class, curves, confusion = (exp.figure(kind) for kind in ("per_class_accuracy", "loss_curves", "confusion_matrix"))
-    assert "n = 3 runs (seeds 0, 1, 2)" in per_class.caption and "n = 3 runs (seeds 0, 1, 2)" in curves.caption
-    assert "one run (seed 0)" in confusion.caption
+    assert all("3 seeds (0-2)" in figure.caption for figure in (per_class, curves, confusion))  # every stored seed
     assert len(error_bars_of(per_class.fig.axes[0])) == 10
     alone = make(tmp_path / "alone", synthetic_dir)
     alone.result = exp.result
-    assert "one run (seed 0)" in alone.figure("per_class_accuracy").caption  # its results_dir holds no other seed
+    assert "seed 0;" in alone.figure("per_class_accuracy").caption  # its results_dir holds no other seed
 
 
 def error_bars_of(ax) -> list:
