@@ -471,12 +471,13 @@ def recipe_text(the_study: study.Study) -> str:
     size = family[0]["family size"] if family else 0
     parts.append(formats.markdown_table(pd.DataFrame.from_dict(rows, orient="index").rename_axis(
         f"the plan's contrasts, Holm over the report's family and these ({size} in all)")))
-    parts.append(questions.recipe_verdict(cells, recipes, family))
+    missing = [f"{cell.label} {len(results)} of {len(cell.seeds)}" for cell, results in cells.items()
+               if len(results) < len(cell.seeds)]
+    verdict = questions.recipe_verdict(cells, recipes, family)
+    parts.append(f"Interim, not the plan's answer (runs still missing, below): {verdict}" if missing else verdict)
     tries = batch_size_tries(the_study, compared)
     if not tries.empty:
         parts.append(formats.markdown_table(tries))
-    missing = [f"{cell.label} {len(results)} of {len(cell.seeds)}" for cell, results in cells.items()
-               if len(results) < len(cell.seeds)]
     if missing:
         parts.append(f"Runs still missing: {'; '.join(missing)}.")
     return "\n\n".join(parts)

@@ -136,6 +136,11 @@ def test_the_summary_of_a_recipe_study_prints_the_answer(studies, capsys):
     assert "-8.00 points" in out and "recipe A" in out and "recipe B" in out
     assert "Holm over the report's family and these" in out
     assert "crosses precisions" in out
+    assert "Interim" not in out  # every cell has its seeds
+    second.final_runs()[0].path.unlink()
+    assert sweep.main(["--study", str(second.file), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "Interim" in out and "Runs still missing" in out  # a verdict from fewer runs than planned says so
 
 
 def test_the_cells_table_shows_the_flips_lever_beside_the_plain_weights(studies):
