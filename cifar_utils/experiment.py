@@ -6,7 +6,7 @@
     exp.figure("per_class_accuracy")                             # draw + save figures/fig08_...png, captioned
 
 Loading, training and storing are ``store.ExperimentRun``'s (headless: what a sweep's training child
-uses); this module adds what a notebook shows: what the parameters imply, the network, the figures.
+uses); this module adds what a notebook shows: the figures, and whether the run is the report's recipe.
 A result beside the original report's is in ``tables``, the figure registry (numbers, captions) in ``figures``.
 """
 from __future__ import annotations
@@ -15,13 +15,10 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-import pandas as pd
-import torch
 
 from . import figures, plots, study
 from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .data import DataError, load_cifar10
-from .models import count_parameters, shapes_only
 from .recipes import experiment_info, known_profiles, profile_config, repo_path
 from .recipes import repo_relative
 from .results import ResultError, load_result
@@ -29,8 +26,8 @@ from .store import ExperimentRun
 
 
 class Experiment(ExperimentRun):
-    """One experiment of the report as its notebook shows it: an ``ExperimentRun`` that also describes its
-    parameters and network and draws its result's figures."""
+    """One experiment of the report as its notebook shows it: an ``ExperimentRun`` that also draws its result's
+    figures and says when it is not the report's recipe."""
 
     @classmethod
     def from_parameters(cls, name: str, params: dict) -> "Experiment":
@@ -52,22 +49,6 @@ class Experiment(ExperimentRun):
                 f"{repo_relative(self.figures_dir)}/; the tables, sentences and study figures below read the "
                 f"study's stored runs, unchanged.")
         return super().run(log, progress)
-
-    def describe(self) -> pd.DataFrame:
-        """What follows from the parameters (they themselves are in the parameters cell): the network's
-        size, the result's key and file, the figures' folder."""
-        model = shapes_only(self.config.model, self.config.dropout)
-        rows = {"trainable parameters": f"{count_parameters(model):,}", "results key": self.key,
-                "result file": repo_relative(self.path), "figures folder": repo_relative(self.figures_dir)}
-        return pd.DataFrame({"value": list(rows.values())}, index=list(rows))
-
-    def model_summary(self) -> str:
-        """The network as PyTorch prints it, its trainable parameters and the share in fully connected layers."""
-        model = shapes_only(self.config.model, self.config.dropout)
-        total = count_parameters(model)
-        dense = sum(count_parameters(m) for m in model.modules() if isinstance(m, torch.nn.Linear))
-        return (f"{model}\ntrainable parameters: {total:,}, of which {dense:,} ({100 * dense / total:.1f}%) "
-                f"in the fully connected layers")
 
     def seed_runs(self) -> list[dict]:
         """The stored results of this configuration at every seed stored in ``results_dir`` (the same

@@ -5,7 +5,7 @@
 
 This is the whole path from parameters to a stored result, and nothing else: it never draws or tabulates
 (importing it loads neither pandas nor matplotlib), so a sweep's training child imports only this. The
-notebooks' ``experiment.Experiment`` adds what a reader sees (describe, model_summary, figure).
+notebooks' ``experiment.Experiment`` adds what a reader sees (the figures).
 
 Relative paths (data_dir, results_dir, figures_dir) are taken from the repository root, so a run behaves
 the same whether it starts in notebooks/ or in the root.

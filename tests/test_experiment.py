@@ -282,19 +282,6 @@ def test_stored_loads_the_profiles_result(tmp_path):
     assert exp.config == config and exp.result == stored
 
 
-def test_describe_names_the_result_file_and_parameters(tmp_path):
-    exp = Experiment("baseline", make_config(**CONFIG), results_dir=str(tmp_path / "r"),
-                     figures_dir=str(tmp_path / "f"))
-    table = exp.describe()
-    assert table.loc["results key", "value"] == exp.key
-    assert table.loc["result file", "value"] == str(tmp_path / "r" / f"baseline-{exp.key}.json")
-    assert table.loc["trainable parameters", "value"] == "541,094"
-    assert list(table.index) == ["trainable parameters", "results key", "result file", "figures folder"]
-    # the two fully connected layers: 1024 x 500 + 500 and 500 x 10 + 10 weights and biases
-    assert exp.model_summary().endswith("trainable parameters: 541,094, of which 517,510 (95.6%) in the fully "
-                                        "connected layers")
-
-
 def test_repo_relative_is_relative_inside_the_repository(tmp_path):
     assert repo_relative(REPO_ROOT / "results" / "x.json") == "results/x.json"
     assert repo_relative(tmp_path / "x.json") == str(tmp_path / "x.json")

@@ -197,7 +197,7 @@ def test_every_figure_is_numbered_and_captioned(path):
                 text = caption["data"]["text/markdown"]
                 number = int(text.split("Fig. ")[1].split(".")[0])
                 assert text.startswith(f"**Fig. {number}.** {FIGURES[number].title}. ")  # then the generated caption
-                assert re.search(r"\bseeds? \d", text) and ("n = " in text or "one run" in text), text  # n and seeds
+                assert re.search(r"\bseed \d|\d seeds (each )?\(|\d runs each", text), text  # which seeds, how many
                 assert image.metadata["image/png"]["alt"] == FIGURES[number].alt
                 shown.append(number)
     assert shown and len(shown) == len(set(shown)), f"{path.name} shows figures {shown}"
