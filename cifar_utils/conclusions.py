@@ -20,7 +20,7 @@ from .estimates import (EFFECT_COLUMNS, accuracies, against_original, by_seed, d
 from .evaluate import class_accuracy, overall_counts
 from .models import count_parameters, shapes_only
 from .recipes import original
-from .results import accuracy, data_label, machine, markdown_text
+from .results import accuracy, data_label, machine, markdown_text, plain_accuracy
 
 Cells = dict[study.Cell, list[dict]]  # each cell's stored final results (``study_results.cell_results``)
 
@@ -377,7 +377,7 @@ def recipe_cells_table(cells: Cells, recipes) -> pd.DataFrame:
         recipe = _recipe_of(cell, recipes)
         if not recipe or cell.value("model") not in ("alexnet", "baseline") or cell.recipe == "baseline":
             continue
-        plain = over_seeds([questions.plain_accuracy(r) for r in results])
+        plain = over_seeds([plain_accuracy(r) for r in results])
         flips = [100 * r["evaluations"]["weights + test flips"] for r in results
                  if "weights + test flips" in r.get("evaluations", {})]
         rows[cell.label] = {

@@ -15,7 +15,6 @@ import json
 from dataclasses import replace
 from pathlib import Path
 
-
 from . import figures, plots, study
 from .config import KEY_SINCE, ConfigError, ExperimentConfig
 from .data import DataError, load_cifar10

@@ -96,14 +96,17 @@ def recipe_of(result: dict) -> str:
     return markdown_text(", ".join([label, *changed, f"{config.epochs} epochs"]))
 
 
+def seed_list(seeds) -> str:
+    """"0-4" for consecutive seeds, else "0, 2, 4"."""
+    seeds = sorted(seeds)
+    return (f"{seeds[0]}-{seeds[-1]}" if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1))
+            else ", ".join(map(str, seeds)))
+
+
 def seeds_of(results: list[dict]) -> str:
     """"seed 0", "5 seeds (0-4)" or "3 seeds (0, 2, 4)"."""
-    seeds = sorted(r["config"]["seed"] for r in results)
-    if len(seeds) == 1:
-        return f"seed {seeds[0]}"
-    listed = (f"{seeds[0]}-{seeds[-1]}" if seeds == list(range(seeds[0], seeds[-1] + 1))
-              else ", ".join(map(str, seeds)))
-    return f"{len(seeds)} seeds ({listed})"
+    seeds = [r["config"]["seed"] for r in results]
+    return f"seed {seeds[0]}" if len(seeds) == 1 else f"{len(seeds)} seeds ({seed_list(seeds)})"
 
 
 def data_of(results: list[dict]) -> str:
@@ -192,7 +195,7 @@ def _curves_caption(results) -> str:
 
 
 def _confusion_caption(results) -> str:
-    runs = [results] if isinstance(results, dict) else list(results)
+    runs = plots.one_or_more(results)
     percent = plots.row_percentages(plots.pooled_confusion(runs))
     off = np.where(np.eye(len(percent), dtype=bool), -1, percent)
     i, j = np.unravel_index(np.argmax(off), off.shape)
@@ -272,8 +275,8 @@ def _n_per_cell(cells: dict) -> str:
              if len(results) == usual}
     others = [f"{n} for {label}" for label, n in counts.items() if n != usual]
     every = [r for results in cells.values() for r in results]
-    head = (seeds_of([{"config": {"seed": s}} for s in seeds.pop()]).replace(" (", " each (", 1)
-            if len(seeds) == 1 and usual > 1 else f"{usual} run{'s' * (usual != 1)} each")
+    head = (f"{usual} seeds each ({seed_list(seeds.pop())})" if len(seeds) == 1 and usual > 1
+            else f"{usual} run{'s' * (usual != 1)} each")
     return head + (f", except {' and '.join(others)}" if others else "") + (f"; {data_of(every)}" if every else "")
 
 

@@ -380,17 +380,21 @@ def _matrix(fig: plt.Figure, ax: plt.Axes, values: np.ndarray, classes, cmap: st
     bar.set_label(colorbar_label)
 
 
+def one_or_more(results) -> list[dict]:
+    """One result, or a non-empty list of them (one per seed), as a list (``runs_of`` says what is wrong)."""
+    return [results] if isinstance(results, Mapping) else runs_of(results)
+
+
 def pooled_confusion(results) -> np.ndarray:
-    """The confusion matrices of the runs (one result, or a list of them, one per seed) added up: its row
-    percentages are the mean of the runs' when every run saw the same images."""
-    runs = [results] if isinstance(results, Mapping) else runs_of(results)
-    return np.sum([np.asarray(r["confusion"]) for r in runs], axis=0)
+    """The confusion matrices of the runs (``one_or_more``) added up: its row percentages are the mean of the
+    runs' when every run saw the same images."""
+    return np.sum([np.asarray(r["confusion"]) for r in one_or_more(results)], axis=0)
 
 
 def confusion_matrix(results, title: str) -> plt.Figure:
     """The runs' pooled confusion (``pooled_confusion``) as row percentages on the fixed 0-100% scale; each
     cell: the percentage, and below it the count over the runs."""
-    first = results if isinstance(results, Mapping) else runs_of(results)[0]
+    first = one_or_more(results)[0]
     confusion = pooled_confusion(results)
     percent = row_percentages(confusion)
     texts = [[(f"{percent[i, j]:.1f}", f"{confusion[i, j]}") for j in range(len(confusion))]

@@ -23,7 +23,7 @@ import numpy as np
 from . import claims as claims_module, formats, questions, stats, study, study_results
 from .data import VALID_SIZE
 from .estimates import (ACCURACY, EVAL_LOSS_GAP, against_original, by_seed, design_effects, direction,
-                        mcnemar_counts, reached)
+                        mcnemar_counts, reached, seed_of)
 from .recipes import original
 from .results import accuracy
 
@@ -457,7 +457,7 @@ class Facts:
         AlexNet + Adam (16 epochs) and seed 2 of ...)", or "no final run"."""
         parts, n = [], 0
         for cell, results in self.cells.items():
-            seeds = [str(r['config']['seed']) for r in results if r["environment"]["autocast"] == "fp32"]
+            seeds = [str(seed_of(r)) for r in results if r["environment"]["autocast"] == "fp32"]
             if seeds:
                 parts.append(f"seed{'s' * (len(seeds) > 1)} {_listed(seeds)} of {cell.label}")
                 n += len(seeds)

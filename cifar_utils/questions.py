@@ -24,7 +24,7 @@ import pandas as pd
 
 from . import formats, stats, study
 from .estimates import ACCURACY, EFFECT_COLUMNS, Measure, direction, effect, effect_columns, effect_text
-from .results import accuracy
+from .results import plain_accuracy
 
 NO_INTERVAL = "cannot be estimated yet"
 
@@ -158,17 +158,6 @@ def _bullet(name: str, found: dict | str) -> str:
 
 
 # --- Does the verdict survive the recipe? (docs/recipe_plan.md) ----------------------------------------------
-
-def plain_accuracy(result: dict) -> float:
-    """Test accuracy of the plain weights, in percent: no test-time flips, no moving average (the ``weights``
-    evaluation; a run that stored none evaluated only its plain weights)."""
-    if "evaluations" in result:
-        return 100 * result["evaluations"]["weights"]
-    config = result["config"]
-    if config.get("test_flips") or config.get("ema"):
-        raise ValueError(f"the run {result['experiment']}-{result['key']} stored no plain-weights evaluation")
-    return accuracy(result)
-
 
 PLAIN = Measure("test accuracy, plain weights", plain_accuracy)  # seeds only: per-image values may be flipped ones
 

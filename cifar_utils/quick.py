@@ -22,7 +22,7 @@ from . import formats, stats, study, study_results
 from .estimates import effect, reached
 from .config import ConfigError, Parser
 from .recipes import EXPERIMENTS, PROFILES_DIR, REPO_ROOT, original, repo_relative
-from .results import accuracy
+from .results import accuracy, plain_accuracy
 from .train import EVALUATIONS
 
 STUDY_FILE = PROFILES_DIR / "study_quick.yaml"
@@ -121,10 +121,11 @@ def final_table(the_study: study.Study, recipe: str | None = None) -> pd.DataFra
                "mean without flips (%)": "", "lowest seed (%)": "", "mean minus original (points)": "", "95% CI": "",
                "verdict": "one seed: no interval" if values else "not run yet"}  # no interval from under 2 seeds
         if values:
-            plain = [r.get("evaluations", {}).get("weights") for r in results]  # the plain weights' accuracy
-            row.update({"mean (%)": formats.percent(statistics.fmean(values)),
-                        "mean without flips (%)": formats.percent(100 * statistics.fmean(plain))
-                        if None not in plain else "not stored",
+            try:
+                plain = formats.percent(statistics.fmean(map(plain_accuracy, results)))
+            except ValueError:  # a run with test-time flips that stored no plain-weights evaluation
+                plain = "not stored"
+            row.update({"mean (%)": formats.percent(statistics.fmean(values)), "mean without flips (%)": plain,
                         "lowest seed (%)": formats.percent(min(values))})
         if len(values) >= 2:
             gap = effect({cell: results}, {cell: 1.0}, offset=-target)

@@ -212,6 +212,17 @@ def accuracy(result: dict) -> float:
     return 100 * correct / total
 
 
+def plain_accuracy(result: dict) -> float:
+    """Test accuracy of the plain weights, in percent: no test-time flips, no moving average (the ``weights``
+    evaluation; a run that stored none evaluated only its plain weights)."""
+    if "evaluations" in result:
+        return 100 * result["evaluations"]["weights"]
+    config = result["config"]
+    if config.get("test_flips") or config.get("ema"):
+        raise ValueError(f"the run {result['experiment']}-{result['key']} stored no plain-weights evaluation")
+    return accuracy(result)
+
+
 _MARKDOWN_SPECIALS = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\n": " ", "\r": " ",
                                     **{c: "\\" + c for c in "\\`*_[]|#"}})
 
